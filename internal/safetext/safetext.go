@@ -1,0 +1,94 @@
+// Package safetext makes text that came from a PostgreSQL server safe to
+// put on a terminal. Query text, application names, identifiers and error
+// messages are data chosen by whoever connects to the server: an escape
+// sequence in them could move the cursor, recolour the screen, retitle the
+// window or write to the clipboard. Nothing from the server reaches the
+// terminal without passing through here.
+package safetext
+
+import (
+	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Line renders s on a single line: runs of white space (newlines and tabs
+// included) become one space, and every other control character, escape
+// sequence introducer and bidirectional override is shown as a visible
+// escape such as \x1b or \u202e. Invalid UTF-8 becomes U+FFFD.
+func Line(s string) string {
+	if isPlainLine(s) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	space := false
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		i += size
+		if r == ' ' || r == '\n' || r == '\t' || r == '\r' || r == '\v' || r == '\f' {
+			space = true
+			continue
+		}
+		if space && b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		space = false
+		writeRune(&b, r, size)
+	}
+	return b.String()
+}
+
+// Text renders s keeping its line breaks, for multi-line display: tabs
+// become spaces, "\r\n" becomes "\n", and every other control character is
+// escaped as in Line.
+func Text(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		i += size
+		switch {
+		case r == '\n':
+			b.WriteByte('\n')
+		case r == '\r' && i < len(s) && s[i] == '\n':
+		case r == '\t':
+			b.WriteString("    ")
+		default:
+			writeRune(&b, r, size)
+		}
+	}
+	return b.String()
+}
+
+// isPlainLine is the fast path: printable ASCII only.
+func isPlainLine(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+func writeRune(b *strings.Builder, r rune, size int) {
+	switch {
+	case r == utf8.RuneError && size == 1:
+		b.WriteRune(utf8.RuneError)
+	case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
+		// C0, DEL and C1 controls: ESC and CSI start escape sequences.
+		fmt.Fprintf(b, `\x%02x`, r)
+	case isBidiControl(r) || (unicode.Is(unicode.Cf, r) && r != 0x200d):
+		// Bidirectional overrides reorder what is shown ("Trojan
+		// source"); other format characters are invisible. The zero
+		// width joiner stays, emoji need it.
+		fmt.Fprintf(b, `\u%04x`, r)
+	default:
+		b.WriteRune(r)
+	}
+}
+
+func isBidiControl(r rune) bool {
+	return (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069) || r == 0x200e || r == 0x200f || r == 0x061c
+}
