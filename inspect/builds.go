@@ -1,0 +1,139 @@
+package inspect
+
+import (
+	"strings"
+	"time"
+)
+
+// IndexBuild is a CREATE INDEX or REINDEX running anywhere in the cluster,
+// from pg_stat_progress_create_index.
+type IndexBuild struct {
+	PID      int    `json:"pid"`
+	Database string `json:"database"`
+	// Table and Index are names when the build runs in the connected
+	// database; elsewhere the catalog cannot resolve them and they read
+	// "oid N". Index is empty for a plain CREATE INDEX, whose index is
+	// invisible until it commits.
+	Table    string `json:"table"`
+	Index    string `json:"index"`
+	TableOID uint32 `json:"table_oid"`
+	IndexOID uint32 `json:"index_oid"`
+	Command  string `json:"command"`
+	Phase    string `json:"phase"`
+	// Step and Steps place Phase in the command's sequence of phases
+	// (e.g. 3 of 8 for a CREATE INDEX CONCURRENTLY building); 0 when the
+	// phase is unknown. An overall percentage would lie: the table is
+	// scanned twice and the waits are unbounded.
+	Step  int `json:"step"`
+	Steps int `json:"steps"`
+
+	BlocksDone      int64 `json:"blocks_done"`
+	BlocksTotal     int64 `json:"blocks_total"`
+	TuplesDone      int64 `json:"tuples_done"`
+	TuplesTotal     int64 `json:"tuples_total"`
+	PartitionsDone  int64 `json:"partitions_done"`
+	PartitionsTotal int64 `json:"partitions_total"`
+	// The waiting phases wait for other transactions, one at a time.
+	LockersDone      int64 `json:"lockers_done"`
+	LockersTotal     int64 `json:"lockers_total"`
+	CurrentLockerPID int   `json:"current_locker_pid,omitempty"`
+
+	// Percent of the current phase, from blocks while it counts blocks,
+	// else tuples; nil in phases without counters (sorting, waiting).
+	Percent *float64 `json:"percent"`
+	// ETASeconds is the time left in the current phase at the rate seen
+	// since the previous snapshot; nil until two snapshots saw the phase
+	// move.
+	ETASeconds *float64 `json:"eta_seconds"`
+
+	Started       *time.Time `json:"started"`
+	WaitEventType string     `json:"wait_event_type"`
+	WaitEvent     string     `json:"wait_event"`
+}
+
+// Phases of each command, in order, as the docs list them; the building
+// phase carries an access-method suffix ("building index: scanning table").
+var buildPhases = map[string][]string{
+	"CREATE INDEX": {"initializing", "building index"},
+	"REINDEX":      {"initializing", "building index"},
+	"CREATE INDEX CONCURRENTLY": {"initializing", "waiting for writers before build", "building index",
+		"waiting for writers before validation", "index validation: scanning index",
+		"index validation: sorting tuples", "index validation: scanning table", "waiting for old snapshots"},
+	"REINDEX CONCURRENTLY": {"initializing", "waiting for writers before build", "building index",
+		"waiting for writers before validation", "index validation: scanning index",
+		"index validation: sorting tuples", "index validation: scanning table", "waiting for old snapshots",
+		"waiting for readers before marking dead", "waiting for readers before dropping"},
+}
+
+// phaseStep places a phase in its command's sequence.
+func phaseStep(command, phase string) (step, steps int) {
+	seq := buildPhases[command]
+	for i, p := range seq {
+		if phase == p || strings.HasPrefix(phase, p+":") {
+			return i + 1, len(seq)
+		}
+	}
+	return 0, len(seq)
+}
+
+// progress returns the counter that measures the current phase.
+func (b *IndexBuild) progress() (done, total int64, ok bool) {
+	switch {
+	case b.BlocksTotal > 0:
+		return b.BlocksDone, b.BlocksTotal, true
+	case b.TuplesTotal > 0:
+		return b.TuplesDone, b.TuplesTotal, true
+	}
+	return 0, 0, false
+}
+
+// EstimateBuilds fills Step, Percent and ETASeconds of the builds in cur,
+// using prev (taken at prevAt) for the rate. It is pure: the caller keeps
+// the previous snapshot's builds.
+func EstimateBuilds(prev []IndexBuild, prevAt time.Time, cur []IndexBuild, curAt time.Time) {
+	for i := range cur {
+		b := &cur[i]
+		b.Step, b.Steps = phaseStep(b.Command, b.Phase)
+		done, total, ok := b.progress()
+		if !ok {
+			continue
+		}
+		pct := float64(done) * 100 / float64(total)
+		b.Percent = &pct
+		dt := curAt.Sub(prevAt).Seconds()
+		if dt <= 0 {
+			continue
+		}
+		for j := range prev {
+			p := &prev[j]
+			if p.PID != b.PID || p.Phase != b.Phase || p.IndexOID != b.IndexOID {
+				continue
+			}
+			pdone, ptotal, pok := p.progress()
+			if !pok || ptotal != total || done <= pdone {
+				break
+			}
+			rate := float64(done-pdone) / dt
+			eta := float64(total-done) / rate
+			b.ETASeconds = &eta
+			break
+		}
+	}
+}
+
+// buildsSQL reads every running index build in the cluster. Names resolve
+// only for the connected database: regclass looks OIDs up in our catalog.
+const buildsSQL = `/* pgmedic:index-builds */
+SELECT p.pid, coalesce(p.datname, ''), p.relid, p.index_relid,
+       CASE WHEN p.datname = pg_catalog.current_database() THEN p.relid::regclass::text END,
+       CASE WHEN p.datname = pg_catalog.current_database() AND p.index_relid <> 0
+            THEN p.index_relid::regclass::text END,
+       coalesce(p.command, ''), coalesce(p.phase, ''),
+       coalesce(p.lockers_total, 0), coalesce(p.lockers_done, 0), coalesce(p.current_locker_pid, 0),
+       coalesce(p.blocks_total, 0), coalesce(p.blocks_done, 0),
+       coalesce(p.tuples_total, 0), coalesce(p.tuples_done, 0),
+       coalesce(p.partitions_total, 0), coalesce(p.partitions_done, 0),
+       a.query_start, coalesce(a.wait_event_type, ''), coalesce(a.wait_event, '')
+FROM pg_catalog.pg_stat_progress_create_index p
+LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = p.pid
+ORDER BY p.pid`

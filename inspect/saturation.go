@@ -1,0 +1,128 @@
+package inspect
+
+import (
+	"cmp"
+	"slices"
+	"time"
+)
+
+// Saturation answers "how close is the pool to the wall?" for the slots of
+// max_connections: only client backends take them (autovacuum, parallel
+// workers and WAL senders have pools of their own).
+type Saturation struct {
+	// Used counts client backends, our own included: it holds a slot too,
+	// and the server counts it when it refuses the next connection.
+	Used int `json:"slots_used"`
+	// Usable is what ordinary roles can fill (max_connections minus every
+	// reserved slot); Percent is Used against it.
+	Usable  int     `json:"slots_usable"`
+	Max     int     `json:"max_connections"`
+	Percent float64 `json:"percent_of_usable"`
+	// Free is Usable - Used; negative once superusers eat into the
+	// reserved slots.
+	Free int `json:"slots_free"`
+
+	// The breakdowns below leave our own session out.
+	Active          int `json:"active"`
+	Idle            int `json:"idle"`
+	IdleInTx        int `json:"idle_in_transaction"`
+	IdleInTxAborted int `json:"idle_in_transaction_aborted"`
+	WaitingOnLock   int `json:"waiting_on_lock"`
+	// OtherStates counts client backends in any other state, including
+	// those whose state we may not see (no pg_read_all_stats).
+	OtherStates int `json:"other_states"`
+
+	OldestXact      time.Duration `json:"-"`
+	LongestIdleInTx time.Duration `json:"-"`
+
+	ByApplication []Count `json:"by_application"`
+	ByUser        []Count `json:"by_user"`
+	ByDatabase    []Count `json:"by_database"`
+	ByClient      []Count `json:"by_client"`
+}
+
+// Count is one group of a breakdown.
+type Count struct {
+	Key string `json:"key"`
+	N   int    `json:"n"`
+}
+
+// ComputeSaturation counts client backends against the server's limits.
+func ComputeSaturation(srv Server, backends []Backend, now time.Time) Saturation {
+	s := Saturation{Usable: srv.Usable, Max: srv.MaxConnections}
+	var apps, users, dbs, clients countMap
+	for i := range backends {
+		b := &backends[i]
+		if !b.IsClient() {
+			continue
+		}
+		s.Used++
+		if b.Own {
+			continue
+		}
+		switch b.State {
+		case "active":
+			s.Active++
+		case "idle":
+			s.Idle++
+		case "idle in transaction":
+			s.IdleInTx++
+		case "idle in transaction (aborted)":
+			s.IdleInTxAborted++
+		default:
+			s.OtherStates++
+		}
+		if b.WaitsOnLock() {
+			s.WaitingOnLock++
+		}
+		s.OldestXact = max(s.OldestXact, b.XactAge(now))
+		if b.IdleInTransaction() {
+			s.LongestIdleInTx = max(s.LongestIdleInTx, b.StateAge(now))
+		}
+		apps.add(b.ApplicationName)
+		users.add(b.User)
+		dbs.add(b.Database)
+		clients.add(clientKey(b.ClientAddr))
+	}
+	s.Free = s.Usable - s.Used
+	if s.Usable > 0 {
+		s.Percent = float64(s.Used) * 100 / float64(s.Usable)
+	}
+	s.ByApplication = apps.sorted()
+	s.ByUser = users.sorted()
+	s.ByDatabase = dbs.sorted()
+	s.ByClient = clients.sorted()
+	return s
+}
+
+func clientKey(addr string) string {
+	if addr == "" {
+		return "local socket"
+	}
+	return addr
+}
+
+// countMap counts backends per key.
+type countMap map[string]int
+
+func (m *countMap) add(key string) {
+	if *m == nil {
+		*m = make(countMap)
+	}
+	(*m)[key]++
+}
+
+// sorted returns the groups largest first, ties by name.
+func (m countMap) sorted() []Count {
+	out := make([]Count, 0, len(m))
+	for k, n := range m {
+		out = append(out, Count{Key: k, N: n})
+	}
+	slices.SortFunc(out, func(a, b Count) int {
+		if c := cmp.Compare(b.N, a.N); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Key, b.Key)
+	})
+	return out
+}
