@@ -92,3 +92,28 @@ func writeRune(b *strings.Builder, r rune, size int) {
 func isBidiControl(r rune) bool {
 	return (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069) || r == 0x200e || r == 0x200f || r == 0x061c
 }
+
+// JSON rewrites encoded JSON so that it is safe on a terminal too:
+// encoding/json already escapes C0 controls, but leaves C1 controls (8-bit
+// CSI is U+009B) and bidirectional overrides as they are. Outside strings
+// JSON is ASCII, so every such rune is inside a string, where a \uXXXX
+// escape means exactly the same.
+func JSON(b []byte) []byte {
+	var out []byte
+	for i := 0; i < len(b); {
+		r, size := utf8.DecodeRune(b[i:])
+		if r >= 0x80 && (r < 0xa0 || isBidiControl(r) || (unicode.Is(unicode.Cf, r) && r != 0x200d)) {
+			if out == nil {
+				out = append(make([]byte, 0, len(b)+16), b[:i]...)
+			}
+			out = fmt.Appendf(out, `\u%04x`, r)
+		} else if out != nil {
+			out = append(out, b[i:i+size]...)
+		}
+		i += size
+	}
+	if out == nil {
+		return b
+	}
+	return out
+}

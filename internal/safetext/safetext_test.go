@@ -54,3 +54,16 @@ func FuzzNoControlBytes(f *testing.F) {
 		}
 	})
 }
+
+func TestJSON(t *testing.T) {
+	in := []byte(`{"q":"a` + "\u009b" + `31m \u001b[2J ` + "\u202e" + `x","ok":"Größe 👩‍💻"}`)
+	got := string(JSON(in))
+	want := `{"q":"a\u009b31m \u001b[2J \u202ex","ok":"Größe 👩‍💻"}`
+	if got != want {
+		t.Errorf("JSON = %s, want %s", got, want)
+	}
+	plain := []byte(`{"a":1}`)
+	if out := JSON(plain); &out[0] != &plain[0] {
+		t.Error("clean JSON should be returned as is")
+	}
+}
