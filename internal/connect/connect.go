@@ -1,0 +1,199 @@
+// Package connect opens pgmedic's one connection the way psql would, and
+// turns every way that can fail into a paragraph a responder can act on.
+package connect
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
+)
+
+// Options are the psql-style connection flags. Everything left empty falls
+// back to the libpq environment (PGHOST, PGPORT, PGUSER, PGDATABASE,
+// PGPASSWORD, PGSERVICE, PGSSLMODE, ...), the service file and ~/.pgpass.
+type Options struct {
+	Host string
+	Port string
+	User string
+	// DBName is a database name or, as with psql -d, a whole connection
+	// string ("host=db1 sslmode=require") or URI ("postgres://...").
+	DBName string
+	// Password, when set (psql -W), is used instead of PGPASSWORD and
+	// ~/.pgpass.
+	Password string
+}
+
+// ApplicationName identifies pgmedic's sessions in pg_stat_activity unless
+// the user chose another name.
+const ApplicationName = "pgmedic"
+
+// SessionSettings bound every statement pgmedic's monitoring session runs,
+// so no catalog read can queue behind the incident's locks for long, and a
+// session left idle in a transaction by a bug cannot become a blocker.
+const SessionSettings = `SET statement_timeout = '5s'; SET lock_timeout = '200ms'; ` +
+	`SET idle_in_transaction_session_timeout = '10s'`
+
+// DefaultConnectTimeout applies when connect_timeout is not set.
+const DefaultConnectTimeout = 10 * time.Second
+
+// IsConnString reports whether a -d value is a connection string or URI
+// rather than a database name, by psql's rule.
+func IsConnString(s string) bool {
+	return strings.Contains(s, "=") || strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://")
+}
+
+// ConnString combines the flags into one libpq connection string. As in
+// psql, a connection string given as the database name wins over -h, -p
+// and -U; the flags fill in what it leaves out.
+func (o Options) ConnString() string {
+	var flags [][2]string
+	for _, kv := range [][2]string{{"host", o.Host}, {"port", o.Port}, {"user", o.User}} {
+		if kv[1] != "" {
+			flags = append(flags, kv)
+		}
+	}
+	base := ""
+	switch {
+	case IsConnString(o.DBName):
+		base = o.DBName
+	case o.DBName != "":
+		flags = append(flags, [2]string{"dbname", o.DBName})
+	}
+	s := base
+	for _, kv := range flags {
+		s = withSetting(s, kv[0], kv[1], false)
+	}
+	return s
+}
+
+// withSetting adds key=value to a keyword/value string or URI. With
+// override false the setting only fills a gap: in keyword/value form it
+// goes first (the last occurrence wins), in a URI it is added only when
+// the URI does not say it.
+func withSetting(connString, key, value string, override bool) string {
+	if strings.HasPrefix(connString, "postgres://") || strings.HasPrefix(connString, "postgresql://") {
+		u, err := url.Parse(connString)
+		if err != nil {
+			return connString // let pgx report the malformed URI
+		}
+		q := u.Query()
+		if !override && uriHas(u, q, key) {
+			return connString
+		}
+		q.Set(key, value)
+		u.RawQuery = q.Encode()
+		return u.String()
+	}
+	pair := key + "=" + quoteValue(value)
+	switch {
+	case connString == "":
+		return pair
+	case override:
+		return connString + " " + pair
+	default:
+		return pair + " " + connString
+	}
+}
+
+func uriHas(u *url.URL, q url.Values, key string) bool {
+	if q.Has(key) {
+		return true
+	}
+	switch key {
+	case "host":
+		return u.Hostname() != ""
+	case "port":
+		return u.Port() != ""
+	case "user":
+		return u.User != nil && u.User.Username() != ""
+	case "dbname":
+		return strings.TrimPrefix(u.Path, "/") != ""
+	}
+	return false
+}
+
+// quoteValue quotes a keyword/value connection string value as libpq
+// expects: single quotes, with quotes and backslashes escaped.
+func quoteValue(v string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(v) + "'"
+}
+
+// systemServiceFiles are where libpq looks for a service not found in the
+// user's ~/.pg_service.conf; pgx reads only the user's file.
+func systemServiceFiles() []string {
+	var files []string
+	if dir := os.Getenv("PGSYSCONFDIR"); dir != "" {
+		files = append(files, filepath.Join(dir, "pg_service.conf"))
+	}
+	return append(files, "/etc/postgresql-common/pg_service.conf")
+}
+
+// Config parses the options into a pgx configuration with pgmedic's
+// defaults: application_name, a cancel request (not a closed connection)
+// when a context ends, and the system-wide service file.
+func Config(o Options) (*pgx.ConnConfig, error) {
+	connString := o.ConnString()
+	cfg, err := pgx.ParseConfig(connString)
+	if err != nil && isServiceError(err) && os.Getenv("PGSERVICEFILE") == "" {
+		for _, f := range systemServiceFiles() {
+			if _, statErr := os.Stat(f); statErr != nil {
+				continue
+			}
+			if c, e := pgx.ParseConfig(withSetting(connString, "servicefile", f, true)); e == nil {
+				cfg, err = c, nil
+				break
+			}
+		}
+	}
+	if err != nil {
+		return nil, explainParse(err)
+	}
+	if o.Password != "" {
+		cfg.Password = o.Password
+	}
+	if _, ok := cfg.RuntimeParams["application_name"]; !ok {
+		cfg.RuntimeParams["application_name"] = ApplicationName
+	}
+	// The default handler closes the connection when a context is
+	// cancelled; ours is the only one, so ask the server to cancel the
+	// statement instead and keep the session.
+	cfg.BuildContextWatcherHandler = func(pc *pgconn.PgConn) ctxwatch.Handler {
+		return &pgconn.CancelRequestContextWatcherHandler{
+			Conn:               pc,
+			CancelRequestDelay: 0,
+			DeadlineDelay:      5 * time.Second,
+		}
+	}
+	return cfg, nil
+}
+
+func isServiceError(err error) bool {
+	var pe *pgconn.ParseConfigError
+	return errors.As(err, &pe) && strings.Contains(pe.Error(), "failed to read service")
+}
+
+// Open connects and prepares the monitoring session.
+func Open(ctx context.Context, cfg *pgx.ConnConfig) (*pgx.Conn, error) {
+	if cfg.ConnectTimeout == 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, DefaultConnectTimeout)
+		defer cancel()
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, Explain(err, cfg)
+	}
+	if _, err := conn.Exec(ctx, SessionSettings); err != nil {
+		conn.Close(context.WithoutCancel(ctx))
+		return nil, Explain(err, cfg)
+	}
+	return conn, nil
+}
