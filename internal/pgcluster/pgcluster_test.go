@@ -532,8 +532,10 @@ func (f *fakeTB) Fatalf(format string, args ...any) {
 
 func TestStartForTestCIRule(t *testing.T) {
 	t.Setenv(EnvBinDir, t.TempDir()) // no binaries there
-	for _, ci := range []string{"", "true"} {
-		t.Setenv("CI", ci)
+	for _, env := range []struct{ ci, require string }{{"", ""}, {"true", ""}, {"", "1"}} {
+		t.Setenv("CI", env.ci)
+		t.Setenv("PGMEDIC_REQUIRE_PG", env.require)
+		mustFail := env.ci != "" || env.require != ""
 		f := &fakeTB{TB: t}
 		done := make(chan struct{})
 		go func() {
@@ -542,11 +544,11 @@ func TestStartForTestCIRule(t *testing.T) {
 			t.Error("StartForTest returned without binaries")
 		}()
 		<-done
-		if ci == "" && (!f.skipped || f.failed) {
-			t.Errorf("CI unset: skipped=%v failed=%v, want a skip", f.skipped, f.failed)
+		if !mustFail && (!f.skipped || f.failed) {
+			t.Errorf("%+v: skipped=%v failed=%v, want a skip", env, f.skipped, f.failed)
 		}
-		if ci != "" && (f.skipped || !f.failed) {
-			t.Errorf("CI=%s: skipped=%v failed=%v, want a failure", ci, f.skipped, f.failed)
+		if mustFail && (f.skipped || !f.failed) {
+			t.Errorf("%+v: skipped=%v failed=%v, want a failure", env, f.skipped, f.failed)
 		}
 	}
 }

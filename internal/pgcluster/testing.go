@@ -14,9 +14,10 @@ const testStartTimeout = 2 * time.Minute
 // through t.Logf unless opts.Logf is set.
 //
 // When the PostgreSQL binaries cannot be found the test is skipped, unless the
-// environment variable CI is non-empty: then it fails, so that a CI image
-// without PostgreSQL cannot silently skip the tests that need it. Any other
-// start failure fails the test.
+// environment variable CI or PGMEDIC_REQUIRE_PG is non-empty (the README's
+// test command sets the latter): then it fails, so that a machine without
+// PostgreSQL cannot silently skip the tests that need it. Any other start
+// failure fails the test.
 func StartForTest(t testing.TB, opts Options) *Cluster {
 	t.Helper()
 	if opts.Logf == nil {
@@ -25,10 +26,10 @@ func StartForTest(t testing.TB, opts Options) *Cluster {
 	if opts.BinDir == "" {
 		dir, err := FindBinDir()
 		if err != nil {
-			if os.Getenv("CI") != "" {
-				t.Fatalf("PostgreSQL is required when CI is set: %v", err)
+			if os.Getenv("CI") != "" || os.Getenv("PGMEDIC_REQUIRE_PG") != "" {
+				t.Fatalf("PostgreSQL is required (CI or PGMEDIC_REQUIRE_PG is set): %v", err)
 			}
-			t.Skipf("skipping: PostgreSQL not available (set CI=1 to make this a failure): %v", err)
+			t.Skipf("skipping: PostgreSQL not available (set PGMEDIC_REQUIRE_PG=1 to make this a failure): %v", err)
 		}
 		opts.BinDir = dir
 	}
