@@ -111,9 +111,12 @@ func (r *textReport) saturation() {
 		r.printf(", %d other", sat.OtherStates)
 	}
 	r.printf("\n")
-	if sat.OldestXact > 0 || sat.LongestIdleInTx > 0 {
+	switch {
+	case sat.LongestIdleInTx > 0:
 		r.printf("  oldest transaction %s, longest idle in transaction %s\n",
 			Duration(sat.OldestXact), Duration(sat.LongestIdleInTx))
+	case sat.OldestXact > 0:
+		r.printf("  oldest transaction %s\n", Duration(sat.OldestXact))
 	}
 	if len(sat.ByApplication) > 0 {
 		r.printf("  by application: %s\n", counts(sat.ByApplication, 6, "(none)"))
@@ -170,8 +173,15 @@ func (r *textReport) nodeLine(n *inspect.LockNode) string {
 		if gid == "" {
 			gid = "(unknown gid)"
 		}
-		fmt.Fprintf(&b, "PREPARED TRANSACTION %s: holds the lock with no backend; nothing to cancel or terminate, "+
-			"only COMMIT PREPARED or ROLLBACK PREPARED in its database", clean(quoteLiteral(gid)))
+		fmt.Fprintf(&b, "PREPARED TRANSACTION %s", clean(quoteLiteral(gid)))
+		for _, p := range r.s.Prepared {
+			if p.GID == n.PreparedGID {
+				fmt.Fprintf(&b, " (owner %s, database %s, prepared %s ago)", clean(inspect.QuoteIdent(p.Owner)),
+					clean(inspect.QuoteIdent(p.Database)), Duration(r.now.Sub(p.Prepared)))
+			}
+		}
+		b.WriteString(": holds the lock with no backend; nothing to cancel or terminate, " +
+			"only COMMIT PREPARED or ROLLBACK PREPARED in its database")
 	case n.Gone:
 		fmt.Fprintf(&b, "pid %d (exited before it could be read)", n.PID)
 	default:
