@@ -1,0 +1,189 @@
+// Command pgmedic is a terminal tool for the worst hour of a PostgreSQL
+// on-call shift: who holds the connection slots, which session blocks the
+// rest, which index a killed migration left invalid.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/pflag"
+	"golang.org/x/term"
+
+	"github.com/pgmedic/pgmedic/internal/connect"
+	"github.com/pgmedic/pgmedic/internal/safetext"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+const usageText = `pgmedic: see what is wrong with a PostgreSQL server in trouble, right now.
+
+Usage:
+  pgmedic snapshot [OPTION]... [DBNAME [USERNAME]]   print one snapshot and exit
+  pgmedic version
+
+Connection options (as in psql; anything not given comes from the libpq
+environment: PGHOST, PGPORT, PGUSER, PGDATABASE, PGPASSWORD, PGSERVICE,
+PGSSLMODE, ..., the service file and ~/.pgpass):
+  -h, --host=HOST          server host or socket directory
+  -p, --port=PORT          server port
+  -U, --username=USER      database user name
+  -d, --dbname=DBNAME      database name, or a whole connection string or URI
+                           (its settings win over -h, -p and -U, as in psql)
+  -W, --password           prompt for the password
+
+Snapshot options:
+      --json               print one JSON object (the documented contract)
+      --all-databases      also check invalid indexes in every other database,
+                           one short-lived connection at a time
+      --help               show this help
+
+Examples:
+  pgmedic snapshot -h db1.internal -U postgres shop
+  pgmedic snapshot -d "host=db1 sslmode=require user=monitor"
+  pgmedic snapshot -d postgres://monitor@db1:5432/shop?sslmode=verify-full --json
+  PGSERVICE=prod-primary pgmedic snapshot --all-databases
+
+pgmedic opens exactly one connection (application_name=pgmedic) and bounds
+its own statements with statement_timeout=5s and lock_timeout=200ms.
+
+When the pool is exhausted, ordinary roles are refused (SQLSTATE 53300):
+connect as a superuser, which may use the superuser_reserved_connections
+slots, or on PostgreSQL 16+ as a role granted pg_use_reserved_connections
+(with reserved_connections > 0). Better still, start pgmedic before the pool
+fills: it holds on to its one connection.
+`
+
+// exitError carries an exit code; usage mistakes exit 2, failures 1.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+
+func usageError(format string, args ...any) error {
+	return &exitError{code: 2, err: fmt.Errorf(format+" (see pgmedic --help)", args...)}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		// Errors can carry the server's words: sanitize them like any other
+		// server string.
+		fmt.Fprintln(os.Stderr, "pgmedic:", safetext.Line(err.Error()))
+		code := 1
+		var ee *exitError
+		if errors.As(err, &ee) {
+			code = ee.code
+		}
+		os.Exit(code)
+	}
+}
+
+// flags holds every command-line option.
+type flags struct {
+	conn         connect.Options
+	askPassword  bool
+	json         bool
+	allDatabases bool
+	help         bool
+}
+
+func parseFlags(args []string) (*flags, []string, error) {
+	f := &flags{}
+	fs := pflag.NewFlagSet("pgmedic", pflag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.SortFlags = false
+	fs.StringVarP(&f.conn.Host, "host", "h", "", "")
+	fs.StringVarP(&f.conn.Port, "port", "p", "", "")
+	fs.StringVarP(&f.conn.User, "username", "U", "", "")
+	fs.StringVarP(&f.conn.DBName, "dbname", "d", "", "")
+	fs.BoolVarP(&f.askPassword, "password", "W", false, "")
+	fs.BoolVar(&f.json, "json", false, "")
+	fs.BoolVar(&f.allDatabases, "all-databases", false, "")
+	fs.BoolVar(&f.help, "help", false, "")
+	if err := fs.Parse(args); err != nil {
+		return nil, nil, usageError("%v", err)
+	}
+	return f, fs.Args(), nil
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f, rest, err := parseFlags(args)
+	if err != nil {
+		return err
+	}
+	if f.help {
+		_, err := io.WriteString(stdout, usageText)
+		return err
+	}
+	if len(rest) == 0 {
+		_, _ = io.WriteString(stderr, usageText)
+		return usageError("no command given")
+	}
+	cmd, rest := rest[0], rest[1:]
+	switch cmd {
+	case "snapshot":
+		if err := positionalConn(&f.conn, rest); err != nil {
+			return err
+		}
+		if f.askPassword {
+			if f.conn.Password, err = promptPassword(stderr); err != nil {
+				return err
+			}
+		}
+		return runSnapshot(ctx, f, stdout)
+	case "version":
+		_, err := fmt.Fprintf(stdout, "pgmedic %s\n", version)
+		return err
+	case "help":
+		_, err := io.WriteString(stdout, usageText)
+		return err
+	}
+	return usageError("unknown command %q", cmd)
+}
+
+// positionalConn applies psql's trailing [DBNAME [USERNAME]].
+func positionalConn(o *connect.Options, args []string) error {
+	switch {
+	case len(args) > 2:
+		return usageError("too many arguments: %q", args[2:])
+	case len(args) == 2:
+		if o.User != "" {
+			return usageError("user name given twice (-U and %q)", args[1])
+		}
+		o.User = args[1]
+		fallthrough
+	case len(args) == 1:
+		if o.DBName != "" {
+			return usageError("database given twice (-d and %q)", args[0])
+		}
+		o.DBName = args[0]
+	}
+	return nil
+}
+
+// promptPassword reads a password from the terminal without echo.
+func promptPassword(stderr io.Writer) (string, error) {
+	tty, err := os.Open("/dev/tty")
+	if err != nil {
+		return "", fmt.Errorf("-W needs a terminal to prompt on: %w", err)
+	}
+	defer tty.Close()
+	fmt.Fprint(stderr, "Password: ")
+	pw, err := term.ReadPassword(int(tty.Fd()))
+	fmt.Fprintln(stderr)
+	if err != nil {
+		return "", fmt.Errorf("reading the password: %w", err)
+	}
+	return string(pw), nil
+}

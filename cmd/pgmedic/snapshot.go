@@ -1,0 +1,70 @@
+package main
+
+import (
+	"context"
+	"io"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgmedic/pgmedic/inspect"
+	"github.com/pgmedic/pgmedic/internal/connect"
+	"github.com/pgmedic/pgmedic/internal/report"
+)
+
+// rateInterval separates the two samples taken when index builds run, so
+// their progress has a rate and an ETA.
+const rateInterval = time.Second
+
+func runSnapshot(ctx context.Context, f *flags, stdout io.Writer) error {
+	cfg, err := connect.Config(f.conn)
+	if err != nil {
+		return err
+	}
+	conn, err := connect.Open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+
+	snap, err := takeSnapshot(ctx, conn, cfg, f.allDatabases)
+	if err != nil {
+		return err
+	}
+	if f.json {
+		return report.JSON(stdout, snap)
+	}
+	return report.Text(stdout, snap, report.Options{})
+}
+
+func takeSnapshot(ctx context.Context, conn *pgx.Conn, cfg *pgx.ConnConfig, allDatabases bool) (*inspect.Snapshot, error) {
+	c, err := inspect.NewCollector(ctx, conn)
+	if err != nil {
+		return nil, err
+	}
+	snap, err := c.Snapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(snap.Builds) > 0 {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(rateInterval):
+		}
+		if snap, err = c.Snapshot(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if allDatabases {
+		open := func(ctx context.Context, db string) (*pgx.Conn, error) {
+			other := cfg.Copy()
+			other.Database = db
+			return connect.Open(ctx, other)
+		}
+		if err := c.CheckOtherDatabases(ctx, snap, open); err != nil {
+			return nil, err
+		}
+	}
+	return snap, nil
+}
