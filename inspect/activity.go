@@ -19,6 +19,17 @@ func lockTag(alias string) string {
 // ahead) so a hot-row queue does not produce n² edges. pg_locks is not read
 // at all when nobody waits.
 //
+// Without pg_read_all_stats, other roles' rows show no wait event, but
+// pg_locks and pg_blocking_pids() are open to everyone: when such hidden
+// rows exist, a session with an ungranted lock is a waiter too. A role
+// that sees everything never pays for that pg_locks read.
+//
+// Those hidden rows also lack backend_type. A client backend always has a
+// database and a role (autovacuum workers and launchers lack one or the
+// other), so such rows count as client backends: the pool must not look
+// empty to a monitoring role when it is full. Parallel workers of other
+// roles are the inference's one blind spot.
+//
 // A blocker is "queued" (a soft block) when it is itself waiting for a lock
 // with the same tag: it does not hold anything we need, it is only ahead of
 // us in the queue. A lock upgrader is the one case this labels queued
@@ -34,9 +45,14 @@ WITH act AS MATERIALIZED (
          host(a.client_addr) AS client_addr, a.state, a.wait_event_type, a.wait_event,
          a.backend_start, a.xact_start, a.query_start, a.state_change, a.query
   FROM pg_catalog.pg_stat_activity a
+), hidden_waiters AS MATERIALIZED (
+  SELECT DISTINCT l.pid FROM pg_catalog.pg_locks l
+  WHERE NOT l.granted AND l.pid IS NOT NULL
+    AND EXISTS (SELECT 1 FROM act WHERE act.query = '<insufficient privilege>')
 ), waiters AS MATERIALIZED (
   SELECT pid, b[1:%[1]d] AS blocked_by, cardinality(b) AS n_blockers
-  FROM (SELECT pid, pg_catalog.pg_blocking_pids(pid) AS b FROM act WHERE wait_event_type = 'Lock') x
+  FROM (SELECT pid, pg_catalog.pg_blocking_pids(pid) AS b FROM act
+        WHERE wait_event_type = 'Lock' OR pid IN (SELECT pid FROM hidden_waiters)) x
   WHERE cardinality(b) > 0
 ), wlock AS MATERIALIZED (
   SELECT DISTINCT ON (l.pid) l.pid, l.locktype, l.mode, l.database, l.relation,
@@ -67,10 +83,14 @@ WITH act AS MATERIALIZED (
   FROM wlock x JOIN waiters w ON w.pid = x.pid
   WHERE 0 = ANY (w.blocked_by)
 )
-SELECT a.pid, coalesce(a.leader_pid, 0), coalesce(a.backend_type, ''),
+SELECT a.pid, coalesce(a.leader_pid, 0),
+       coalesce(a.backend_type,
+                CASE WHEN a.query = '<insufficient privilege>' AND a.datname IS NOT NULL AND a.usename IS NOT NULL
+                     THEN 'client backend' END, ''),
        coalesce(a.datname, ''), coalesce(a.usename, ''), coalesce(a.application_name, ''),
        coalesce(a.client_addr, ''), coalesce(a.state, ''),
-       coalesce(a.wait_event_type, ''), coalesce(a.wait_event, ''),
+       coalesce(a.wait_event_type, CASE WHEN w.pid IS NOT NULL THEN 'Lock' END, ''),
+       coalesce(a.wait_event, ''),
        a.backend_start, a.xact_start, a.query_start, a.state_change, coalesce(a.query, ''),
        a.pid = pg_catalog.pg_backend_pid(),
        w.blocked_by, coalesce(w.n_blockers, 0), q.pids,

@@ -161,8 +161,9 @@ func (c *Collector) finish(s *Snapshot) {
 	}
 	if hidden > 0 {
 		s.Warnings = append(s.Warnings, fmt.Sprintf(
-			"%d backend(s) of other roles show no query or state: role %q lacks pg_read_all_stats "+
-				"(GRANT pg_monitor TO %s, or connect as a superuser)", hidden, s.Server.User, QuoteIdent(s.Server.User)))
+			"%d backend(s) of other roles show no query or state, and whether they are client backends is inferred: "+
+				"role %q lacks pg_read_all_stats (GRANT pg_monitor TO %s, or connect as a superuser)",
+			hidden, s.Server.User, QuoteIdent(s.Server.User)))
 	}
 	s.Databases = append(s.Databases, s.Server.Database)
 }

@@ -430,6 +430,44 @@ func TestSnapshotScenarios(t *testing.T) {
 		}
 	})
 
+	t.Run("ordinary role without pg_read_all_stats still sees the pile-up", func(t *testing.T) {
+		st, db := l.stage(t)
+		must(t, st.CreateTable(ctx, orders, 10))
+		must(t, st.Exec(ctx, "DO $$ BEGIN CREATE ROLE plain LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$"))
+		p, err := st.MigrationBehindIdleTx(ctx, orders, 2)
+		must(t, err)
+		conn, _ := l.monitor(t, db, "plain")
+		c, err := inspect.NewCollector(ctx, conn)
+		must(t, err)
+		s, err := c.Snapshot(ctx)
+		must(t, err)
+		if s.Server.Role.ReadAllStats || s.Server.Role.Superuser {
+			t.Fatalf("role = %+v, want an ordinary role", s.Server.Role)
+		}
+		if got := rootPIDs(s); !slices.Equal(got, []int{p.Root.PID}) {
+			t.Errorf("roots = %v, want %d: pg_locks and pg_blocking_pids are open to every role", got, p.Root.PID)
+		}
+		if n := node(t, s, p.Root.PID); n.BlockedTotal != 3 {
+			t.Errorf("root blocks %d, want 3", n.BlockedTotal)
+		}
+		if s.Saturation.WaitingOnLock != 3 {
+			t.Errorf("waiting on lock = %d, want 3", s.Saturation.WaitingOnLock)
+		}
+		// Other roles' rows hide backend_type; the slot count must not
+		// shrink for it.
+		var clients int
+		must(t, st.Admin().QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'").Scan(&clients))
+		if s.Saturation.Used != clients {
+			t.Errorf("an ordinary role counts %d slots used, the server %d", s.Saturation.Used, clients)
+		}
+		if b := s.Backend(p.DDL.PID); b.Query != "<insufficient privilege>" || b.Waiting == nil || b.Waiting.Mode != "AccessExclusiveLock" {
+			t.Errorf("DDL as seen by plain: query %q waiting %+v", b.Query, b.Waiting)
+		}
+		if !strings.Contains(strings.Join(s.Warnings, "\n"), `role "plain" lacks pg_read_all_stats (GRANT pg_monitor TO plain`) {
+			t.Errorf("warnings = %q, want the missing privilege explained", s.Warnings)
+		}
+	})
+
 	t.Run("own backend flagged and left out", func(t *testing.T) {
 		_, db := l.stage(t)
 		conn, _ := l.monitor(t, db, "")
