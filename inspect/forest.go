@@ -270,11 +270,14 @@ func breakCycles(nodes []LockNode) {
 		done
 	)
 	state := make([]uint8, len(nodes))
+	var path []int // reused: the nodes walked from one start
 	for start := range nodes {
 		// Walk up until a root, a finished node, or our own path.
+		path = path[:0]
 		i := start
 		for i >= 0 && state[i] == unseen {
 			state[i] = onPath
+			path = append(path, i)
 			i = nodes[i].Parent
 		}
 		if i >= 0 && state[i] == onPath {
@@ -289,7 +292,9 @@ func breakCycles(nodes []LockNode) {
 			nodes[i].Cycle = true
 			nodes[low].Parent = -1
 		}
-		for j := start; j >= 0 && state[j] == onPath; j = nodes[j].Parent {
+		// The path is recorded rather than walked again: cutting the
+		// cycle changed the parents.
+		for _, j := range path {
 			state[j] = done
 		}
 	}

@@ -147,6 +147,11 @@ func TestForestCycle(t *testing.T) {
 		waiter(5, time.Second, []int{7}),
 		waiter(9, time.Second, []int{7}, 7),
 	}
+	// The cut must not depend on which node of the cycle is seen first.
+	reversed := []Backend{backends[1], backends[0], backends[2]}
+	if f := BuildForest(reversed, t0); len(f.Roots) != 1 || f.Nodes[f.Roots[0]].PID != 5 {
+		t.Fatalf("reversed order: roots %v, want [5]", rootPIDs(&f))
+	}
 	f := BuildForest(backends, t0)
 	if got := rootPIDs(&f); !slices.Equal(got, []int{5}) {
 		t.Fatalf("roots = %v, want the cycle cut at its lowest pid [5]", got)

@@ -142,7 +142,8 @@ func pids(ss []*scenario.Session) []int {
 var orders = scenario.Table{Schema: "public", Name: "orders"}
 
 func TestSnapshotScenarios(t *testing.T) {
-	l := newLab(t, map[string]string{"max_connections": "60"})
+	// A long deadlock_timeout keeps a deadlock on screen for the test.
+	l := newLab(t, map[string]string{"max_connections": "60", "deadlock_timeout": "60s"})
 	ctx := context.Background()
 
 	t.Run("exclusive holder with readers and DDL queued", func(t *testing.T) {
@@ -258,6 +259,28 @@ func TestSnapshotScenarios(t *testing.T) {
 		}
 		if n := node(t, s, c.Holder.PID); n.BlockedTotal != 4 {
 			t.Errorf("holder blocks %d, want 4", n.BlockedTotal)
+		}
+	})
+
+	t.Run("deadlock not detected yet", func(t *testing.T) {
+		st, db := l.stage(t)
+		must(t, st.CreateTable(ctx, orders, 10))
+		a, b, err := st.Deadlock(ctx, orders)
+		must(t, err)
+		s := l.snapshot(t, db)
+		low := min(a.PID, b.PID)
+		if got := rootPIDs(s); !slices.Equal(got, []int{low}) {
+			t.Fatalf("roots = %v, want the cycle cut at its lowest pid %d", got, low)
+		}
+		for _, pid := range []int{a.PID, b.PID} {
+			if !node(t, s, pid).Cycle {
+				t.Errorf("pid %d not marked as part of the cycle", pid)
+			}
+		}
+		var out bytes.Buffer
+		must(t, report.Text(&out, s, report.Options{}))
+		if !strings.Contains(out.String(), "CYCLE pid "+fmt.Sprint(low)) || !strings.Contains(out.String(), "deadlock") {
+			t.Errorf("report does not show the cycle:\n%s", out.String())
 		}
 	})
 

@@ -304,3 +304,27 @@ func (st *Stage) RunHostileQuery(ctx context.Context) (*Session, error) {
 	s.Go(HostileQuery)
 	return s, st.AwaitState(ctx, "active", s.PID)
 }
+
+// Deadlock stages two sessions each waiting for a row the other updated:
+// a cycle that lives until deadlock_timeout runs out and the server aborts
+// one of them (raise deadlock_timeout to keep it on screen).
+func (st *Stage) Deadlock(ctx context.Context, t Table) (a, b *Session, err error) {
+	if a, err = st.Open(ctx, "deadlock-a"); err != nil {
+		return nil, nil, err
+	}
+	if b, err = st.Open(ctx, "deadlock-b"); err != nil {
+		return nil, nil, err
+	}
+	if err := a.Exec(ctx, "BEGIN; UPDATE "+t.Ident()+" SET v = v + 1 WHERE id = 1"); err != nil {
+		return nil, nil, err
+	}
+	if err := b.Exec(ctx, "BEGIN; UPDATE "+t.Ident()+" SET v = v + 1 WHERE id = 2"); err != nil {
+		return nil, nil, err
+	}
+	a.Go("UPDATE " + t.Ident() + " SET v = v + 1 WHERE id = 2")
+	if err := st.AwaitLockWait(ctx, a.PID); err != nil {
+		return nil, nil, err
+	}
+	b.Go("UPDATE " + t.Ident() + " SET v = v + 1 WHERE id = 1")
+	return a, b, st.AwaitLockWait(ctx, b.PID)
+}
