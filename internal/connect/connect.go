@@ -47,7 +47,7 @@ const DefaultConnectTimeout = 10 * time.Second
 // IsConnString reports whether a -d value is a connection string or URI
 // rather than a database name, by psql's rule.
 func IsConnString(s string) bool {
-	return strings.Contains(s, "=") || strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://")
+	return strings.Contains(s, "=") || isURI(s)
 }
 
 // ConnString combines the flags into one libpq connection string. As in
@@ -79,18 +79,24 @@ func (o Options) ConnString() string {
 // goes first (the last occurrence wins), in a URI it is added only when
 // the URI does not say it.
 func withSetting(connString, key, value string, override bool) string {
-	if strings.HasPrefix(connString, "postgres://") || strings.HasPrefix(connString, "postgresql://") {
-		u, err := url.Parse(connString)
-		if err != nil {
-			return connString // let pgx report the malformed URI
-		}
-		q := u.Query()
-		if !override && uriHas(u, q, key) {
+	if isURI(connString) {
+		if !override && uriHas(connString, key) {
 			return connString
 		}
-		q.Set(key, value)
-		u.RawQuery = q.Encode()
-		return u.String()
+		// Appended, not rebuilt, so the rest of the URI stays as written.
+		// QueryEscape writes a space as "+", which libpq and pgx read as a
+		// literal plus (they decode only %XX): a user "a b" would log in as
+		// "a+b". A literal "+" is already escaped as %2B, so every "+" left
+		// is a space.
+		param := key + "=" + strings.ReplaceAll(url.QueryEscape(value), "+", "%20")
+		switch {
+		case !splitURI(connString).hasQuery:
+			return connString + "?" + param
+		case strings.HasSuffix(connString, "?"), strings.HasSuffix(connString, "&"):
+			return connString + param
+		default:
+			return connString + "&" + param
+		}
 	}
 	pair := key + "=" + quoteValue(value)
 	switch {
@@ -103,19 +109,60 @@ func withSetting(connString, key, value string, override bool) string {
 	}
 }
 
-func uriHas(u *url.URL, q url.Values, key string) bool {
-	if q.Has(key) {
-		return true
+func isURI(s string) bool {
+	return strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://")
+}
+
+// uriParts are the raw (still percent-encoded) pieces of a postgres:// URI.
+type uriParts struct {
+	userinfo, hosts, query string
+	hasQuery               bool
+}
+
+// splitURI splits a URI the way libpq does. net/url cannot: it rejects
+// URIs libpq accepts, such as a socket directory as the host
+// (postgresql://%2Fvar%2Frun%2Fpostgresql/db) or several bracketed IPv6
+// hosts, and the flags were then silently dropped.
+func splitURI(uri string) uriParts {
+	var p uriParts
+	rest := uri[strings.Index(uri, "://")+len("://"):]
+	// As in libpq, user credentials end at the first "@" before any "/".
+	if i := strings.IndexAny(rest, "@/"); i >= 0 && rest[i] == '@' {
+		p.userinfo, rest = rest[:i], rest[i+1:]
+	}
+	p.hosts = rest
+	if i := strings.IndexAny(rest, "/?"); i >= 0 {
+		p.hosts = rest[:i]
+		_, p.query, p.hasQuery = strings.Cut(rest[i:], "?")
+	}
+	return p
+}
+
+// uriHas reports whether a URI sets key (host, port or user), in its query
+// or where the URI syntax puts it.
+func uriHas(uri, key string) bool {
+	p := splitURI(uri)
+	for _, param := range strings.Split(p.query, "&") {
+		if k, _, _ := strings.Cut(param, "="); k == key {
+			return true
+		}
 	}
 	switch key {
-	case "host":
-		return u.Hostname() != ""
-	case "port":
-		return u.Port() != ""
 	case "user":
-		return u.User != nil && u.User.Username() != ""
-	case "dbname":
-		return strings.TrimPrefix(u.Path, "/") != ""
+		name, _, _ := strings.Cut(p.userinfo, ":")
+		return name != ""
+	case "host", "port":
+		for _, h := range strings.Split(p.hosts, ",") {
+			name, port := h, ""
+			if i := strings.IndexByte(h, ']'); strings.HasPrefix(h, "[") && i >= 0 {
+				name, port = h[1:i], strings.TrimPrefix(h[i+1:], ":")
+			} else {
+				name, port, _ = strings.Cut(h, ":")
+			}
+			if key == "host" && name != "" || key == "port" && port != "" {
+				return true
+			}
+		}
 	}
 	return false
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -63,11 +64,14 @@ func Explain(err error, cfg *pgx.ConnConfig) error {
 }
 
 func explainServer(e *Error, pgErr *pgconn.PgError, cfg *pgx.ConnConfig) {
-	said := fmt.Sprintf("the server said %q (SQLSTATE %s).", pgErr.Message, pgErr.Code)
+	said := fmt.Sprintf("the server said: %s (SQLSTATE %s).", pgErr.Message, pgErr.Code)
 	msg := pgErr.Message
 	switch pgErr.Code {
 	case "53300":
 		e.Problem = "no connection slot is left for this role: " + said
+		if strings.Contains(msg, "too many clients") {
+			e.Problem = "no connection slot is left on the server: " + said
+		}
 		switch {
 		case strings.Contains(msg, "too many connections for role"):
 			e.Advice = fmt.Sprintf("Role %q has reached its CONNECTION LIMIT (pg_roles.rolconnlimit). "+
@@ -132,7 +136,10 @@ func explainClient(e *Error, err error, cfg *pgx.ConnConfig) {
 	)
 	text := err.Error()
 	switch {
-	case errors.Is(err, context.DeadlineExceeded) || strings.Contains(text, "timeout") || strings.Contains(text, "i/o timeout"):
+	// By type, not by text: pgx's text repeats the user and database
+	// names, and a database called "timeouts" turned a refusal into a
+	// timeout.
+	case errors.Is(err, context.DeadlineExceeded) || pgconn.Timeout(err) || isNetTimeout(err):
 		e.Problem = "no answer before the connect timeout."
 		e.Advice = "The host may be down, firewalled, or overloaded; check the address, or set connect_timeout."
 	case errors.As(err, &dnsErr):
@@ -161,6 +168,11 @@ func explainClient(e *Error, err error, cfg *pgx.ConnConfig) {
 	}
 }
 
+func isNetTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
 // lastLine keeps the innermost reason of pgx's nested error text, which
 // repeats user and database names the Target already gives.
 func lastLine(s string) string {
@@ -171,6 +183,8 @@ func lastLine(s string) string {
 	return strings.TrimSuffix(s, ".")
 }
 
+var quotedInput = regexp.MustCompile(`"[^"]*"`)
+
 // explainParse reports a malformed connection string without repeating
 // it: it may hold a password.
 func explainParse(err error) error {
@@ -180,6 +194,18 @@ func explainParse(err error) error {
 		msg := pe.Error()
 		if i := strings.LastIndex(msg, "`: "); i >= 0 {
 			msg = msg[i+3:]
+		}
+		// What is left can still quote the input: `missing "=" after
+		// "horse"` for password=correct horse battery=staple, or
+		// `invalid percent-encoded token: "..."` for a URI's ?password=.
+		msg = quotedInput.ReplaceAllStringFunc(msg, func(q string) string {
+			if q == `"="` {
+				return q
+			}
+			return `"..."`
+		})
+		if strings.Contains(msg, `missing "="`) {
+			msg += "; a value containing spaces must be in single quotes"
 		}
 		return fmt.Errorf("invalid connection settings: %s", safetext.Line(msg))
 	}
