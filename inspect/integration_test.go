@@ -421,15 +421,39 @@ func TestSnapshotScenarios(t *testing.T) {
 
 	t.Run("hostile query text never reaches the terminal raw", func(t *testing.T) {
 		st, db := l.stage(t)
-		hostile, err := st.RunHostileQuery(ctx)
+		// Identifiers may hold any character: a role name can carry an
+		// escape sequence too (the server rewrites application_name, but
+		// not names).
+		role := "evil\x1b]0;pwned\x07\x1b[2J"
+		must(t, st.Exec(ctx, "CREATE ROLE "+pgx.Identifier{role}.Sanitize()+" LOGIN"))
+		evil, err := scenario.NewStage(ctx, func(app string) string {
+			return l.c.ConnString(db, role) + " application_name='" + app + "'"
+		})
+		must(t, err)
+		t.Cleanup(func() { evil.Close() })
+		must(t, st.CreateTable(ctx, orders, 10))
+		must(t, st.Exec(ctx, "GRANT ALL ON "+orders.Ident()+" TO "+pgx.Identifier{role}.Sanitize()))
+		hostile, _, err := evil.RunHostileQuery(ctx, orders)
 		must(t, err)
 		s := l.snapshot(t, db)
-		if b := s.Backend(hostile.PID); b == nil || b.Query != scenario.HostileQuery {
+		if got := rootPIDs(s); !slices.Equal(got, []int{hostile.PID}) {
+			t.Fatalf("roots = %v, want the hostile session %d", got, hostile.PID)
+		}
+		if b := s.Backend(hostile.PID); b == nil || b.User != role {
+			t.Fatalf("the role name must be read intact, got %+v", b)
+		}
+		if b := s.Backend(hostile.PID); b == nil || !strings.HasSuffix(b.Query, scenario.HostileQuery) {
 			t.Fatalf("the query text must be read intact, got %+v", b)
 		}
 		var text, js bytes.Buffer
-		must(t, report.Text(&text, s, report.Options{}))
+		must(t, report.Text(&text, s, report.Options{QueryWidth: 1000}))
 		must(t, report.JSON(&js, s))
+		// Both are on screen, escaped: the query and the role.
+		for _, want := range []string{`\x1b[2J\x1b]0;pwned\x07`, `\u202edesrever`, `user=evil\x1b]0;pwned\x07\x1b[2J`} {
+			if !strings.Contains(text.String(), want) {
+				t.Errorf("text report lacks %q:\n%s", want, text.String())
+			}
+		}
 		for name, out := range map[string][]byte{"text": text.Bytes(), "json": js.Bytes()} {
 			for _, bad := range []string{"\x1b", "\x07", "\u202e"} {
 				if bytes.Contains(out, []byte(bad)) {
@@ -446,7 +470,7 @@ func TestSnapshotScenarios(t *testing.T) {
 		must(t, json.Unmarshal(js.Bytes(), &decoded))
 		found := false
 		for _, c := range decoded.Connections {
-			found = found || (c.PID == hostile.PID && c.Query == scenario.HostileQuery)
+			found = found || (c.PID == hostile.PID && strings.HasSuffix(c.Query, scenario.HostileQuery))
 		}
 		if !found {
 			t.Error("JSON must carry the exact query text, escaped, for programs")

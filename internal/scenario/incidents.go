@@ -295,14 +295,22 @@ func (st *Stage) Fill(ctx context.Context, name string, n int) ([]*Session, erro
 // the clipboard (OSC 52), reorder text with a bidi override.
 const HostileQuery = "SELECT pg_sleep(3600) /* \x1b[2J\x1b]0;pwned\x07\x1b]52;c;ZWNobyBwd25lZA==\x07 \u202edesrever\u202c */"
 
-// RunHostileQuery starts a session running HostileQuery.
-func (st *Stage) RunHostileQuery(ctx context.Context) (*Session, error) {
-	s, err := st.Open(ctx, "hostile")
-	if err != nil {
-		return nil, err
+// RunHostileQuery starts a session that locks t ACCESS EXCLUSIVE and runs
+// HostileQuery in the same statement, and a reader that waits for it: the
+// hostile session is a root blocker, so every view shows its query text.
+func (st *Stage) RunHostileQuery(ctx context.Context, t Table) (hostile, reader *Session, err error) {
+	if hostile, err = st.Open(ctx, "hostile"); err != nil {
+		return nil, nil, err
 	}
-	s.Go(HostileQuery)
-	return s, st.AwaitState(ctx, "active", s.PID)
+	hostile.Go("LOCK TABLE " + t.Ident() + " IN ACCESS EXCLUSIVE MODE; " + HostileQuery)
+	if err := st.AwaitState(ctx, "active", hostile.PID); err != nil {
+		return nil, nil, err
+	}
+	if reader, err = st.Open(ctx, "reader"); err != nil {
+		return nil, nil, err
+	}
+	reader.Go("SELECT count(*) FROM " + t.Ident())
+	return hostile, reader, st.AwaitLockWait(ctx, reader.PID)
 }
 
 // Deadlock stages two sessions each waiting for a row the other updated:
