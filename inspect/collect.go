@@ -198,94 +198,72 @@ func scanServer(row pgx.Row, s *Snapshot) error {
 	return nil
 }
 
-func (c *Collector) scanBackends(br pgx.BatchResults, s *Snapshot) error {
+// readEach runs the batch's next statement and calls row after scanning
+// each of its rows into targets.
+func readEach(br pgx.BatchResults, what string, targets []any, row func()) error {
 	rows, err := br.Query()
+	if err == nil {
+		_, err = pgx.ForEachRow(rows, targets, func() error { row(); return nil })
+	}
 	if err != nil {
-		return fmt.Errorf("reading pg_stat_activity: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var (
-			b                   Backend
-			blockedBy, queued   []int32
-			lockType, mode, rel *string
-			waitStart           *time.Time
-			gid                 *string
-			leader              int32
-			pid, nBlockers      int32
-		)
-		if err := rows.Scan(&pid, &leader, &b.BackendType, &b.Database, &b.User, &b.ApplicationName,
-			&b.ClientAddr, &b.State, &b.WaitEventType, &b.WaitEvent,
-			&b.BackendStart, &b.XactStart, &b.QueryStart, &b.StateChange, &b.Query,
-			&b.Own, &blockedBy, &nBlockers, &queued, &lockType, &mode, &rel, &waitStart, &gid); err != nil {
-			return fmt.Errorf("reading pg_stat_activity: %w", err)
-		}
-		b.PID, b.LeaderPID, b.BlockersTotal = int(pid), int(leader), int(nBlockers)
-		b.BlockedBy = ints(blockedBy)
-		b.QueuedBehind = ints(queued)
-		if lockType != nil {
-			b.Waiting = &LockWait{LockType: *lockType, Mode: deref(mode), Relation: deref(rel), Since: waitStart}
-		}
-		b.PreparedGID = deref(gid)
-		s.Backends = append(s.Backends, b)
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("reading pg_stat_activity: %w", err)
+		return fmt.Errorf("reading %s: %w", what, err)
 	}
 	return nil
+}
+
+func (c *Collector) scanBackends(br pgx.BatchResults, s *Snapshot) error {
+	var (
+		b                   Backend
+		blockedBy, queued   []int32
+		lockType, mode, rel *string
+		waitStart           *time.Time
+		gid                 *string
+		pid, leader, nBlock int32
+	)
+	return readEach(br, "pg_stat_activity", []any{&pid, &leader, &b.BackendType, &b.Database, &b.User,
+		&b.ApplicationName, &b.ClientAddr, &b.State, &b.WaitEventType, &b.WaitEvent,
+		&b.BackendStart, &b.XactStart, &b.QueryStart, &b.StateChange, &b.Query,
+		&b.Own, &blockedBy, &nBlock, &queued, &lockType, &mode, &rel, &waitStart, &gid,
+	}, func() {
+		row := b
+		row.PID, row.LeaderPID, row.BlockersTotal = int(pid), int(leader), int(nBlock)
+		row.BlockedBy, row.QueuedBehind = ints(blockedBy), ints(queued)
+		row.Waiting = nil
+		if lockType != nil {
+			row.Waiting = &LockWait{LockType: *lockType, Mode: deref(mode), Relation: deref(rel), Since: waitStart}
+		}
+		row.PreparedGID = deref(gid)
+		s.Backends = append(s.Backends, row)
+	})
 }
 
 func scanBuilds(br pgx.BatchResults, s *Snapshot) error {
-	rows, err := br.Query()
-	if err != nil {
-		return fmt.Errorf("reading pg_stat_progress_create_index: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var (
-			b             IndexBuild
-			pid, locker   int32
-			table, index  *string
-			relid, idxoid uint32
-		)
-		if err := rows.Scan(&pid, &b.Database, &relid, &idxoid, &table, &index, &b.Command, &b.Phase,
-			&b.LockersTotal, &b.LockersDone, &locker,
-			&b.BlocksTotal, &b.BlocksDone, &b.TuplesTotal, &b.TuplesDone,
-			&b.PartitionsTotal, &b.PartitionsDone,
-			&b.Started, &b.WaitEventType, &b.WaitEvent); err != nil {
-			return fmt.Errorf("reading pg_stat_progress_create_index: %w", err)
-		}
-		b.PID, b.CurrentLockerPID = int(pid), int(locker)
-		b.TableOID, b.IndexOID = relid, idxoid
-		b.Table = orOID(table, relid)
+	var (
+		b             IndexBuild
+		pid, locker   int32
+		table, index  *string
+		relid, idxoid uint32
+	)
+	return readEach(br, "pg_stat_progress_create_index", []any{&pid, &b.Database, &relid, &idxoid,
+		&table, &index, &b.Command, &b.Phase, &b.LockersTotal, &b.LockersDone, &locker,
+		&b.BlocksTotal, &b.BlocksDone, &b.TuplesTotal, &b.TuplesDone,
+		&b.PartitionsTotal, &b.PartitionsDone, &b.Started, &b.WaitEventType, &b.WaitEvent,
+	}, func() {
+		row := b
+		row.PID, row.CurrentLockerPID = int(pid), int(locker)
+		row.TableOID, row.IndexOID = relid, idxoid
+		row.Table = orOID(table, relid)
 		if idxoid != 0 {
-			b.Index = orOID(index, idxoid)
+			row.Index = orOID(index, idxoid)
 		}
-		s.Builds = append(s.Builds, b)
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("reading pg_stat_progress_create_index: %w", err)
-	}
-	return nil
+		s.Builds = append(s.Builds, row)
+	})
 }
 
 func scanPrepared(br pgx.BatchResults, s *Snapshot) error {
-	rows, err := br.Query()
-	if err != nil {
-		return fmt.Errorf("reading pg_prepared_xacts: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var p PreparedXact
-		if err := rows.Scan(&p.GID, &p.Owner, &p.Database, &p.Prepared); err != nil {
-			return fmt.Errorf("reading pg_prepared_xacts: %w", err)
-		}
-		s.Prepared = append(s.Prepared, p)
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("reading pg_prepared_xacts: %w", err)
-	}
-	return nil
+	var p PreparedXact
+	return readEach(br, "pg_prepared_xacts", []any{&p.GID, &p.Owner, &p.Database, &p.Prepared},
+		func() { s.Prepared = append(s.Prepared, p) })
 }
 
 func scanIndexes(br pgx.BatchResults, out *[]Index) error {
@@ -297,29 +275,29 @@ func scanIndexes(br pgx.BatchResults, out *[]Index) error {
 }
 
 func scanIndexRows(rows pgx.Rows, out *[]Index) error {
-	defer rows.Close()
-	for rows.Next() {
-		var (
-			ix                        Index
-			parent, con, conType, def *string
-			buildPID                  *int32
-		)
-		if err := rows.Scan(&ix.Database, &ix.Schema, &ix.Table, &ix.Name, &ix.OID, &ix.TableOID,
-			&ix.Valid, &ix.Ready, &ix.Live, &ix.Unique, &ix.Primary, &ix.Exclusion, &ix.Partitioned,
-			&parent, &con, &conType, &ix.ReferencedBy, &buildPID, &ix.SizeBytes, &def); err != nil {
-			return err
-		}
-		ix.ParentIndex, ix.Constraint, ix.ConstraintType = deref(parent), deref(con), constraintKind(deref(conType))
-		ix.Definition = deref(def)
+	var (
+		ix                        Index
+		parent, con, conType, def *string
+		buildPID                  *int32
+	)
+	_, err := pgx.ForEachRow(rows, []any{&ix.Database, &ix.Schema, &ix.Table, &ix.Name, &ix.OID, &ix.TableOID,
+		&ix.Valid, &ix.Ready, &ix.Live, &ix.Unique, &ix.Primary, &ix.Exclusion, &ix.Partitioned,
+		&parent, &con, &conType, &ix.ReferencedBy, &buildPID, &ix.SizeBytes, &def,
+	}, func() error {
+		row := ix
+		row.ParentIndex, row.Constraint, row.ConstraintType = deref(parent), deref(con), constraintKind(deref(conType))
+		row.Definition = deref(def)
+		row.BuildPID = 0
 		if buildPID != nil {
-			ix.BuildPID = int(*buildPID)
+			row.BuildPID = int(*buildPID)
 		}
-		if ix.ReferencedBy == nil {
-			ix.ReferencedBy = []string{}
+		if row.ReferencedBy == nil {
+			row.ReferencedBy = []string{}
 		}
-		*out = append(*out, ix)
-	}
-	return rows.Err()
+		*out = append(*out, row)
+		return nil
+	})
+	return err
 }
 
 // ReadIndexes lists the invalid indexes of the database conn is connected

@@ -218,6 +218,12 @@ func TestSnapshotScenarios(t *testing.T) {
 		if b := s.Backend(p.Root.PID); b.State != "idle in transaction" || b.XactStart == nil {
 			t.Errorf("root state %q xact_start %v", b.State, b.XactStart)
 		}
+		// Rows are scanned into reused targets: each must keep its own
+		// values (the sessions started one after another).
+		rootStart, ddlStart, readerStart := s.Backend(p.Root.PID).QueryStart, s.Backend(p.DDL.PID).QueryStart, s.Backend(p.Late[0].PID).QueryStart
+		if !rootStart.Before(*ddlStart) || !ddlStart.Before(*readerStart) {
+			t.Errorf("query starts root %v, DDL %v, reader %v: want strictly increasing", rootStart, ddlStart, readerStart)
+		}
 		if n := node(t, s, p.Root.PID); n.BlockedTotal != 5 {
 			t.Errorf("root blocks %d, want 5 (the DDL and 4 readers behind it)", n.BlockedTotal)
 		}
