@@ -391,6 +391,44 @@ func TestSnapshotScenarios(t *testing.T) {
 		}
 	})
 
+	t.Run("build progress with percent and ETA", func(t *testing.T) {
+		st, db := l.stage(t)
+		slow := scenario.Table{Schema: "public", Name: "slow"}
+		builder, err := st.SlowBuild(ctx, slow, "slow_key_idx", 1500, 4*time.Millisecond)
+		must(t, err)
+		conn, _ := l.monitor(t, db, "")
+		c, err := inspect.NewCollector(ctx, conn)
+		must(t, err)
+		// At the very start of the scan the block counter briefly reads
+		// total/total before it restarts from 0 (seen on 15): sample once
+		// the scan is under way.
+		time.Sleep(300 * time.Millisecond)
+		first, err := c.Snapshot(ctx)
+		must(t, err)
+		time.Sleep(time.Second)
+		s, err := c.Snapshot(ctx)
+		must(t, err)
+		if len(first.Builds) != 1 || len(s.Builds) != 1 {
+			t.Fatalf("builds: %d then %d, want 1", len(first.Builds), len(s.Builds))
+		}
+		b := s.Builds[0]
+		if b.PID != builder.PID || b.Phase != "building index: scanning table" || b.Step != 3 {
+			t.Fatalf("build = %+v", b)
+		}
+		if b.BlocksTotal == 0 || b.BlocksDone <= first.Builds[0].BlocksDone {
+			t.Fatalf("blocks %d -> %d of %d: the scan did not advance", first.Builds[0].BlocksDone, b.BlocksDone, b.BlocksTotal)
+		}
+		want := float64(b.BlocksDone) * 100 / float64(b.BlocksTotal)
+		if b.Percent == nil || *b.Percent != want {
+			t.Errorf("percent = %v, want %.1f", b.Percent, want)
+		}
+		// 1,500 rows at 4 ms is 6 s of scanning; one second in, the rest
+		// of the phase is a few seconds away.
+		if b.ETASeconds == nil || *b.ETASeconds <= 0 || *b.ETASeconds > 30 {
+			t.Errorf("eta = %v, want a few seconds", b.ETASeconds)
+		}
+	})
+
 	t.Run("idle in transaction sessions", func(t *testing.T) {
 		st, db := l.stage(t)
 		_, err := st.IdleInTransaction(ctx, "forgotten-console", 3)

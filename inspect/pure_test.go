@@ -82,6 +82,13 @@ func TestEstimateBuilds(t *testing.T) {
 	if w := cur[1]; w.Percent != nil || w.ETASeconds != nil || w.Step != 2 {
 		t.Errorf("waiting phase: percent %v eta %v step %d, want none, none, 2", w.Percent, w.ETASeconds, w.Step)
 	}
+	// A counter that went backwards (it reads total/total for a moment
+	// when a scan starts) gives no rate.
+	back := []IndexBuild{{PID: 9, IndexOID: 5, Command: "CREATE INDEX CONCURRENTLY", Phase: "building index: scanning table", BlocksDone: 50, BlocksTotal: 1000}}
+	EstimateBuilds(cur, t0, back, t0.Add(time.Second))
+	if back[0].ETASeconds != nil {
+		t.Errorf("eta from a counter that went backwards = %v, want none", *back[0].ETASeconds)
+	}
 	// A new phase has no rate yet.
 	next := []IndexBuild{{PID: 9, IndexOID: 5, Command: "CREATE INDEX CONCURRENTLY", Phase: "index validation: scanning index", BlocksDone: 10, BlocksTotal: 500}}
 	EstimateBuilds(cur, t0.Add(2*time.Second), next, t0.Add(3*time.Second))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -335,4 +336,30 @@ func (st *Stage) Deadlock(ctx context.Context, t Table) (a, b *Session, err erro
 	}
 	b.Go("UPDATE " + t.Ident() + " SET v = v + 1 WHERE id = 1")
 	return a, b, st.AwaitLockWait(ctx, b.PID)
+}
+
+// SlowBuild starts CREATE INDEX CONCURRENTLY on a fresh table of rows rows
+// whose index expression sleeps perRow for every row: a build that moves
+// slowly and steadily enough to watch its phases, percent and ETA. The
+// table is spread thin (fillfactor 10) so the block counter advances
+// often. It returns once the build is scanning the table.
+func (st *Stage) SlowBuild(ctx context.Context, t Table, index string, rows int, perRow time.Duration) (*Session, error) {
+	fn := pgx.Identifier{t.Schema, t.Name + "_slow_key"}.Sanitize()
+	err := st.Exec(ctx, fmt.Sprintf(`CREATE SCHEMA IF NOT EXISTS %s;
+CREATE TABLE %s (id int PRIMARY KEY, v int NOT NULL) WITH (fillfactor = 10);
+INSERT INTO %[2]s SELECT g, g FROM generate_series(1, %[3]d) g;
+-- IMMUTABLE is a lie told on purpose: the index needs it, and it is what
+-- makes the build slow.
+CREATE FUNCTION %[4]s(v int) RETURNS int LANGUAGE sql IMMUTABLE AS
+  $$ SELECT v FROM (SELECT pg_sleep(%[5]f)) s $$`,
+		pgx.Identifier{t.Schema}.Sanitize(), t.Ident(), rows, fn, perRow.Seconds()))
+	if err != nil {
+		return nil, err
+	}
+	builder, err := st.Open(ctx, "slow-migration")
+	if err != nil {
+		return nil, err
+	}
+	builder.Go("CREATE INDEX CONCURRENTLY " + pgx.Identifier{index}.Sanitize() + " ON " + t.Ident() + " (" + fn + "(v))")
+	return builder, st.AwaitPhase(ctx, builder.PID, "building index: scanning table")
 }
