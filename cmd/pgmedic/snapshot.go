@@ -29,7 +29,7 @@ func runSnapshot(ctx context.Context, f *flags, stdout io.Writer) error {
 
 	snap, err := takeSnapshot(ctx, conn, cfg, f.allDatabases)
 	if err != nil {
-		return err
+		return connect.ExplainRead(err)
 	}
 	if f.json {
 		return report.JSON(stdout, snap)

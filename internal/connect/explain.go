@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"regexp"
@@ -210,4 +211,35 @@ func explainParse(err error) error {
 		return fmt.Errorf("invalid connection settings: %s", safetext.Line(msg))
 	}
 	return fmt.Errorf("invalid connection settings: %s", safetext.Line(err.Error()))
+}
+
+// ExplainRead turns a failure while reading the server's state, on a
+// connection that was working, into a sentence a responder can act on.
+// Other errors are returned as they are.
+func ExplainRead(err error) error {
+	var pgErr *pgconn.PgError
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, context.Canceled):
+		return fmt.Errorf("interrupted")
+	case errors.As(err, &pgErr) && pgErr.Code == "57014":
+		return fmt.Errorf("the server did not answer within pgmedic's statement_timeout (5s): it may be overloaded "+
+			"or stuck on I/O; nothing was changed (%w)", err)
+	case errors.As(err, &pgErr) && pgErr.Code == "55P03":
+		return fmt.Errorf("reading the catalog had to wait for a lock held by the incident, and pgmedic does not wait "+
+			"(lock_timeout 200ms); try again (%w)", err)
+	case errors.As(err, &pgErr) && pgErr.Code == "42501":
+		return fmt.Errorf("permission denied reading the server's state; connect with a role that has pg_monitor "+
+			"(%w)", err)
+	case errors.As(err, &pgErr) && (pgErr.Code == "57P01" || pgErr.Code == "57P02" || pgErr.Code == "57P03"):
+		return fmt.Errorf("the server is shutting down or restarting, or our session was terminated (%w)", err)
+	case errors.As(err, &pgErr):
+		return err
+	case pgconn.Timeout(err) || isNetTimeout(err):
+		return fmt.Errorf("the server stopped answering: no reply before the deadline (%w)", err)
+	case pgconn.SafeToRetry(err) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET):
+		return fmt.Errorf("lost the connection to the server while reading (%w)", err)
+	}
+	return err
 }
