@@ -304,18 +304,12 @@ func scanIndexRows(rows pgx.Rows, out *[]Index) error {
 // to; the snapshot command uses it for other databases, over short-lived
 // connections.
 func ReadIndexes(ctx context.Context, conn *pgx.Conn) ([]Index, error) {
-	var out []Index
-	rows, err := conn.Query(ctx, invalidIndexesSQL)
-	if err == nil {
-		err = scanIndexRows(rows, &out)
+	out, err := queryIndexes(ctx, conn, invalidIndexesSQL)
+	if err != nil && isLockOrStatementTimeout(err) {
+		out, err = readIndexesNoLock(ctx, conn)
 	}
 	if err != nil {
-		if !isLockOrStatementTimeout(err) {
-			return nil, fmt.Errorf("reading invalid indexes: %w", err)
-		}
-		if out, err = readIndexesNoLock(ctx, conn); err != nil {
-			return nil, err
-		}
+		return nil, err
 	}
 	finishIndexes(out)
 	return out, nil
@@ -324,8 +318,12 @@ func ReadIndexes(ctx context.Context, conn *pgx.Conn) ([]Index, error) {
 // readIndexesNoLock is the fallback when a lock slipped in between the
 // guard and pg_get_indexdef(): the listing without the calls that wait.
 func readIndexesNoLock(ctx context.Context, conn *pgx.Conn) ([]Index, error) {
+	return queryIndexes(ctx, conn, invalidIndexesNoLockSQL)
+}
+
+func queryIndexes(ctx context.Context, conn *pgx.Conn, sql string) ([]Index, error) {
 	var out []Index
-	rows, err := conn.Query(ctx, invalidIndexesNoLockSQL)
+	rows, err := conn.Query(ctx, sql)
 	if err == nil {
 		err = scanIndexRows(rows, &out)
 	}
