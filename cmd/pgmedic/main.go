@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
@@ -25,6 +26,7 @@ var version = "dev"
 const usageText = `pgmedic: see what is wrong with a PostgreSQL server in trouble, right now.
 
 Usage:
+  pgmedic [OPTION]... [DBNAME [USERNAME]]            the full-screen view
   pgmedic snapshot [OPTION]... [DBNAME [USERNAME]]   print one snapshot and exit
   pgmedic version
 
@@ -38,13 +40,18 @@ PGSSLMODE, ..., the service file and ~/.pgpass):
                            (its settings win over -h, -p and -U, as in psql)
   -W, --password           prompt for the password
 
-Snapshot options:
-      --json               print one JSON object (the documented contract)
+Options:
       --all-databases      also check invalid indexes in every other database,
-                           one short-lived connection at a time
+                           one short-lived connection at a time (every 30s in
+                           the full-screen view)
+      --interval=1s        full-screen refresh interval (+ and - change it)
+      --warn-at=75         pool saturation (%) at which the gauge warns
+      --color=auto         auto, always or never (NO_COLOR is honoured)
+      --json               snapshot: print one JSON object (the contract)
       --help               show this help
 
 Examples:
+  pgmedic -h db1.internal -U postgres shop
   pgmedic snapshot -h db1.internal -U postgres shop
   pgmedic snapshot -d "host=db1 sslmode=require user=monitor"
   pgmedic snapshot -d postgres://monitor@db1:5432/shop?sslmode=verify-full --json
@@ -96,6 +103,9 @@ type flags struct {
 	json         bool
 	allDatabases bool
 	help         bool
+	interval     time.Duration
+	warnAt       float64
+	color        string
 }
 
 func parseFlags(args []string) (*flags, []string, error) {
@@ -111,6 +121,9 @@ func parseFlags(args []string) (*flags, []string, error) {
 	fs.BoolVar(&f.json, "json", false, "")
 	fs.BoolVar(&f.allDatabases, "all-databases", false, "")
 	fs.BoolVar(&f.help, "help", false, "")
+	fs.DurationVar(&f.interval, "interval", time.Second, "")
+	fs.Float64Var(&f.warnAt, "warn-at", 75, "")
+	fs.StringVar(&f.color, "color", "auto", "")
 	if err := fs.Parse(args); err != nil {
 		return nil, nil, usageError("%v", err)
 	}
@@ -126,12 +139,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		_, err := io.WriteString(stdout, usageText)
 		return err
 	}
-	if len(rest) == 0 {
-		_, _ = io.WriteString(stderr, usageText)
-		return usageError("no command given")
+	cmd := ""
+	if len(rest) > 0 && isCommand(rest[0]) {
+		cmd, rest = rest[0], rest[1:]
 	}
-	cmd, rest := rest[0], rest[1:]
 	switch cmd {
+	case "":
+		if err := positionalConn(&f.conn, rest); err != nil {
+			return err
+		}
+		if f.askPassword {
+			if f.conn.Password, err = promptPassword(stderr); err != nil {
+				return err
+			}
+		}
+		return runTUI(ctx, f, stdout)
 	case "snapshot":
 		if err := positionalConn(&f.conn, rest); err != nil {
 			return err
@@ -150,6 +172,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	return usageError("unknown command %q", cmd)
+}
+
+func isCommand(s string) bool {
+	switch s {
+	case "snapshot", "version", "help":
+		return true
+	}
+	return false
 }
 
 // positionalConn applies psql's trailing [DBNAME [USERNAME]].

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/colorprofile"
+	"golang.org/x/term"
+
+	"github.com/pgmedic/pgmedic/internal/connect"
+	"github.com/pgmedic/pgmedic/internal/watch"
+	"github.com/pgmedic/pgmedic/tui"
+)
+
+// runTUI opens the full-screen view. The connection is opened first, so a
+// failure to connect reads like the snapshot command's.
+func runTUI(ctx context.Context, f *flags, stdout io.Writer) error {
+	if !term.IsTerminal(int(os.Stdout.Fd())) {
+		return usageError("the full-screen view needs a terminal; use `pgmedic snapshot` for text or --json")
+	}
+	profile, err := colorProfile(f.color, os.Environ())
+	if err != nil {
+		return err
+	}
+	cfg, err := connect.Config(f.conn)
+	if err != nil {
+		return err
+	}
+	src := watch.New(cfg, f.allDatabases)
+	defer src.Close()
+	if err := src.Connect(ctx); err != nil {
+		return err
+	}
+	opts := []tea.ProgramOption{tea.WithContext(ctx)}
+	if profile != nil {
+		opts = append(opts, tea.WithColorProfile(*profile))
+	}
+	model := tui.New(src, tui.Options{Interval: f.interval, WarnPercent: f.warnAt})
+	if _, err := tea.NewProgram(model, opts...).Run(); err != nil && !errors.Is(err, tea.ErrProgramKilled) {
+		return fmt.Errorf("the screen failed: %w", err)
+	}
+	return nil
+}
+
+// colorProfile turns --color and NO_COLOR into a profile; nil means detect.
+// Any non-empty NO_COLOR disables colour (https://no-color.org); bold and
+// reverse stay, and every state has its word.
+func colorProfile(mode string, env []string) (*colorprofile.Profile, error) {
+	noColor := false
+	for _, kv := range env {
+		if len(kv) > len("NO_COLOR=") && kv[:len("NO_COLOR=")] == "NO_COLOR=" {
+			noColor = true
+		}
+	}
+	p := colorprofile.Ascii
+	switch mode {
+	case "never":
+		return &p, nil
+	case "always":
+		p = colorprofile.ANSI256
+		return &p, nil
+	case "auto", "":
+		if noColor {
+			return &p, nil
+		}
+		return nil, nil
+	}
+	return nil, usageError("--color must be auto, always or never, not %q", mode)
+}
+

@@ -1,0 +1,128 @@
+// Package watch is the live source of snapshots for the TUI: pgmedic's one
+// monitoring connection, reopened when it is lost.
+package watch
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgmedic/pgmedic/inspect"
+	"github.com/pgmedic/pgmedic/internal/connect"
+)
+
+// OtherDatabasesEvery is how often --all-databases checks the other
+// databases' indexes: one short-lived connection each, so not every second.
+const OtherDatabasesEvery = 30 * time.Second
+
+// Source holds the connection. Snapshot is called by one refresh at a
+// time; Close may come from another goroutine at exit.
+type Source struct {
+	cfg          *pgx.ConnConfig
+	allDatabases bool
+
+	mu   sync.Mutex
+	conn *pgx.Conn
+	coll *inspect.Collector
+
+	otherAt      time.Time
+	otherIndexes []inspect.Index
+	otherDBs     []string
+	otherWarn    []string
+}
+
+// New prepares a source; nothing is opened until Connect or Snapshot.
+func New(cfg *pgx.ConnConfig, allDatabases bool) *Source {
+	return &Source{cfg: cfg, allDatabases: allDatabases}
+}
+
+// Target is user@host:port/database, for the header. The password is not
+// part of it.
+func (s *Source) Target() string {
+	host := s.cfg.Host
+	if strings.HasPrefix(host, "/") {
+		host = "socket " + host
+	}
+	return fmt.Sprintf("%s@%s:%d/%s", s.cfg.User, host, s.cfg.Port, s.cfg.Database)
+}
+
+// Connect opens the connection now, so that a failure at start-up is
+// reported before the screen takes over.
+func (s *Source) Connect(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.connect(ctx)
+}
+
+func (s *Source) connect(ctx context.Context) error {
+	if s.conn != nil && !s.conn.IsClosed() {
+		return nil
+	}
+	conn, err := connect.Open(ctx, s.cfg)
+	if err != nil {
+		return err
+	}
+	coll, err := inspect.NewCollector(ctx, conn)
+	if err != nil {
+		conn.Close(context.WithoutCancel(ctx))
+		return err
+	}
+	s.conn, s.coll = conn, coll
+	return nil
+}
+
+// Snapshot reads the server, reconnecting first when the connection was
+// lost. Errors are explained for the header.
+func (s *Source) Snapshot(ctx context.Context) (*inspect.Snapshot, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.connect(ctx); err != nil {
+		return nil, err
+	}
+	snap, err := s.coll.Snapshot(ctx)
+	if err != nil {
+		if s.conn.IsClosed() {
+			s.conn = nil // reopened on the next refresh
+		}
+		return nil, connect.ExplainRead(err)
+	}
+	if s.allDatabases {
+		s.addOtherDatabases(ctx, snap)
+	}
+	return snap, nil
+}
+
+// addOtherDatabases refreshes the other databases' indexes every
+// OtherDatabasesEvery and adds the last result to every snapshot.
+func (s *Source) addOtherDatabases(ctx context.Context, snap *inspect.Snapshot) {
+	if time.Since(s.otherAt) >= OtherDatabasesEvery {
+		probe := &inspect.Snapshot{Server: snap.Server, Saturation: snap.Saturation}
+		open := func(ctx context.Context, db string) (*pgx.Conn, error) {
+			other := s.cfg.Copy()
+			other.Database = db
+			return connect.Open(ctx, other)
+		}
+		if err := s.coll.CheckOtherDatabases(ctx, probe, open); err != nil {
+			probe.Warnings = append(probe.Warnings, err.Error())
+		}
+		s.otherIndexes, s.otherDBs, s.otherWarn = probe.Indexes, probe.Databases, probe.Warnings
+		s.otherAt = time.Now()
+	}
+	snap.Indexes = append(snap.Indexes, s.otherIndexes...)
+	snap.Databases = append(snap.Databases, s.otherDBs...)
+	snap.Warnings = append(snap.Warnings, s.otherWarn...)
+}
+
+// Close ends the connection.
+func (s *Source) Close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conn != nil {
+		s.conn.Close(context.Background())
+		s.conn = nil
+	}
+}

@@ -1,0 +1,257 @@
+package tui
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"charm.land/bubbles/v2/key"
+
+	"github.com/pgmedic/pgmedic/inspect"
+)
+
+// Connections columns, in the order of connRow.cells.
+const (
+	colPID = iota
+	colState
+	colAge
+	colXact
+	colWait
+	colBlockedBy
+	colUser
+	colApp
+	colDB
+	colClient
+	colQuery
+)
+
+var connColumns = []column{
+	{title: "PID", width: 7, priority: 100, right: true},
+	{title: "STATE", width: 10, priority: 100},
+	{title: "AGE", width: 7, priority: 95, right: true},
+	{title: "XACT", width: 7, priority: 60, right: true},
+	{title: "WAIT", width: 18, priority: 50},
+	{title: "BLOCKED BY", width: 11, priority: 85},
+	{title: "USER", width: 10, priority: 65},
+	{title: "APP", width: 12, priority: 75},
+	{title: "DB", width: 10, priority: 55},
+	{title: "CLIENT", width: 15, priority: 30},
+	{title: "QUERY", min: 16, priority: 100, flex: true},
+}
+
+// sortOrder is the cycle of `s`; state ranks the pile-up first.
+var sortOrder = []int{colState, colAge, colXact, colPID, colUser, colApp, colDB, colClient}
+
+type connRow struct {
+	key   string
+	pid   int
+	cells []string
+	rank  int           // state severity, for sorting
+	age   time.Duration // for sorting
+	xact  time.Duration
+	word  string
+}
+
+var stateRank = map[string]int{"DEADLOCK": 0, "BLOCKING": 1, "WAITING": 2, "QUEUED": 2, "ABORTED TX": 3, "IDLE IN TX": 3, "ACTIVE": 4, "IDLE": 5}
+
+// groupings are the `b` cycle: none, then counts per key.
+var groupings = []string{"", "application", "user", "database", "client"}
+
+type connections struct {
+	all   []connRow // every backend, built on refresh
+	rows  []connRow // filtered and sorted
+	list  list
+	table *table
+	sort  int // index into sortOrder
+	desc  bool
+	group int // index into groupings
+	w     int
+}
+
+func newConnections() *connections {
+	return &connections{table: newTable(connColumns)}
+}
+
+func (p *connections) title() string { return "Connections" }
+
+func (p *connections) refresh(c *common) {
+	p.all = p.all[:0]
+	if c.snap != nil {
+		now := c.snap.ServerTime
+		for i := range c.snap.Backends {
+			b := &c.snap.Backends[i]
+			if b.Own {
+				continue
+			}
+			p.all = append(p.all, newConnRow(b, c.node(b.PID), now))
+		}
+	}
+	p.apply(c)
+}
+
+func newConnRow(b *inspect.Backend, n *inspect.LockNode, now time.Time) connRow {
+	word := stateWord(b, n)
+	wait := ""
+	if b.WaitEventType != "" {
+		wait = clean(b.WaitEventType) + ":" + clean(b.WaitEvent)
+	}
+	blocked := pidList(b.BlockedBy)
+	if b.BlockersTotal > len(b.BlockedBy) {
+		blocked += fmt.Sprintf("+%d", b.BlockersTotal-len(b.BlockedBy))
+	}
+	a, x := stateAge(b, now), b.XactAge(now)
+	cells := make([]string, len(connColumns))
+	cells[colPID] = strconv.Itoa(b.PID)
+	cells[colState] = word
+	cells[colAge] = age(a)
+	cells[colXact] = age(x)
+	cells[colWait] = wait
+	cells[colBlockedBy] = blocked
+	cells[colUser] = clean(b.User)
+	cells[colApp] = clean(b.ApplicationName)
+	cells[colDB] = clean(b.Database)
+	cells[colClient] = clean(b.ClientAddr)
+	cells[colQuery] = clean(b.Query)
+	if !b.IsClient() && b.Query == "" {
+		cells[colQuery] = "(" + clean(b.BackendType) + ")"
+	}
+	rank, ok := stateRank[word]
+	if !ok {
+		rank = 6
+	}
+	return connRow{key: pidKey(b.PID), pid: b.PID, cells: cells, rank: rank, age: a, xact: x, word: word}
+}
+
+// apply filters and sorts; called on refresh and when filter or sort change.
+func (p *connections) apply(c *common) {
+	needle := strings.ToLower(c.filter)
+	p.rows = p.rows[:0]
+	for _, r := range p.all {
+		if needle == "" || matchesFilter(r, needle) {
+			p.rows = append(p.rows, r)
+		}
+	}
+	col := sortOrder[p.sort]
+	slices.SortStableFunc(p.rows, func(a, b connRow) int {
+		var c int
+		switch col {
+		case colState:
+			c = cmp.Or(cmp.Compare(a.rank, b.rank), cmp.Compare(b.age, a.age))
+		case colAge:
+			c = cmp.Compare(b.age, a.age)
+		case colXact:
+			c = cmp.Compare(b.xact, a.xact)
+		case colPID:
+			c = cmp.Compare(a.pid, b.pid)
+		default:
+			c = strings.Compare(strings.ToLower(a.cells[col]), strings.ToLower(b.cells[col]))
+		}
+		if p.desc {
+			c = -c
+		}
+		return cmp.Or(c, cmp.Compare(a.pid, b.pid))
+	})
+	keys := make([]string, len(p.rows))
+	for i := range p.rows {
+		keys[i] = p.rows[i].key
+	}
+	p.list.setKeys(keys)
+}
+
+func matchesFilter(r connRow, needle string) bool {
+	for _, col := range []int{colUser, colApp, colDB, colClient, colState, colQuery} {
+		if containsFold(r.cells[col], needle) {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *connections) setSize(w, h int) {
+	p.w = w
+	p.table.setWidth(w)
+	p.list.setHeight(h - 1)
+}
+
+func (p *connections) update(c *common, msg tea.KeyPressMsg) (bool, tea.Cmd) {
+	k := &c.keys
+	switch {
+	case key.Matches(msg, k.Sort):
+		p.sort = (p.sort + 1) % len(sortOrder)
+		p.desc = false
+		p.apply(c)
+	case key.Matches(msg, k.Order):
+		p.desc = !p.desc
+		p.apply(c)
+	case key.Matches(msg, k.Group):
+		p.group = (p.group + 1) % len(groupings)
+	default:
+		return moveList(&p.list, k, msg), nil
+	}
+	return true, nil
+}
+
+func (p *connections) selected() target {
+	if p.list.cursor < len(p.rows) {
+		return target{pid: p.rows[p.list.cursor].pid}
+	}
+	return target{}
+}
+
+func (p *connections) view(c *common) string {
+	st := &c.styles
+	if c.snap == nil {
+		return "\n  Waiting for the first snapshot…"
+	}
+	if p.group > 0 {
+		return p.groupView(c)
+	}
+	var b strings.Builder
+	b.WriteString(p.table.header(st, sortOrder[p.sort], p.desc))
+	if len(p.rows) == 0 {
+		b.WriteString("\n  No backend matches the filter.")
+		return b.String()
+	}
+	start, end := p.list.window()
+	for i := start; i < end; i++ {
+		r := &p.rows[i]
+		b.WriteByte('\n')
+		b.WriteString(p.table.row(st, r.cells, i == p.list.cursor, colState, stateStyle(st, r.word)))
+	}
+	return b.String()
+}
+
+// groupView shows client backends counted by the chosen key.
+func (p *connections) groupView(c *common) string {
+	sat := &c.snap.Saturation
+	var counts []inspect.Count
+	switch groupings[p.group] {
+	case "application":
+		counts = sat.ByApplication
+	case "user":
+		counts = sat.ByUser
+	case "database":
+		counts = sat.ByDatabase
+	case "client":
+		counts = sat.ByClient
+	}
+	st := &c.styles
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s  (b: next grouping)\n", st.Column.Render(fmt.Sprintf("CLIENT BACKENDS BY %s", strings.ToUpper(groupings[p.group]))))
+	for i, cnt := range counts {
+		if i == p.list.height-1 && len(counts) > p.list.height {
+			fmt.Fprintf(&b, "  … and %d more", len(counts)-i)
+			break
+		}
+		k := clean(cnt.Key)
+		if k == "" {
+			k = "(none)"
+		}
+		fmt.Fprintf(&b, "%6d  %s\n", cnt.N, k)
+	}
+	return strings.TrimRight(b.String(), "\n")
+}

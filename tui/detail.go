@@ -1,0 +1,192 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/viewport"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+
+	"github.com/pgmedic/pgmedic/inspect"
+	"github.com/pgmedic/pgmedic/internal/report"
+	"github.com/pgmedic/pgmedic/internal/safetext"
+)
+
+// detail is the pane `enter` opens: everything about one backend, index
+// or the pool, wrapped and scrollable. It follows its target across
+// refreshes and says so when the target is gone.
+type detail struct {
+	sel target
+	vp  viewport.Model
+	w   int
+}
+
+func newDetail(c *common, sel target) *detail {
+	if c.snap == nil || (sel.pid == 0 && sel.index == nil && !sel.pool) {
+		return nil
+	}
+	d := &detail{sel: sel, vp: viewport.New()}
+	d.refresh(c)
+	return d
+}
+
+func (d *detail) setSize(w, h int) {
+	d.w = w
+	d.vp.SetWidth(w)
+	d.vp.SetHeight(h)
+}
+
+func (d *detail) update(msg tea.Msg) tea.Cmd {
+	var cmd tea.Cmd
+	d.vp, cmd = d.vp.Update(msg)
+	return cmd
+}
+
+func (d *detail) view(*common) string { return d.vp.View() }
+
+func (d *detail) refresh(c *common) {
+	var text string
+	switch {
+	case d.sel.pool:
+		text = poolDetail(c.snap)
+	case d.sel.index != nil:
+		text = indexDetail(c.snap, d.sel.index)
+	default:
+		text = backendDetail(c, d.sel.pid)
+	}
+	width := max(20, d.w-2)
+	if d.w == 0 {
+		width = 78
+	}
+	d.vp.SetContent(lipgloss.NewStyle().Width(width).Render(text))
+}
+
+func backendDetail(c *common, pid int) string {
+	s := c.snap
+	b := s.Backend(pid)
+	if b == nil {
+		return fmt.Sprintf("Backend %d is gone: it was not in the last snapshot (esc to go back).", pid)
+	}
+	now := s.ServerTime
+	var out strings.Builder
+	n := c.node(pid)
+	fmt.Fprintf(&out, "BACKEND %d  %s  (%s)\n\n", pid, stateWord(b, n), clean(b.BackendType))
+	field := func(name, value string) {
+		if value != "" {
+			fmt.Fprintf(&out, "%-16s %s\n", name, value)
+		}
+	}
+	field("user", clean(b.User))
+	field("application", clean(b.ApplicationName))
+	field("database", clean(b.Database))
+	field("client", clean(b.ClientAddr))
+	field("state", clean(b.State))
+	if b.WaitEventType != "" {
+		field("wait event", clean(b.WaitEventType)+":"+clean(b.WaitEvent))
+	}
+	stamp := func(name string, t *time.Time) {
+		if t != nil {
+			field(name, fmt.Sprintf("%s (%s ago)", t.Format("2006-01-02 15:04:05 MST"), report.Duration(now.Sub(*t))))
+		}
+	}
+	stamp("connected", b.BackendStart)
+	stamp("transaction", b.XactStart)
+	stamp("query started", b.QueryStart)
+	stamp("state since", b.StateChange)
+	if b.LeaderPID != 0 && b.LeaderPID != b.PID {
+		field("parallel leader", fmt.Sprint(b.LeaderPID))
+	}
+	if b.Waiting != nil {
+		field("waits for", lockText(b.Waiting)+" for "+report.Duration(b.WaitAge(now)))
+	}
+	if len(b.BlockedBy) > 0 {
+		blocked := pidList(b.BlockedBy)
+		if len(b.QueuedBehind) > 0 {
+			blocked += " (only queued ahead: " + pidList(b.QueuedBehind) + ")"
+		}
+		if b.BlockersTotal > len(b.BlockedBy) {
+			blocked += fmt.Sprintf(" and %d more", b.BlockersTotal-len(b.BlockedBy))
+		}
+		field("blocked by", blocked)
+	}
+	if b.PreparedGID != "" {
+		field("held by", "prepared transaction '"+clean(b.PreparedGID)+"'")
+	}
+	if n != nil && len(n.Children) > 0 {
+		var kids []int
+		for _, ch := range n.Children {
+			kids = append(kids, s.LockForest.Nodes[ch].PID)
+		}
+		field("blocks", fmt.Sprintf("%d session(s) in all, directly: %s", n.BlockedTotal, pidList(kids)))
+		field("longest wait", report.Duration(n.LongestWait))
+	}
+	fmt.Fprintf(&out, "\nQUERY\n%s\n", safetext.Text(b.Query))
+	return out.String()
+}
+
+func indexDetail(s *inspect.Snapshot, sel *inspect.Index) string {
+	var ix *inspect.Index
+	for i := range s.Indexes {
+		if s.Indexes[i].OID == sel.OID && s.Indexes[i].Database == sel.Database {
+			ix = &s.Indexes[i]
+		}
+	}
+	if ix == nil {
+		return fmt.Sprintf("Index %s is no longer invalid or no longer exists: it was not in the last snapshot "+
+			"(dropped or rebuilt by someone else?). esc to go back.", clean(sel.QualifiedName()))
+	}
+	var out strings.Builder
+	fmt.Fprintf(&out, "INDEX %s on %s (database %s, oid %d)\n\n", clean(ix.QualifiedName()), clean(ix.QualifiedTable()), clean(ix.Database), ix.OID)
+	fmt.Fprintf(&out, "%-16s %s: %s\n", "status", ix.Status, ix.Status.Describe())
+	fmt.Fprintf(&out, "%-16s valid=%v ready=%v live=%v\n", "flags", ix.Valid, ix.Ready, ix.Live)
+	if ix.Unique {
+		line := "yes"
+		if ix.RejectsDuplicates() {
+			line += ": ready, so every insert and update still checks it and rejects duplicates, though no query uses it"
+		}
+		fmt.Fprintf(&out, "%-16s %s\n", "unique", line)
+	}
+	if ix.Constraint != "" {
+		fmt.Fprintf(&out, "%-16s %s constraint %s\n", "backs", ix.ConstraintType, clean(inspect.QuoteIdent(ix.Constraint)))
+	}
+	if len(ix.ReferencedBy) > 0 {
+		fmt.Fprintf(&out, "%-16s %s\n", "foreign keys", clean(strings.Join(ix.ReferencedBy, ", ")))
+	}
+	if ix.ParentIndex != "" {
+		fmt.Fprintf(&out, "%-16s %s\n", "partition of", clean(ix.ParentIndex))
+	}
+	if ix.BuildPID != 0 {
+		fmt.Fprintf(&out, "%-16s pid %d\n", "being built by", ix.BuildPID)
+	}
+	if ix.SizeBytes != nil {
+		fmt.Fprintf(&out, "%-16s %s\n", "size", report.Bytes(*ix.SizeBytes))
+	}
+	def := safetext.Text(ix.Definition)
+	if def == "" {
+		def = "(not read: the table is locked ACCESS EXCLUSIVE, and reading it would wait behind that lock)"
+	}
+	fmt.Fprintf(&out, "\nDEFINITION\n%s\n", def)
+	return out.String()
+}
+
+func poolDetail(s *inspect.Snapshot) string {
+	sat := &s.Saturation
+	var out strings.Builder
+	fmt.Fprintf(&out, "POOL: %d of %d usable slots used (%.0f%%); max_connections %d, %d reserved "+
+		"(superuser_reserved_connections %d, reserved_connections %d)\n\n",
+		sat.Used, sat.Usable, sat.Percent, sat.Max, s.Server.Reserved, s.Server.SuperuserReserved, s.Server.RoleReserved)
+	fmt.Fprintf(&out, "%d active, %d idle, %d idle in transaction, %d aborted, %d waiting on locks, %d other\n",
+		sat.Active, sat.Idle, sat.IdleInTx, sat.IdleInTxAborted, sat.WaitingOnLock, sat.OtherStates)
+	for _, g := range []struct {
+		name   string
+		counts []inspect.Count
+	}{{"application", sat.ByApplication}, {"user", sat.ByUser}, {"database", sat.ByDatabase}, {"client", sat.ByClient}} {
+		fmt.Fprintf(&out, "\nBY %s\n", strings.ToUpper(g.name))
+		for _, c := range g.counts {
+			fmt.Fprintf(&out, "%6d  %s\n", c.N, orNone(clean(c.Key)))
+		}
+	}
+	return out.String()
+}

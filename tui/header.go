@@ -1,0 +1,180 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	"charm.land/lipgloss/v2"
+
+	"github.com/pgmedic/pgmedic/inspect"
+	"github.com/pgmedic/pgmedic/internal/report"
+	"github.com/pgmedic/pgmedic/internal/safetext"
+)
+
+// headerLines is the header's fixed height: identity, pool gauge, health.
+const headerLines = 3
+
+func (m *Model) header() string {
+	w := m.c.width
+	st := &m.c.styles
+	return strings.Join([]string{
+		fitCell(m.identityLine(), w, false),
+		fitCell(m.gaugeLine(), w, false),
+		fitCell(m.healthLine(st), w, false),
+	}, "\n")
+}
+
+func (m *Model) identityLine() string {
+	st := &m.c.styles
+	line := st.Title.Render("pgmedic")
+	if s := m.c.snap; s != nil {
+		srv := &s.Server
+		role := "ordinary role"
+		switch {
+		case srv.Role.Superuser:
+			role = "superuser"
+		case srv.Role.ReadAllStats:
+			role = "pg_read_all_stats"
+		}
+		mode := "primary"
+		if srv.InRecovery {
+			mode = "standby"
+		}
+		line += fmt.Sprintf("  PostgreSQL %s %s as %s  %s", inspect.VersionString(srv.VersionNum), mode,
+			role, safetext.Line(m.src.Target()))
+	} else {
+		line += "  " + safetext.Line(m.src.Target())
+	}
+	return line
+}
+
+// gaugeLine is the pool saturation: used of usable slots, with the
+// reserved ones apart. It turns to a warning at WarnPercent, not at 90.
+func (m *Model) gaugeLine() string {
+	s := m.c.snap
+	if s == nil {
+		return "POOL  waiting for the first snapshot…"
+	}
+	st := &m.c.styles
+	sat := &s.Saturation
+	word, style := "ok", st.OK
+	switch {
+	case sat.Percent >= 100:
+		word, style = "FULL", st.Bad
+	case sat.Percent >= 90:
+		word, style = "CRITICAL", st.Bad
+	case sat.Percent >= m.c.opts.WarnPercent:
+		word, style = "HIGH", st.Warn
+	}
+	barWidth := 16
+	if m.c.width < 100 {
+		barWidth = 10
+	}
+	filled := min(barWidth, int(sat.Percent*float64(barWidth)/100+0.5))
+	bar := "[" + strings.Repeat("█", filled) + strings.Repeat("░", barWidth-filled) + "]"
+	line := fmt.Sprintf("POOL %s %d/%d %.0f%% %s · %d active %d idle %d in tx %d waiting · %d reserved",
+		style.Render(bar), sat.Used, sat.Usable, sat.Percent, style.Render(word),
+		sat.Active, sat.Idle, sat.IdleInTx+sat.IdleInTxAborted, sat.WaitingOnLock, s.Server.Reserved)
+	return line
+}
+
+// healthLine says whether the data on screen is live: connected,
+// paused, slow, or disconnected with stale data and why.
+func (m *Model) healthLine(st *Styles) string {
+	now := m.c.opts.Now()
+	age := func() string {
+		if m.lastOK.IsZero() {
+			return "no data yet"
+		}
+		return "data " + report.Duration(now.Sub(m.lastOK)) + " old"
+	}
+	switch {
+	case m.lastErr != nil:
+		retry := "retrying now"
+		if !m.inFlight {
+			retry = "retry in " + report.Duration(max(0, m.retryAt.Sub(now)))
+		}
+		if m.paused {
+			retry = "paused"
+		}
+		return st.Stale.Render("✖ DISCONNECTED") + fmt.Sprintf(" since %s, %s; STALE %s: ",
+			m.errSince.Format("15:04:05"), retry, age()) + safetext.Line(m.lastErr.Error())
+	case m.paused:
+		return st.Stale.Render("⏸ PAUSED") + " " + age() + ", frozen; space resumes"
+	case m.inFlight && now.Sub(m.fetchStarted) >= 2*time.Second:
+		return st.Warn.Render("⟳ refresh taking "+report.Duration(now.Sub(m.fetchStarted))) + "; showing " + age()
+	case m.c.snap == nil:
+		return "⟳ connecting…"
+	}
+	return st.OK.Render("● live") + fmt.Sprintf(" refreshed %s ago, every %s", report.Duration(now.Sub(m.lastOK)), m.interval)
+}
+
+func (m *Model) tabs() string {
+	st := &m.c.styles
+	var parts []string
+	for i, p := range m.panes {
+		label := fmt.Sprintf(" %d %s ", i+1, p.title())
+		if i == m.active {
+			parts = append(parts, st.TabActive.Render("▸"+label))
+		} else {
+			parts = append(parts, st.Tab.Render(" "+label))
+		}
+	}
+	line := strings.Join(parts, "")
+	if m.c.filter != "" && !m.filtering {
+		line += "  filter: " + safetext.Line(m.c.filter) + " (esc clears)"
+	}
+	return fitCell(line, m.c.width, false)
+}
+
+func (m *Model) footer() string {
+	st := &m.c.styles
+	if m.filtering {
+		return fitCell(m.input.View()+"  (enter keeps, esc clears)", m.c.width, false)
+	}
+	if m.flash != "" && m.c.opts.Now().Before(m.flashUntil) {
+		return fitCell(st.Warn.Render(m.flash), m.c.width, false)
+	}
+	var parts []string
+	for _, b := range m.c.keys.ShortHelp() {
+		parts = append(parts, st.Key.Render(b.Help().Key)+" "+b.Help().Desc)
+	}
+	return fitCell(st.Footer.Render(strings.Join(parts, "  ")), m.c.width, false)
+}
+
+// helpView is the full help, generated from the keymap.
+func (m *Model) helpView() string {
+	st := &m.c.styles
+	groups := m.c.keys.FullHelp()
+	cols := make([]string, len(groups))
+	for i, g := range groups {
+		var b strings.Builder
+		b.WriteString(st.Title.Render(HelpGroupTitles[i]))
+		for _, k := range g {
+			fmt.Fprintf(&b, "\n%s %s", st.Key.Render(fitCell(k.Help().Key, 10, false)), k.Help().Desc)
+		}
+		cols[i] = b.String()
+	}
+	grid := lipgloss.JoinHorizontal(lipgloss.Top, spaced(cols)...)
+	if lipgloss.Width(grid) > m.c.width {
+		// Narrow terminal: stack the groups.
+		grid = strings.Join(cols, "\n\n")
+	}
+	return grid + "\n\nLowercase keys only look; uppercase keys change the server and always ask first.\n" +
+		"Press ? or esc to close."
+}
+
+func spaced(cols []string) []string {
+	out := make([]string, len(cols))
+	for i, c := range cols {
+		out[i] = lipgloss.NewStyle().PaddingRight(3).Render(c)
+	}
+	return out
+}
+
+// keyHelp renders one binding for hints inside views.
+func keyHelp(st *Styles, b key.Binding) string {
+	return st.Key.Render("["+b.Help().Key+"]") + " " + b.Help().Desc
+}

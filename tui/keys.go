@@ -1,0 +1,81 @@
+package tui
+
+import "charm.land/bubbles/v2/key"
+
+// KeyMap holds every binding. Lowercase keys only look; uppercase keys
+// change the server (and are Dangerous: read-only mode removes them in one
+// place). The `?` help and the README's key table both come from here.
+type KeyMap struct {
+	Triage, Connections, Locks, Indexes key.Binding
+	NextView, PrevView                  key.Binding
+
+	Up, Down, Top, Bottom, PageUp, PageDown key.Binding
+	Details, Back                           key.Binding
+
+	Filter, Sort, Order, Group key.Binding
+	Pause, Faster, Slower      key.Binding
+	Copy, Help, Quit           key.Binding
+
+	Cancel, Terminate, DropIndex, RebuildIndex key.Binding
+}
+
+// Dangerous marks bindings that change the server.
+func (k *KeyMap) Dangerous() []*key.Binding {
+	return []*key.Binding{&k.Cancel, &k.Terminate, &k.DropIndex, &k.RebuildIndex}
+}
+
+// DefaultKeyMap uses only keys that survive SSH and tmux: letters, digits,
+// Enter, Esc, Tab, arrows, page keys.
+func DefaultKeyMap() KeyMap {
+	return KeyMap{
+		Triage:      key.NewBinding(key.WithKeys("1"), key.WithHelp("1", "triage")),
+		Connections: key.NewBinding(key.WithKeys("2"), key.WithHelp("2", "connections")),
+		Locks:       key.NewBinding(key.WithKeys("3"), key.WithHelp("3", "locks")),
+		Indexes:     key.NewBinding(key.WithKeys("4"), key.WithHelp("4", "indexes")),
+		NextView:    key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "next view")),
+		PrevView:    key.NewBinding(key.WithKeys("shift+tab"), key.WithHelp("shift+tab", "previous view")),
+
+		Up:       key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "up")),
+		Down:     key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "down")),
+		Top:      key.NewBinding(key.WithKeys("g", "home"), key.WithHelp("g", "top")),
+		Bottom:   key.NewBinding(key.WithKeys("G", "end"), key.WithHelp("G", "bottom")),
+		PageUp:   key.NewBinding(key.WithKeys("pgup"), key.WithHelp("pgup", "page up")),
+		PageDown: key.NewBinding(key.WithKeys("pgdown"), key.WithHelp("pgdn", "page down")),
+		Details:  key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "details")),
+		Back:     key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "back / clear filter")),
+
+		Filter: key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter")),
+		Sort:   key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "sort column")),
+		Order:  key.NewBinding(key.WithKeys("o"), key.WithHelp("o", "sort order")),
+		Group:  key.NewBinding(key.WithKeys("b"), key.WithHelp("b", "group counts")),
+		Pause:  key.NewBinding(key.WithKeys("space"), key.WithHelp("space", "pause refresh")),
+		Faster: key.NewBinding(key.WithKeys("+", "="), key.WithHelp("+", "refresh faster")),
+		Slower: key.NewBinding(key.WithKeys("-"), key.WithHelp("-", "refresh slower")),
+		Copy:   key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "copy")),
+		Help:   key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
+		Quit:   key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
+
+		Cancel:       key.NewBinding(key.WithKeys("C"), key.WithHelp("C", "cancel query")),
+		Terminate:    key.NewBinding(key.WithKeys("K"), key.WithHelp("K", "terminate backend")),
+		DropIndex:    key.NewBinding(key.WithKeys("D"), key.WithHelp("D", "drop invalid index")),
+		RebuildIndex: key.NewBinding(key.WithKeys("R"), key.WithHelp("R", "rebuild index")),
+	}
+}
+
+// ShortHelp is the footer.
+func (k KeyMap) ShortHelp() []key.Binding {
+	return []key.Binding{k.Triage, k.Connections, k.Locks, k.Indexes, k.Details, k.Filter, k.Pause, k.Help, k.Quit}
+}
+
+// FullHelp is the `?` screen, grouped.
+func (k KeyMap) FullHelp() [][]key.Binding {
+	return [][]key.Binding{
+		{k.Triage, k.Connections, k.Locks, k.Indexes, k.NextView, k.PrevView},
+		{k.Up, k.Down, k.Top, k.Bottom, k.PageUp, k.PageDown, k.Details, k.Back},
+		{k.Filter, k.Sort, k.Order, k.Group, k.Pause, k.Faster, k.Slower, k.Copy, k.Help, k.Quit},
+		{k.Cancel, k.Terminate, k.DropIndex, k.RebuildIndex},
+	}
+}
+
+// HelpGroupTitles name FullHelp's columns.
+var HelpGroupTitles = []string{"Views", "Move", "Look", "Act (change the server)"}

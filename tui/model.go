@@ -1,0 +1,458 @@
+// Package tui is pgmedic's full-screen interface: Bubble Tea models and
+// views only. It reads snapshots through the Source interface and never
+// talks to the database itself.
+package tui
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	"charm.land/bubbles/v2/textinput"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+
+	"github.com/pgmedic/pgmedic/inspect"
+)
+
+// Source delivers snapshots. The live one holds pgmedic's single
+// connection and reconnects on its own; tests use plain values.
+type Source interface {
+	// Snapshot reads the server's state. It must return when ctx ends.
+	Snapshot(ctx context.Context) (*inspect.Snapshot, error)
+	// Target says where the source is connected, for the header.
+	Target() string
+}
+
+// Options tune the model.
+type Options struct {
+	// Interval between refreshes; default 1s.
+	Interval time.Duration
+	// WarnPercent is the pool saturation at which the gauge turns to a
+	// warning; default 75, well before the pool is full.
+	WarnPercent float64
+	// Now is the clock; tests set it.
+	Now func() time.Time
+	// FetchTimeout bounds one refresh; default 15s.
+	FetchTimeout time.Duration
+}
+
+// MinWidth and MinHeight are the smallest usable terminal.
+const (
+	MinWidth  = 80
+	MinHeight = 24
+)
+
+const (
+	minInterval = 250 * time.Millisecond
+	maxInterval = time.Minute
+	maxBackoff  = 30 * time.Second
+)
+
+// common is the shared, read-mostly state every pane sees.
+type common struct {
+	width, height int
+	styles        Styles
+	keys          KeyMap
+	opts          Options
+	snap          *inspect.Snapshot
+	filter        string
+	nodeByPID     map[int]int // lock-forest node of each pid in snap
+}
+
+// pane is one view (Triage, Connections, Locks, Indexes).
+type pane interface {
+	title() string
+	// refresh rebuilds the rows from c.snap and c.filter; views only draw.
+	refresh(c *common)
+	setSize(w, h int)
+	// update handles a key the root did not; handled reports whether it
+	// was consumed.
+	update(c *common, msg tea.KeyPressMsg) (handled bool, cmd tea.Cmd)
+	view(c *common) string
+	// selected is what `enter` and the action keys apply to.
+	selected() target
+}
+
+// target is the thing a row stands for.
+type target struct {
+	pid   int
+	index *inspect.Index
+	pool  bool
+	more  int // a "+N more" row: the parent pid to expand
+}
+
+// Messages. Each fetch and tick carries the generation it belongs to:
+// pausing or changing the interval starts a new one, and anything from an
+// older generation is dropped.
+type (
+	snapshotMsg struct {
+		gen  int
+		snap *inspect.Snapshot
+		err  error
+	}
+	refreshMsg struct{ gen int }
+	clockMsg   struct{}
+)
+
+// Model is the root model.
+type Model struct {
+	c      common
+	src    Source
+	panes  []pane
+	active int
+
+	gen          int
+	inFlight     bool
+	fetchStarted time.Time
+	paused       bool
+	interval     time.Duration
+
+	lastOK   time.Time // when the shown snapshot arrived
+	lastErr  error
+	errSince time.Time
+	failures int
+	retryAt  time.Time
+
+	flash      string
+	flashUntil time.Time
+
+	filtering bool
+	input     textinput.Model
+
+	detail   *detail
+	showHelp bool
+}
+
+// New builds the model.
+func New(src Source, opts Options) *Model {
+	if opts.Interval <= 0 {
+		opts.Interval = time.Second
+	}
+	if opts.WarnPercent <= 0 {
+		opts.WarnPercent = 75
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.FetchTimeout <= 0 {
+		opts.FetchTimeout = 15 * time.Second
+	}
+	in := textinput.New()
+	in.Prompt = "/"
+	in.Placeholder = "user, application, database, client, state or query text"
+	in.CharLimit = 200
+	m := &Model{
+		c:        common{styles: DefaultStyles(), keys: DefaultKeyMap(), opts: opts},
+		src:      src,
+		interval: opts.Interval,
+		input:    in,
+	}
+	m.panes = []pane{newTriage(), newConnections(), newLocks(), newIndexes()}
+	return m
+}
+
+// Init starts the first refresh and the clock.
+func (m *Model) Init() tea.Cmd {
+	return tea.Batch(m.fetch(), clock())
+}
+
+func clock() tea.Cmd {
+	return tea.Tick(time.Second, func(time.Time) tea.Msg { return clockMsg{} })
+}
+
+// fetch starts one refresh. The caller guarantees none is in flight.
+func (m *Model) fetch() tea.Cmd {
+	m.inFlight = true
+	m.fetchStarted = m.c.opts.Now()
+	gen, src, timeout := m.gen, m.src, m.c.opts.FetchTimeout
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		snap, err := src.Snapshot(ctx)
+		return snapshotMsg{gen: gen, snap: snap, err: err}
+	}
+}
+
+// schedule asks for the next refresh after d, in this generation.
+func (m *Model) schedule(d time.Duration) tea.Cmd {
+	gen := m.gen
+	return tea.Tick(d, func(time.Time) tea.Msg { return refreshMsg{gen: gen} })
+}
+
+// backoff is the wait before retrying after n consecutive failures.
+func backoff(n int) time.Duration {
+	d := time.Second << min(n-1, 5)
+	return min(d, maxBackoff)
+}
+
+// Update handles every message.
+func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.c.width, m.c.height = msg.Width, msg.Height
+		m.layout()
+		return m, nil
+	case snapshotMsg:
+		return m, m.onSnapshot(msg)
+	case refreshMsg:
+		if msg.gen != m.gen || m.paused || m.inFlight {
+			return m, nil // stale tick, paused, or a refresh still running
+		}
+		return m, m.fetch()
+	case clockMsg:
+		return m, clock() // redraws ages and "refresh taking Ns"
+	case tea.KeyPressMsg:
+		return m, m.onKey(msg)
+	}
+	if m.detail != nil {
+		return m, m.detail.update(msg)
+	}
+	return m, nil
+}
+
+func (m *Model) onSnapshot(msg snapshotMsg) tea.Cmd {
+	m.inFlight = false
+	now := m.c.opts.Now()
+	if msg.err != nil {
+		if m.lastErr == nil {
+			m.errSince = now
+		}
+		m.lastErr = msg.err
+		m.failures++
+		wait := backoff(m.failures)
+		m.retryAt = now.Add(wait)
+		if m.paused {
+			return nil
+		}
+		return m.schedule(wait)
+	}
+	m.lastErr, m.failures = nil, 0
+	m.c.snap = msg.snap
+	m.lastOK = now
+	m.refreshPanes()
+	if m.paused {
+		return nil
+	}
+	return m.schedule(m.interval)
+}
+
+func (m *Model) refreshPanes() {
+	m.c.index()
+	for _, p := range m.panes {
+		p.refresh(&m.c)
+	}
+	if m.detail != nil {
+		m.detail.refresh(&m.c)
+	}
+}
+
+// layout hands each pane its size.
+func (m *Model) layout() {
+	w, h := m.c.width, m.bodyHeight()
+	for _, p := range m.panes {
+		p.setSize(w, h)
+	}
+	m.input.SetWidth(max(10, w-4))
+	if m.detail != nil {
+		m.detail.setSize(w, h)
+	}
+}
+
+func (m *Model) bodyHeight() int {
+	return max(1, m.c.height-headerLines-2) // header, tabs, footer
+}
+
+func (m *Model) setFlash(format string, args ...any) {
+	m.flash = fmt.Sprintf(format, args...)
+	m.flashUntil = m.c.opts.Now().Add(5 * time.Second)
+}
+
+func (m *Model) onKey(msg tea.KeyPressMsg) tea.Cmd {
+	k := &m.c.keys
+	if msg.String() == "ctrl+c" {
+		return tea.Quit
+	}
+	if m.filtering {
+		return m.onFilterKey(msg)
+	}
+	if m.showHelp {
+		if key.Matches(msg, k.Help, k.Back, k.Quit) {
+			m.showHelp = false
+		}
+		return nil
+	}
+	if m.detail != nil {
+		if key.Matches(msg, k.Back, k.Details) {
+			m.detail = nil
+			return nil
+		}
+		if key.Matches(msg, k.Quit) {
+			return tea.Quit
+		}
+		return m.detail.update(msg)
+	}
+	switch {
+	case key.Matches(msg, k.Quit):
+		return tea.Quit
+	case key.Matches(msg, k.Help):
+		m.showHelp = true
+	case key.Matches(msg, k.Triage):
+		m.active = 0
+	case key.Matches(msg, k.Connections):
+		m.active = 1
+	case key.Matches(msg, k.Locks):
+		m.active = 2
+	case key.Matches(msg, k.Indexes):
+		m.active = 3
+	case key.Matches(msg, k.NextView):
+		m.active = (m.active + 1) % len(m.panes)
+	case key.Matches(msg, k.PrevView):
+		m.active = (m.active + len(m.panes) - 1) % len(m.panes)
+	case key.Matches(msg, k.Pause):
+		return m.togglePause()
+	case key.Matches(msg, k.Faster):
+		return m.setInterval(m.interval / 2)
+	case key.Matches(msg, k.Slower):
+		return m.setInterval(m.interval * 2)
+	case key.Matches(msg, k.Filter):
+		m.filtering = true
+		m.input.SetValue(m.c.filter)
+		m.input.CursorEnd()
+		return m.input.Focus()
+	case key.Matches(msg, k.Back):
+		if m.c.filter != "" {
+			m.c.filter = ""
+			m.refreshPanes()
+		}
+	case key.Matches(msg, k.Details):
+		sel := m.panes[m.active].selected()
+		if sel.more != 0 {
+			_, cmd := m.panes[m.active].update(&m.c, msg)
+			return cmd
+		}
+		if d := newDetail(&m.c, sel); d != nil {
+			m.detail = d
+			m.detail.setSize(m.c.width, m.bodyHeight())
+		}
+	case key.Matches(msg, k.Copy):
+		m.setFlash("copy arrives in a later release of pgmedic")
+	case key.Matches(msg, k.Cancel, k.Terminate, k.DropIndex, k.RebuildIndex):
+		m.setFlash("%s: not available yet; actions arrive in the next release of pgmedic", msg.String()+" "+bindingDesc(msg, k))
+	default:
+		_, cmd := m.panes[m.active].update(&m.c, msg)
+		return cmd
+	}
+	return nil
+}
+
+func bindingDesc(msg tea.KeyPressMsg, k *KeyMap) string {
+	for _, b := range k.Dangerous() {
+		if key.Matches(msg, *b) {
+			return "(" + b.Help().Desc + ")"
+		}
+	}
+	return ""
+}
+
+func (m *Model) onFilterKey(msg tea.KeyPressMsg) tea.Cmd {
+	switch msg.String() {
+	case "enter":
+		m.filtering = false
+		m.input.Blur()
+		return nil
+	case "esc":
+		m.filtering = false
+		m.input.Blur()
+		m.c.filter = ""
+		m.refreshPanes()
+		return nil
+	}
+	var cmd tea.Cmd
+	m.input, cmd = m.input.Update(msg)
+	if v := m.input.Value(); v != m.c.filter {
+		m.c.filter = v
+		m.refreshPanes()
+	}
+	return cmd
+}
+
+func (m *Model) togglePause() tea.Cmd {
+	m.paused = !m.paused
+	m.gen++ // a pending tick belongs to the old generation
+	if m.paused {
+		m.setFlash("refresh paused: the data on screen is frozen (space resumes)")
+		return nil
+	}
+	m.setFlash("refresh resumed")
+	if m.inFlight {
+		return nil // its result schedules the next tick
+	}
+	return m.fetch()
+}
+
+func (m *Model) setInterval(d time.Duration) tea.Cmd {
+	m.interval = max(minInterval, min(d, maxInterval))
+	m.gen++
+	m.setFlash("refreshing every %s", m.interval)
+	if m.paused || m.inFlight {
+		return nil
+	}
+	return m.schedule(m.interval)
+}
+
+// View draws the screen. It only renders what Update built.
+func (m *Model) View() tea.View {
+	v := tea.NewView(m.render())
+	v.AltScreen = true
+	v.WindowTitle = "pgmedic " + m.src.Target()
+	return v
+}
+
+func (m *Model) render() string {
+	w, h := m.c.width, m.c.height
+	if w == 0 || h == 0 {
+		return ""
+	}
+	if w < MinWidth || h < MinHeight {
+		msg := fmt.Sprintf("terminal too small (%d×%d, need %d×%d)", w, h, MinWidth, MinHeight)
+		return lipgloss.Place(w, h, lipgloss.Center, lipgloss.Center, fitCell(msg, w, false))
+	}
+	var b strings.Builder
+	b.WriteString(m.header())
+	b.WriteByte('\n')
+	b.WriteString(m.tabs())
+	b.WriteByte('\n')
+	body := ""
+	switch {
+	case m.showHelp:
+		body = m.helpView()
+	case m.detail != nil:
+		body = m.detail.view(&m.c)
+	default:
+		body = m.panes[m.active].view(&m.c)
+	}
+	b.WriteString(fitBlock(body, w, m.bodyHeight()))
+	b.WriteByte('\n')
+	b.WriteString(m.footer())
+	return b.String()
+}
+
+// fitBlock pads or cuts a block to exactly h lines of at most w cells.
+func fitBlock(s string, w, h int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) > h {
+		lines = lines[:h]
+	}
+	for i, l := range lines {
+		if lipgloss.Width(l) > w {
+			lines[i] = fitCell(l, w, false)
+		}
+	}
+	for len(lines) < h {
+		lines = append(lines, "")
+	}
+	return strings.Join(lines, "\n")
+}

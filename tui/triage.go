@@ -1,0 +1,278 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"charm.land/bubbles/v2/key"
+
+	"github.com/pgmedic/pgmedic/inspect"
+	"github.com/pgmedic/pgmedic/internal/report"
+)
+
+// finding is one line of the Triage view: what is wrong, and the key
+// that deals with it.
+type finding struct {
+	key    string
+	label  string // BLOCKING, DEADLOCK, POOL, INVALID, ...
+	text   string // already sanitized
+	hint   string // recommended key, e.g. "[K] terminate"
+	target target
+}
+
+// idleInTxNotice is how long an idle transaction may sit before Triage
+// mentions it even when it blocks nobody yet.
+const idleInTxNotice = 30 * time.Second
+
+// findings ranks what is wrong right now: deadlocks, root blockers by
+// sessions held up, a filling pool, invalid indexes (unique ones that
+// still reject duplicates first), builds in progress, and forgotten idle
+// transactions. It is pure.
+func findings(s *inspect.Snapshot, warn float64, keys *KeyMap) []finding {
+	if s == nil {
+		return nil
+	}
+	now := s.ServerTime
+	var out []finding
+	terminate := hint(keys.Terminate)
+	f := &s.LockForest
+	roots := make(map[int]bool)
+	for _, pass := range []bool{true, false} { // cycles first
+		for _, r := range f.Roots {
+			n := &f.Nodes[r]
+			if n.Cycle != pass {
+				continue
+			}
+			roots[n.PID] = true
+			out = append(out, rootFinding(s, n, now, keys, terminate))
+		}
+	}
+
+	sat := &s.Saturation
+	if sat.Percent >= warn {
+		text := fmt.Sprintf("%.0f%% of usable slots in use (%d/%d, %d reserved)",
+			sat.Percent, sat.Used, sat.Usable, s.Server.Reserved)
+		if sat.Percent >= 100 {
+			text += ": new connections of ordinary roles are refused"
+		}
+		if len(sat.ByApplication) > 0 {
+			top := sat.ByApplication[0]
+			text += fmt.Sprintf("; top: %s %d", orNone(clean(top.Key)), top.N)
+		}
+		out = append(out, finding{key: "pool", label: "POOL", text: text, hint: "[enter] details", target: target{pool: true}})
+	}
+
+	// Unique indexes that still reject duplicates hurt the application
+	// now; list them before the rest.
+	for _, pass := range []bool{true, false} {
+		for i := range s.Indexes {
+			ix := &s.Indexes[i]
+			if ix.RejectsDuplicates() != pass {
+				continue
+			}
+			out = append(out, indexFinding(ix, keys))
+		}
+	}
+	for i := range s.Builds {
+		b := &s.Builds[i]
+		out = append(out, finding{key: "build:" + fmt.Sprint(b.PID), label: "BUILD", text: buildText(b), target: target{pid: b.PID}})
+	}
+
+	var idle []finding
+	for i := range s.Backends {
+		b := &s.Backends[i]
+		if b.Own || !b.IdleInTransaction() || roots[b.PID] || b.StateAge(now) < idleInTxNotice {
+			continue
+		}
+		idle = append(idle, finding{
+			key: pidKey(b.PID), label: "IDLE IN TX",
+			text: fmt.Sprintf("pid %d idle in tx %s (open %s) · app %s · user %s: keeps its locks and snapshot",
+				b.PID, report.Duration(b.StateAge(now)), report.Duration(b.XactAge(now)), orNone(clean(b.ApplicationName)), orNone(clean(b.User))),
+			hint: terminate, target: target{pid: b.PID},
+		})
+	}
+	return append(out, idle...)
+}
+
+func rootFinding(s *inspect.Snapshot, n *inspect.LockNode, now time.Time, keys *KeyMap, terminate string) finding {
+	held := fmt.Sprintf("holds up %d, longest %s", n.BlockedTotal, report.Duration(n.LongestWait))
+	switch {
+	case n.Backend < 0 && n.PID == 0:
+		gid := n.PreparedGID
+		if gid == "" {
+			gid = "(unknown gid)"
+		}
+		return finding{key: "prepared:" + gid, label: "PREPARED",
+			text: fmt.Sprintf("2PC '%s' %s: no backend to cancel; COMMIT/ROLLBACK PREPARED in its database", clean(gid), held)}
+	case n.Backend < 0:
+		return finding{key: pidKey(n.PID), label: "BLOCKING", text: fmt.Sprintf("pid %d (exited since) %s", n.PID, held)}
+	}
+	b := &s.Backends[n.Backend]
+	label, hintText := "BLOCKING", terminate
+	if n.Cycle {
+		label = "DEADLOCK"
+	}
+	what := clean(b.State)
+	switch {
+	case b.IdleInTransaction():
+		what = fmt.Sprintf("idle in tx %s", report.Duration(b.StateAge(now)))
+	case b.State == "active":
+		what = fmt.Sprintf("active %s", report.Duration(b.QueryAge(now)))
+		hintText = hint(keys.Cancel) + " " + terminate
+	case b.State == "idle":
+		what = "idle (holds a session-level lock)"
+	}
+	text := fmt.Sprintf("pid %d %s %s · app %s · user %s", n.PID, what, held, orNone(clean(b.ApplicationName)), orNone(clean(b.User)))
+	if n.Cycle {
+		text += " · wait cycle: the server aborts one side after deadlock_timeout"
+	}
+	return finding{key: pidKey(n.PID), label: label, text: text, hint: hintText, target: target{pid: n.PID}}
+}
+
+func indexFinding(ix *inspect.Index, keys *KeyMap) finding {
+	label := "INVALID"
+	h := hint(keys.DropIndex) + " " + hint(keys.RebuildIndex)
+	switch ix.Status {
+	case inspect.IndexBuilding:
+		label, h = "BUILDING", ""
+	case inspect.IndexReindexNew, inspect.IndexReindexOld:
+		label, h = "LEFTOVER", hint(keys.DropIndex)
+	}
+	text := clean(ix.QualifiedName()) + " " + kindText(ix.Status)
+	if ix.RejectsDuplicates() {
+		text += ", UNIQUE: still rejects duplicates"
+	}
+	text += " · on " + clean(ix.QualifiedTable())
+	if ix.Database != "" {
+		text += " · db " + clean(ix.Database)
+	}
+	return finding{key: indexKey(ix), label: label, text: text, hint: h, target: target{index: ix}}
+}
+
+func buildText(b *inspect.IndexBuild) string {
+	name := b.Index
+	if name == "" {
+		name = "(new index)"
+	}
+	text := fmt.Sprintf("pid %d building %s on %s:", b.PID, clean(name), clean(b.Table))
+	if b.Step > 0 {
+		text += fmt.Sprintf(" %d/%d", b.Step, b.Steps)
+	}
+	text += " " + clean(b.Phase)
+	if b.Percent != nil {
+		text += fmt.Sprintf(" %.0f%%", *b.Percent)
+	}
+	if b.ETASeconds != nil {
+		text += " ETA " + report.Duration(time.Duration(*b.ETASeconds*float64(time.Second)))
+	}
+	if b.CurrentLockerPID != 0 {
+		text += fmt.Sprintf(" · waiting for pid %d", b.CurrentLockerPID)
+	}
+	return text + " (" + clean(b.Command) + ")"
+}
+
+// hint is a binding as a short call to action: "[K] terminate".
+func hint(b key.Binding) string { return "[" + b.Help().Key + "] " + strings.Fields(b.Help().Desc)[0] }
+
+func orNone(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// triage is the default view.
+type triage struct {
+	rows  []finding
+	list  list
+	table *table
+}
+
+func newTriage() *triage {
+	return &triage{table: newTable([]column{
+		{title: "WHAT", width: 10, priority: 100},
+		{title: "FINDING", min: 30, priority: 100, flex: true},
+		{title: "KEY", width: 16, priority: 50},
+	})}
+}
+
+func (t *triage) title() string { return "Triage" }
+
+func (t *triage) refresh(c *common) {
+	t.rows = findings(c.snap, c.opts.WarnPercent, &c.keys)
+	keys := make([]string, len(t.rows))
+	for i := range t.rows {
+		keys[i] = t.rows[i].key
+	}
+	t.list.setKeys(keys)
+}
+
+func (t *triage) setSize(w, h int) {
+	t.table.setWidth(w)
+	t.list.setHeight(h - 2)
+}
+
+func (t *triage) update(c *common, msg tea.KeyPressMsg) (bool, tea.Cmd) {
+	return moveList(&t.list, &c.keys, msg), nil
+}
+
+func (t *triage) selected() target {
+	if t.list.cursor < len(t.rows) {
+		return t.rows[t.list.cursor].target
+	}
+	return target{}
+}
+
+func (t *triage) view(c *common) string {
+	st := &c.styles
+	if c.snap == nil {
+		return "\n  Waiting for the first snapshot…"
+	}
+	if len(t.rows) == 0 {
+		sat := &c.snap.Saturation
+		return fmt.Sprintf("\n  %s no session is blocked, no index is invalid, no build is running,\n"+
+			"  and the pool is at %.0f%% (%d of %d usable slots).", st.OK.Render("Nothing looks wrong:"), sat.Percent, sat.Used, sat.Usable)
+	}
+	var b strings.Builder
+	b.WriteString(t.table.header(st, -1, false))
+	start, end := t.list.window()
+	for i := start; i < end; i++ {
+		r := &t.rows[i]
+		b.WriteByte('\n')
+		b.WriteString(t.table.row(st, []string{r.label, r.text, r.hint}, i == t.list.cursor, 0, stateStyle(st, labelStyleWord(r.label))))
+	}
+	return b.String()
+}
+
+func labelStyleWord(label string) string {
+	switch label {
+	case "POOL", "INVALID", "PREPARED":
+		return "BLOCKING"
+	case "LEFTOVER", "BUILDING", "BUILD":
+		return "IDLE IN TX"
+	}
+	return label
+}
+
+// moveList applies the movement keys to a list.
+func moveList(l *list, k *KeyMap, msg tea.KeyPressMsg) bool {
+	switch {
+	case key.Matches(msg, k.Up):
+		l.move(-1)
+	case key.Matches(msg, k.Down):
+		l.move(1)
+	case key.Matches(msg, k.Top):
+		l.top()
+	case key.Matches(msg, k.Bottom):
+		l.bottom()
+	case key.Matches(msg, k.PageUp):
+		l.page(-1)
+	case key.Matches(msg, k.PageDown):
+		l.page(1)
+	default:
+		return false
+	}
+	return true
+}
