@@ -71,4 +71,3 @@ func colorProfile(mode string, env []string) (*colorprofile.Profile, error) {
 	}
 	return nil, usageError("--color must be auto, always or never, not %q", mode)
 }
-
