@@ -18,9 +18,10 @@ import (
 // or the pool, wrapped and scrollable. It follows its target across
 // refreshes and says so when the target is gone.
 type detail struct {
-	sel target
-	vp  viewport.Model
-	w   int
+	sel  target
+	vp   viewport.Model
+	w    int
+	text string // unwrapped; wrapped to the width on every resize
 }
 
 func newDetail(c *common, sel target) *detail {
@@ -36,6 +37,15 @@ func (d *detail) setSize(w, h int) {
 	d.w = w
 	d.vp.SetWidth(w)
 	d.vp.SetHeight(h)
+	d.wrap()
+}
+
+func (d *detail) wrap() {
+	width := max(20, d.w-2)
+	if d.w == 0 {
+		width = MinWidth - 2
+	}
+	d.vp.SetContent(lipgloss.NewStyle().Width(width).Render(d.text))
 }
 
 func (d *detail) update(msg tea.Msg) tea.Cmd {
@@ -56,11 +66,8 @@ func (d *detail) refresh(c *common) {
 	default:
 		text = backendDetail(c, d.sel.pid)
 	}
-	width := max(20, d.w-2)
-	if d.w == 0 {
-		width = 78
-	}
-	d.vp.SetContent(lipgloss.NewStyle().Width(width).Render(text))
+	d.text = text
+	d.wrap()
 }
 
 func backendDetail(c *common, pid int) string {

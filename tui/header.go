@@ -158,11 +158,23 @@ func (m *Model) helpView() string {
 		cols[i] = b.String()
 	}
 	grid := lipgloss.JoinHorizontal(lipgloss.Top, spaced(cols)...)
-	if lipgloss.Width(grid) > m.c.width {
-		// Narrow terminal: stack the groups.
-		grid = strings.Join(cols, "\n\n")
+	if lipgloss.Width(grid) > m.c.width || lipgloss.Height(grid)+3 > m.bodyHeight() {
+		// Small terminal: one wrapped paragraph per group.
+		var b strings.Builder
+		for i, g := range groups {
+			parts := make([]string, len(g))
+			for j, k := range g {
+				parts[j] = st.Key.Render(k.Help().Key) + " " + k.Help().Desc
+			}
+			if i > 0 {
+				b.WriteString("\n")
+			}
+			b.WriteString(st.Title.Render(HelpGroupTitles[i]) + "\n")
+			b.WriteString(lipgloss.NewStyle().Width(m.c.width).Render(strings.Join(parts, " · ")))
+		}
+		grid = b.String()
 	}
-	return grid + "\n\nLowercase keys only look; uppercase keys change the server and always ask first.\n" +
+	return grid + "\n\nLowercase keys only look. Uppercase keys change the server: they arrive in the next release,\nand will always show the SQL and ask first.\n" +
 		"Press ? or esc to close."
 }
 

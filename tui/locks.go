@@ -71,9 +71,7 @@ func (p *locks) refresh(c *common) {
 	widest := len("SESSION")
 	for i := range p.rows {
 		keys[i] = p.rows[i].key
-		if p.rows[i].target.more == 0 {
-			widest = max(widest, ansiWidth(p.rows[i].cells[lcSession]))
-		}
+		widest = max(widest, ansiWidth(p.rows[i].cells[lcSession]))
 	}
 	p.list.setKeys(keys)
 	// The tree column is as wide as its deepest row, within reason.

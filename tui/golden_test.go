@@ -1,0 +1,90 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/charmbracelet/x/ansi"
+	"github.com/charmbracelet/x/exp/golden"
+)
+
+var goldenSizes = [][2]int{{80, 24}, {120, 40}, {200, 60}}
+
+// views reaches each screen from a fresh model.
+var views = []struct {
+	name string
+	keys []string
+}{
+	{"triage", nil},
+	{"connections", []string{"2"}},
+	{"locks", []string{"3"}},
+	{"indexes", []string{"4"}},
+	{"detail", []string{"enter"}},
+	{"help", []string{"?"}},
+}
+
+// Golden screens of the stripped View(): run `go test ./tui -update` after
+// a deliberate change of the screens, and read the diff.
+func TestGoldenScreens(t *testing.T) {
+	for _, size := range goldenSizes {
+		for _, v := range views {
+			t.Run(fmt.Sprintf("%s_%dx%d", v.name, size[0], size[1]), func(t *testing.T) {
+				m := newTestModel(t, fixture(12), size[0], size[1])
+				press(m, v.keys...)
+				golden.RequireEqual(t, screen(m))
+			})
+		}
+	}
+}
+
+// No line is ever wider than the terminal, nor the frame taller, at any
+// size and in any view.
+func TestNoLineWiderThanTerminal(t *testing.T) {
+	s := fixture(40)
+	for w := 60; w <= 240; w += 7 {
+		for h := 16; h <= 70; h += 9 {
+			for _, v := range views {
+				m := newTestModel(t, s, w, h)
+				press(m, v.keys...)
+				lines := strings.Split(m.View().Content, "\n")
+				if len(lines) > h {
+					t.Errorf("%s at %dx%d: %d lines", v.name, w, h, len(lines))
+				}
+				for i, l := range lines {
+					if lw := ansi.StringWidth(l); lw > w {
+						t.Errorf("%s at %dx%d: line %d is %d wide: %q", v.name, w, h, i, lw, ansi.Strip(l))
+					}
+				}
+			}
+		}
+	}
+}
+
+// Server strings with escape sequences are shown escaped, never raw.
+func TestHostileTextNeverReachesTheTerminal(t *testing.T) {
+	s := fixture(2)
+	hostile := "SELECT 1 /* \x1b[2J\x1b]0;pwned\x07\x1b]52;c;ZWNobyBwd25lZA==\x07\u009b31m \u202edesrever */"
+	for i := range s.Backends {
+		if s.Backends[i].PID == 4101 {
+			s.Backends[i].Query = hostile
+			s.Backends[i].ApplicationName = "app\x1b[31mred"
+			s.Backends[i].User = "evil\x1b]0;title\x07"
+		}
+	}
+	s.Indexes[0].Definition = "CREATE UNIQUE INDEX x ON t (\x1b[5m)"
+	s.LockForest = inspectForest(s)
+	for _, v := range views {
+		m := newTestModel(t, s, 200, 60)
+		press(m, v.keys...)
+		raw := m.View().Content
+		for _, bad := range []string{"\x1b[2J", "\x1b]", "\x07", "\u009b", "\u202e", "\x1b[5m", "\x1b[31mred"} {
+			if strings.Contains(raw, bad) {
+				t.Errorf("%s: the frame contains %q raw", v.name, bad)
+			}
+		}
+	}
+	m := newTestModel(t, s, 200, 60)
+	press(m, "enter")
+	mustContain(t, screen(m), `\x1b[2J\x1b]0;pwned\x07`, `evil\x1b]0;title\x07`, `\u202edesrever`)
+}

@@ -1,0 +1,343 @@
+package tui
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+)
+
+func TestKeyStrings(t *testing.T) {
+	for _, k := range []string{"K", "C", "D", "R", "G", "j", "/", "?", "+", "-", "space", "enter", "esc", "tab", "shift+tab"} {
+		if got := keyMsg(k).String(); got != k {
+			t.Errorf("key %q reads as %q", k, got)
+		}
+	}
+}
+
+func TestViewSwitching(t *testing.T) {
+	m := newTestModel(t, fixture(3), 120, 40)
+	for _, c := range []struct {
+		key  string
+		want int
+	}{{"2", 1}, {"3", 2}, {"4", 3}, {"1", 0}, {"tab", 1}, {"tab", 2}, {"shift+tab", 1}, {"shift+tab", 0}, {"shift+tab", 3}} {
+		press(m, c.key)
+		if m.active != c.want {
+			t.Fatalf("after %q the view is %d, want %d", c.key, m.active, c.want)
+		}
+	}
+	press(m, "3")
+	mustContain(t, screen(m), "▸ 3 Locks", "SESSION", "4101", "AccessExclusiveLock on users")
+}
+
+func TestTriageRanksRootBlockerFirst(t *testing.T) {
+	m := newTestModel(t, fixture(3), 120, 40)
+	f := m.panes[0].(*triage).rows
+	if len(f) < 4 || f[0].label != "BLOCKING" || f[0].target.pid != 4101 {
+		t.Fatalf("first finding = %+v, want the root blocker 4101", f[0])
+	}
+	labels := []string{}
+	for _, r := range f {
+		labels = append(labels, r.label)
+	}
+	want := "BLOCKING INVALID BUILDING LEFTOVER BUILD IDLE IN TX"
+	if got := strings.Join(labels, " "); got != want {
+		t.Errorf("findings %q, want %q (unique invalid index that rejects duplicates before the rest)", got, want)
+	}
+	mustContain(t, screen(m), "pid 4101 idle in tx 6m30s holds up 4", "[K] terminate", "accounts_email_uq")
+	// The console idle in transaction for 20 minutes blocks nobody but is listed.
+	if f[len(f)-1].target.pid != 4300 {
+		t.Errorf("last finding = %+v, want the forgotten console", f[len(f)-1])
+	}
+}
+
+func TestTriageEmptyState(t *testing.T) {
+	s := fixture(0)
+	s.Backends = s.Backends[:0]
+	s.Indexes, s.Builds = nil, nil
+	s.Saturation = inspectSaturation(s)
+	s.LockForest = inspectForest(s)
+	m := newTestModel(t, s, 100, 30)
+	mustContain(t, screen(m), "Nothing looks wrong:", "no session is blocked")
+}
+
+func TestPoolWarningBeforeFull(t *testing.T) {
+	s := fixture(25) // 31 of 37 usable slots: 84%
+	m := newTestModel(t, s, 120, 40)
+	frame := screen(m)
+	mustContain(t, frame, "HIGH", "84% of usable slots in use")
+	m = New(&fakeSource{snap: s}, Options{Now: func() time.Time { return fixedNow }, WarnPercent: 90})
+	m.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
+	m.Update(snapshotMsg{gen: m.gen, snap: s})
+	if f := screen(m); strings.Contains(f, "HIGH") || strings.Contains(f, "usable slots in use") {
+		t.Errorf("with --warn-at 90 an 84%% pool should not warn:\n%s", f)
+	}
+}
+
+func TestNavigationAndSelectionByKey(t *testing.T) {
+	m := newTestModel(t, fixture(5), 120, 40)
+	press(m, "2")
+	conns := m.panes[1].(*connections)
+	if got := conns.rows[0].pid; got != 4101 {
+		t.Fatalf("connections sorted by state start with %d, want the blocker 4101", got)
+	}
+	press(m, "j", "j")
+	sel := conns.selected().pid
+	if sel != conns.rows[2].pid {
+		t.Fatalf("j j selects %d, want row 2 (%d)", sel, conns.rows[2].pid)
+	}
+	// A refresh with new rows before it and a new order keeps the pid.
+	s := fixture(8)
+	m.Update(snapshotMsg{gen: m.gen, snap: s})
+	if got := conns.selected().pid; got != sel {
+		t.Errorf("after a refresh the selection moved from %d to %d", sel, got)
+	}
+	// Re-sorting keeps it too.
+	press(m, "s")
+	if got := conns.selected().pid; got != sel {
+		t.Errorf("after re-sorting the selection moved from %d to %d", sel, got)
+	}
+	press(m, "G")
+	if conns.list.cursor != len(conns.rows)-1 {
+		t.Errorf("G: cursor %d of %d", conns.list.cursor, len(conns.rows))
+	}
+	press(m, "g")
+	if conns.list.cursor != 0 {
+		t.Errorf("g: cursor %d", conns.list.cursor)
+	}
+	// A vanished selection falls back to the same position.
+	press(m, "j")
+	gone := conns.selected().pid
+	s = fixture(8)
+	for i := range s.Backends {
+		if s.Backends[i].PID == gone {
+			s.Backends = append(s.Backends[:i], s.Backends[i+1:]...)
+			break
+		}
+	}
+	m.Update(snapshotMsg{gen: m.gen, snap: s})
+	if conns.list.cursor != 1 {
+		t.Errorf("after the selected backend vanished the cursor is at %d, want 1", conns.list.cursor)
+	}
+}
+
+func TestSortAndOrder(t *testing.T) {
+	m := newTestModel(t, fixture(3), 160, 40)
+	press(m, "2")
+	conns := m.panes[1].(*connections)
+	press(m, "s") // age, longest first
+	if sortOrder[conns.sort] != colAge {
+		t.Fatalf("s: sort column %d", sortOrder[conns.sort])
+	}
+	for i := 1; i < len(conns.rows); i++ {
+		if conns.rows[i-1].age < conns.rows[i].age {
+			t.Fatalf("rows not by age, longest first: %v before %v", conns.rows[i-1].age, conns.rows[i].age)
+		}
+	}
+	press(m, "s", "s", "o") // pid, descending
+	if sortOrder[conns.sort] != colPID || !conns.desc {
+		t.Fatalf("sort %d desc %v", sortOrder[conns.sort], conns.desc)
+	}
+	for i := 1; i < len(conns.rows); i++ {
+		if conns.rows[i-1].pid < conns.rows[i].pid {
+			t.Fatalf("rows not by pid descending")
+		}
+	}
+	mustContain(t, screen(m), "PID▼")
+}
+
+func TestFilter(t *testing.T) {
+	m := newTestModel(t, fixture(3), 120, 40)
+	press(m, "2", "/")
+	if !m.filtering {
+		t.Fatal("/ does not open the filter")
+	}
+	typeText(m, "MIGRATE")
+	conns := m.panes[1].(*connections)
+	if len(conns.rows) != 2 {
+		t.Fatalf("filter migrate leaves %d rows, want the ALTER and the build", len(conns.rows))
+	}
+	press(m, "enter")
+	if m.filtering || m.c.filter != "MIGRATE" {
+		t.Fatalf("enter should keep the filter: filtering=%v filter=%q", m.filtering, m.c.filter)
+	}
+	mustContain(t, screen(m), "filter: MIGRATE")
+	press(m, "/")
+	typeText(m, "x")
+	press(m, "esc")
+	if m.c.filter != "" || len(conns.rows) < 8 {
+		t.Errorf("esc in the filter clears it: filter %q, %d rows", m.c.filter, len(conns.rows))
+	}
+	// The filter covers the query text too.
+	press(m, "/")
+	typeText(m, "referral_code")
+	press(m, "enter")
+	if len(conns.rows) != 1 || conns.rows[0].pid != 4102 {
+		t.Errorf("filter on query text: %d rows", len(conns.rows))
+	}
+	press(m, "esc")
+	if m.c.filter != "" {
+		t.Error("esc outside the input clears the filter")
+	}
+}
+
+func TestGroupCounts(t *testing.T) {
+	m := newTestModel(t, fixture(3), 120, 40)
+	press(m, "2", "b")
+	mustContain(t, screen(m), "CLIENT BACKENDS BY APPLICATION", "api")
+	press(m, "b")
+	mustContain(t, screen(m), "CLIENT BACKENDS BY USER", "alice")
+}
+
+func TestPollingNeverPilesUp(t *testing.T) {
+	src := &fakeSource{snap: fixture(1)}
+	m := New(src, Options{Now: func() time.Time { return fixedNow }})
+	m.Update(tea.WindowSizeMsg{Width: 100, Height: 30})
+	m.Init()
+	if !m.inFlight {
+		t.Fatal("Init starts a refresh")
+	}
+	// A tick while the refresh runs is dropped.
+	if _, cmd := m.Update(refreshMsg{gen: m.gen}); cmd != nil {
+		t.Error("a tick during a refresh started another")
+	}
+	// The result schedules the next tick.
+	if _, cmd := m.Update(snapshotMsg{gen: m.gen, snap: src.snap}); cmd == nil || m.inFlight {
+		t.Error("a result must schedule the next tick")
+	}
+	// A tick from an older generation is dropped.
+	old := m.gen
+	press(m, "+")
+	if _, cmd := m.Update(refreshMsg{gen: old}); cmd != nil {
+		t.Error("a tick from before the interval changed started a refresh")
+	}
+	if m.interval != 500*time.Millisecond {
+		t.Errorf("+ halves the interval: %v", m.interval)
+	}
+	press(m, "-", "-")
+	if m.interval != 2*time.Second {
+		t.Errorf("- doubles it: %v", m.interval)
+	}
+	// The current generation's tick fetches.
+	if _, cmd := m.Update(refreshMsg{gen: m.gen}); cmd == nil || !m.inFlight {
+		t.Error("a current tick should start a refresh")
+	}
+	cmd := m.fetch()
+	if msg, ok := cmd().(snapshotMsg); !ok || msg.snap != src.snap {
+		t.Error("fetch returns the source's snapshot")
+	}
+}
+
+func TestPause(t *testing.T) {
+	m := newTestModel(t, fixture(1), 100, 30)
+	press(m, "space")
+	if !m.paused {
+		t.Fatal("space pauses")
+	}
+	mustContain(t, screen(m), "PAUSED", "frozen")
+	if _, cmd := m.Update(refreshMsg{gen: m.gen}); cmd != nil {
+		t.Error("a tick while paused started a refresh")
+	}
+	if cmd := press(m, "space"); cmd == nil || m.paused || !m.inFlight {
+		t.Error("space again resumes with an immediate refresh")
+	}
+}
+
+func TestDisconnectKeepsDataStale(t *testing.T) {
+	src := &fakeSource{snap: fixture(3)}
+	m := New(src, Options{Now: func() time.Time { return fixedNow }})
+	m.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
+	m.Update(snapshotMsg{gen: m.gen, snap: src.snap})
+	later := fixedNow.Add(42 * time.Second)
+	m.c.opts.Now = func() time.Time { return later }
+	if _, cmd := m.Update(snapshotMsg{gen: m.gen, err: errGone}); cmd == nil {
+		t.Fatal("a failure must schedule a retry")
+	}
+	frame := screen(m)
+	mustContain(t, frame, "DISCONNECTED", "STALE data 42s old", "lost the connection", "pid 4101")
+	if backoff(1) != time.Second || backoff(3) != 4*time.Second || backoff(20) != maxBackoff {
+		t.Errorf("backoff 1s, 2s, 4s ... capped at %v: got %v %v %v", maxBackoff, backoff(1), backoff(3), backoff(20))
+	}
+	m.Update(snapshotMsg{gen: m.gen, err: errGone})
+	if m.failures != 2 || !m.retryAt.Equal(later.Add(2*time.Second)) {
+		t.Errorf("second failure: %d failures, retry at %v", m.failures, m.retryAt)
+	}
+	m.Update(snapshotMsg{gen: m.gen, snap: fixture(3)})
+	if m.lastErr != nil || strings.Contains(screen(m), "DISCONNECTED") {
+		t.Error("a success clears the error")
+	}
+}
+
+func TestSlowRefreshShown(t *testing.T) {
+	m := newTestModel(t, fixture(1), 100, 30)
+	m.Update(refreshMsg{gen: m.gen})
+	m.c.opts.Now = func() time.Time { return fixedNow.Add(7 * time.Second) }
+	m.Update(clockMsg{})
+	mustContain(t, screen(m), "refresh taking 7s")
+}
+
+func TestDetailAndHelp(t *testing.T) {
+	m := newTestModel(t, fixture(3), 120, 40)
+	press(m, "enter")
+	frame := screen(m)
+	mustContain(t, frame, "BACKEND 4101", "BLOCKING", "UPDATE users SET last_seen", "blocks", "4102")
+	press(m, "esc")
+	if m.detail != nil {
+		t.Fatal("esc closes the details")
+	}
+	press(m, "4", "enter")
+	mustContain(t, screen(m), "INDEX public.accounts_email_uq", "still checks it and rejects", "CREATE UNIQUE INDEX")
+	// The index is dropped by someone else: the pane says so.
+	s := fixture(3)
+	s.Indexes = s.Indexes[1:]
+	m.Update(snapshotMsg{gen: m.gen, snap: s})
+	mustContain(t, screen(m), "no longer invalid or no longer exists")
+	press(m, "esc", "?")
+	mustContain(t, screen(m), "Views", "Act (change the server)", "terminate backend")
+	press(m, "?")
+	if m.showHelp {
+		t.Error("? closes the help")
+	}
+}
+
+func TestDangerousKeysSayNotYet(t *testing.T) {
+	m := newTestModel(t, fixture(3), 120, 40)
+	for _, k := range []string{"C", "K", "D", "R"} {
+		press(m, k)
+		mustContain(t, screen(m), k+" (", "not available yet")
+	}
+}
+
+func TestLocksMoreRowExpands(t *testing.T) {
+	m := newTestModel(t, fixture(15), 120, 40)
+	press(m, "3")
+	mustContain(t, screen(m), "+5 more")
+	p := m.panes[2].(*locks)
+	press(m, "G")
+	if p.selected().more != 4102 {
+		t.Fatalf("last row is %+v, want the +N more row of 4102", p.selected())
+	}
+	press(m, "enter")
+	if strings.Contains(screen(m), "+5 more") || len(p.rows) != 17 {
+		t.Errorf("enter on +N more shows every waiter: %d rows", len(p.rows))
+	}
+}
+
+func TestQuit(t *testing.T) {
+	m := newTestModel(t, fixture(1), 100, 30)
+	cmd := press(m, "q")
+	if cmd == nil {
+		t.Fatal("q returns no command")
+	}
+	if _, ok := cmd().(tea.QuitMsg); !ok {
+		t.Error("q does not quit")
+	}
+}
+
+func TestTooSmall(t *testing.T) {
+	m := newTestModel(t, fixture(1), 79, 30)
+	mustContain(t, screen(m), "terminal too small (79×30, need 80×24)")
+	m.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
+	mustContain(t, screen(m), "Triage")
+}
