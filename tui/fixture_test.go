@@ -167,4 +167,6 @@ func inspectSaturation(s *inspect.Snapshot) inspect.Saturation {
 	return inspect.ComputeSaturation(s.Server, s.Backends, fixedNow)
 }
 
-func inspectForest(s *inspect.Snapshot) inspect.LockForest { return inspect.BuildForest(s.Backends, fixedNow) }
+func inspectForest(s *inspect.Snapshot) inspect.LockForest {
+	return inspect.BuildForest(s.Backends, fixedNow)
+}

@@ -174,7 +174,7 @@ func (m *Model) helpView() string {
 		}
 		grid = b.String()
 	}
-	return grid + "\n\nLowercase keys only look. Uppercase keys change the server: they arrive in the next release,\nand will always show the SQL and ask first.\n" +
+	return grid + "\n\nLowercase keys only look. Uppercase keys change the server: they arrive\nin the next release, and will always show the SQL and ask first.\n" +
 		"Press ? or esc to close."
 }
 
