@@ -4,10 +4,11 @@ GO ?= go
 
 .PHONY: test build vet
 
-## test: install the PostgreSQL server binaries when missing, then vet and
+## test: install the PostgreSQL server binaries and tmux when missing, then vet and
 ## run every test; tests that need PostgreSQL fail (never skip) without it.
 test:
 	scripts/ensure-postgres
+	scripts/ensure-tmux
 	@unformatted="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))"; \
 	  if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	$(GO) vet ./...

@@ -40,10 +40,15 @@ func runTUI(ctx context.Context, f *flags, stdout io.Writer) error {
 		opts = append(opts, tea.WithColorProfile(*profile))
 	}
 	model := tui.New(src, tui.Options{Interval: f.interval, WarnPercent: f.warnAt})
-	if _, err := tea.NewProgram(model, opts...).Run(); err != nil && !errors.Is(err, tea.ErrProgramKilled) {
-		return fmt.Errorf("the screen failed: %w", err)
+	_, err = tea.NewProgram(model, opts...).Run()
+	switch {
+	case err == nil, errors.Is(err, tea.ErrInterrupted), errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil:
+		return nil
+	case errors.Is(err, tea.ErrProgramPanic):
+		return fmt.Errorf("pgmedic hit a bug and stopped (the panic is printed above); the terminal was restored " +
+			"and nothing was changed on the server; `pgmedic snapshot` still works")
 	}
-	return nil
+	return fmt.Errorf("the screen failed: %w", err)
 }
 
 // colorProfile turns --color and NO_COLOR into a profile; nil means detect.

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// tmuxSession drives the real binary in a private tmux server.
+type tmuxSession struct {
+	t      *testing.T
+	socket string
+}
+
+func startTmux(t *testing.T, w, h int, command string) *tmuxSession {
+	t.Helper()
+	if _, err := exec.LookPath("tmux"); err != nil {
+		if os.Getenv("CI") != "" || os.Getenv("PGMEDIC_REQUIRE_PG") != "" {
+			t.Fatalf("tmux is required for the end-to-end tests: %v", err)
+		}
+		t.Skip("tmux not installed")
+	}
+	s := &tmuxSession{t: t, socket: fmt.Sprintf("pgmedic-test-%d-%d", os.Getpid(), time.Now().UnixNano())}
+	s.run("new-session", "-d", "-s", "e2e", "-x", strconv.Itoa(w), "-y", strconv.Itoa(h), command)
+	t.Cleanup(func() { exec.Command("tmux", "-L", s.socket, "kill-server").Run() })
+	return s
+}
+
+func (s *tmuxSession) run(args ...string) string {
+	s.t.Helper()
+	out, err := exec.Command("tmux", append([]string{"-L", s.socket}, args...)...).CombinedOutput()
+	if err != nil {
+		s.t.Fatalf("tmux %v: %v\n%s", args, err, out)
+	}
+	return string(out)
+}
+
+func (s *tmuxSession) screen() string { return s.run("capture-pane", "-p", "-t", "e2e") }
+
+func (s *tmuxSession) keys(keys ...string) {
+	s.run(append([]string{"send-keys", "-t", "e2e"}, keys...)...)
+}
+
+// waitFor polls the screen until every want is on it.
+func (s *tmuxSession) waitFor(wants ...string) string {
+	s.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		screen := s.screen()
+		missing := ""
+		for _, w := range wants {
+			if !strings.Contains(screen, w) {
+				missing = w
+				break
+			}
+		}
+		if missing == "" {
+			return screen
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("the screen never showed %q:\n%s", missing, screen)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// The real binary in a real terminal, against a real pile-up: the root
+// blocker is on Triage and Locks, the failed index on Indexes, and q
+// leaves cleanly.
+func TestTUIEndToEnd(t *testing.T) {
+	inc := stageIncident(t)
+	bin := filepath.Join(t.TempDir(), "pgmedic")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	cmd := fmt.Sprintf("%s -h %s -p %d -U postgres shop; echo pgmedic exited with $?; sleep 60",
+		bin, inc.c.SocketDir, inc.c.Port)
+	s := startTmux(t, 80, 24, cmd)
+	root := strconv.Itoa(inc.pileUp.Root.PID)
+	ddl := strconv.Itoa(inc.pileUp.DDL.PID)
+
+	screen := s.waitFor("▸ 1 Triage", "BLOCKING", "pid "+root+" idle in tx", "[K] terminate", "accounts_code_uq")
+	for i, line := range strings.Split(strings.TrimRight(screen, "\n"), "\n") {
+		if n := len([]rune(line)); n > 80 {
+			t.Errorf("line %d is %d wide", i, n)
+		}
+	}
+	s.keys("3")
+	s.waitFor("▸ 3 Locks", root, "└─"+ddl, "AccessExclusiveLock on users", "QUEUED")
+	s.keys("4")
+	s.waitFor("▸ 4 Indexes", "public.accounts_code_uq", "failed during build", "BUILDS IN PROGRESS (1)")
+	s.keys("2", "Enter")
+	s.waitFor("BACKEND "+root, "BLOCKING", "QUERY")
+	// Esc then q in one write would read as alt+q, as in any terminal.
+	s.keys("Escape")
+	s.waitFor("PID", "STATE")
+	s.keys("q")
+	screen = s.waitFor("pgmedic exited with 0")
+	if strings.Contains(screen, "POOL") {
+		t.Errorf("the screen was not restored after q:\n%s", screen)
+	}
+}
