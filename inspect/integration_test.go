@@ -201,6 +201,18 @@ func TestSnapshotScenarios(t *testing.T) {
 		if sat := s.Saturation; sat.WaitingOnLock != 6 || sat.IdleInTx < 1 {
 			t.Errorf("saturation: %d waiting on locks, %d idle in tx; want 6 and the root", sat.WaitingOnLock, sat.IdleInTx)
 		}
+		// What the root holds, read on demand for the detail pane.
+		conn, _ := l.monitor(t, db, "")
+		held, err := inspect.ReadLocks(ctx, conn, p.Root.PID)
+		must(t, err)
+		if !slices.Contains(held, inspect.Lock{LockType: "relation", Mode: "AccessExclusiveLock", Granted: true, Object: "orders"}) {
+			t.Errorf("root's locks = %+v, want AccessExclusiveLock on orders granted", held)
+		}
+		waits, err := inspect.ReadLocks(ctx, conn, p.DDL.PID)
+		must(t, err)
+		if len(waits) == 0 || waits[0].Granted || waits[0].Mode != "AccessExclusiveLock" {
+			t.Errorf("the DDL's locks = %+v, want the awaited one first", waits)
+		}
 		if !strings.Contains(strings.Join(s.Warnings, "\n"), "locked ACCESS EXCLUSIVE") {
 			t.Errorf("warnings %q do not say why the definition is missing", s.Warnings)
 		}

@@ -22,6 +22,15 @@ type detail struct {
 	vp   viewport.Model
 	w    int
 	text string // unwrapped; wrapped to the width on every resize
+
+	locks    []inspect.Lock
+	locksErr error
+	locksSet bool
+}
+
+func (d *detail) setLocks(c *common, locks []inspect.Lock, err error) {
+	d.locks, d.locksErr, d.locksSet = locks, err, true
+	d.refresh(c)
 }
 
 func newDetail(c *common, sel target) *detail {
@@ -64,10 +73,35 @@ func (d *detail) refresh(c *common) {
 	case d.sel.index != nil:
 		text = indexDetail(c.snap, d.sel.index)
 	default:
-		text = backendDetail(c, d.sel.pid)
+		text = backendDetail(c, d.sel.pid) + d.locksText()
 	}
 	d.text = text
 	d.wrap()
+}
+
+// locksText lists what the backend holds and waits for, as last read.
+func (d *detail) locksText() string {
+	switch {
+	case !d.locksSet:
+		return "\nLOCKS\n(reading…)\n"
+	case d.locksErr != nil:
+		return "\nLOCKS\n(not read: " + clean(d.locksErr.Error()) + ")\n"
+	case len(d.locks) == 0:
+		return "\nLOCKS\n(none)\n"
+	}
+	var b strings.Builder
+	b.WriteString("\nLOCKS\n")
+	for _, l := range d.locks {
+		state := "holds  "
+		if !l.Granted {
+			state = "WAITS  "
+		}
+		fmt.Fprintf(&b, "%s %-24s %-13s %s\n", state, clean(l.Mode), clean(l.LockType), clean(l.Object))
+	}
+	if len(d.locks) == inspect.MaxLocksPerBackend {
+		fmt.Fprintf(&b, "(only the first %d are shown)\n", inspect.MaxLocksPerBackend)
+	}
+	return b.String()
 }
 
 func backendDetail(c *common, pid int) string {

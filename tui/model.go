@@ -5,6 +5,7 @@ package tui
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -24,6 +25,12 @@ type Source interface {
 	Snapshot(ctx context.Context) (*inspect.Snapshot, error)
 	// Target says where the source is connected, for the header.
 	Target() string
+}
+
+// LockSource is what a Source may also offer: the locks one backend holds
+// and waits for, read on demand while its detail pane is open.
+type LockSource interface {
+	Locks(ctx context.Context, pid int) ([]inspect.Lock, error)
 }
 
 // Options tune the model.
@@ -95,6 +102,11 @@ type (
 	}
 	refreshMsg struct{ gen int }
 	clockMsg   struct{}
+	locksMsg   struct {
+		pid   int
+		locks []inspect.Lock
+		err   error
+	}
 )
 
 // Model is the root model.
@@ -176,6 +188,23 @@ func (m *Model) fetch() tea.Cmd {
 	}
 }
 
+var errNoLocks = errors.New("this source does not read locks")
+
+// readLocks asks the source for one backend's locks, when it can.
+func (m *Model) readLocks(pid int) tea.Cmd {
+	ls, ok := m.src.(LockSource)
+	if !ok {
+		return nil
+	}
+	timeout := m.c.opts.FetchTimeout
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		locks, err := ls.Locks(ctx, pid)
+		return locksMsg{pid: pid, locks: locks, err: err}
+	}
+}
+
 // schedule asks for the next refresh after d, in this generation.
 func (m *Model) schedule(d time.Duration) tea.Cmd {
 	gen := m.gen
@@ -204,6 +233,11 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.fetch()
 	case clockMsg:
 		return m, clock() // redraws ages and "refresh taking Ns"
+	case locksMsg:
+		if m.detail != nil && m.detail.sel.pid == msg.pid {
+			m.detail.setLocks(&m.c, msg.locks, msg.err)
+		}
+		return m, nil
 	case tea.KeyPressMsg:
 		return m, m.onKey(msg)
 	}
@@ -233,10 +267,14 @@ func (m *Model) onSnapshot(msg snapshotMsg) tea.Cmd {
 	m.c.snap = msg.snap
 	m.lastOK = now
 	m.refreshPanes()
-	if m.paused {
-		return nil
+	var locks tea.Cmd
+	if m.detail != nil && m.detail.sel.pid != 0 {
+		locks = m.readLocks(m.detail.sel.pid) // keep the open pane's locks current
 	}
-	return m.schedule(m.interval)
+	if m.paused {
+		return locks
+	}
+	return tea.Batch(m.schedule(m.interval), locks)
 }
 
 func (m *Model) refreshPanes() {
@@ -336,6 +374,13 @@ func (m *Model) onKey(msg tea.KeyPressMsg) tea.Cmd {
 		if d := newDetail(&m.c, sel); d != nil {
 			m.detail = d
 			m.detail.setSize(m.c.width, m.bodyHeight())
+			if sel.pid != 0 {
+				cmd := m.readLocks(sel.pid)
+				if cmd == nil {
+					m.detail.setLocks(&m.c, nil, errNoLocks)
+				}
+				return cmd
+			}
 		}
 	case key.Matches(msg, k.Copy):
 		m.setFlash("copy arrives in a later release of pgmedic")

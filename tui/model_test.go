@@ -1,11 +1,14 @@
 package tui
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
+
+	"github.com/pgmedic/pgmedic/inspect"
 )
 
 func TestKeyStrings(t *testing.T) {
@@ -340,4 +343,45 @@ func TestTooSmall(t *testing.T) {
 	mustContain(t, screen(m), "terminal too small (79×30, need 80×24)")
 	m.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
 	mustContain(t, screen(m), "Triage")
+}
+
+// lockingSource also offers the locks of one backend.
+type lockingSource struct {
+	fakeSource
+	asked []int
+}
+
+func (l *lockingSource) Locks(_ context.Context, pid int) ([]inspect.Lock, error) {
+	l.asked = append(l.asked, pid)
+	return []inspect.Lock{
+		{LockType: "relation", Mode: "RowExclusiveLock", Granted: true, Object: "users"},
+		{LockType: "transactionid", Mode: "ExclusiveLock", Granted: true, Object: "xid 1234"},
+	}, nil
+}
+
+func TestDetailShowsHeldLocks(t *testing.T) {
+	src := &lockingSource{fakeSource: fakeSource{snap: fixture(3)}}
+	m := New(src, Options{Now: func() time.Time { return fixedNow }})
+	m.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
+	m.Update(snapshotMsg{gen: m.gen, snap: src.snap})
+	cmd := press(m, "enter")
+	mustContain(t, screen(m), "LOCKS", "(reading…)")
+	if cmd == nil {
+		t.Fatal("opening a backend's details should read its locks")
+	}
+	m.Update(cmd())
+	if len(src.asked) != 1 || src.asked[0] != 4101 {
+		t.Fatalf("locks asked for %v, want [4101]", src.asked)
+	}
+	mustContain(t, screen(m), "holds   RowExclusiveLock", "users", "xid 1234")
+	// While the pane is open, each refresh reads them again; closed, never.
+	if _, cmd = m.Update(snapshotMsg{gen: m.gen, snap: src.snap}); cmd == nil {
+		t.Error("a refresh with the pane open should schedule a lock read")
+	}
+	press(m, "esc")
+	before := len(src.asked)
+	m.Update(snapshotMsg{gen: m.gen, snap: src.snap})
+	if len(src.asked) != before {
+		t.Error("locks were read with no detail pane open")
+	}
 }

@@ -95,7 +95,7 @@ func TestTUIEndToEnd(t *testing.T) {
 	s.keys("4")
 	s.waitFor("▸ 4 Indexes", "public.accounts_code_uq", "failed during build", "BUILDS IN PROGRESS (1)")
 	s.keys("2", "Enter")
-	s.waitFor("BACKEND "+root, "BLOCKING", "QUERY")
+	s.waitFor("BACKEND "+root, "BLOCKING", "QUERY", "LOCKS", "holds   RowExclusiveLock")
 	// Esc then q in one write would read as alt+q, as in any terminal.
 	s.keys("Escape")
 	s.waitFor("PID", "STATE")

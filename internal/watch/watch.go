@@ -117,6 +117,25 @@ func (s *Source) addOtherDatabases(ctx context.Context, snap *inspect.Snapshot) 
 	snap.Warnings = append(snap.Warnings, s.otherWarn...)
 }
 
+// Locks reads what one backend holds and waits for, on the same
+// connection, between refreshes; the TUI asks only while a detail pane is
+// open.
+func (s *Source) Locks(ctx context.Context, pid int) ([]inspect.Lock, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.connect(ctx); err != nil {
+		return nil, err
+	}
+	locks, err := inspect.ReadLocks(ctx, s.conn, pid)
+	if err != nil {
+		if s.conn.IsClosed() {
+			s.conn = nil
+		}
+		return nil, connect.ExplainRead(err)
+	}
+	return locks, nil
+}
+
 // Close ends the connection.
 func (s *Source) Close() {
 	s.mu.Lock()
