@@ -99,7 +99,7 @@ func (f *fakeSource) Snapshot(context.Context) (*inspect.Snapshot, error) {
 func (f *fakeSource) Target() string { return "app@db1.internal:5432/shop" }
 
 // newTestModel is a model sized w×h that has received one snapshot.
-func newTestModel(t *testing.T, s *inspect.Snapshot, w, h int) *Model {
+func newTestModel(t testing.TB, s *inspect.Snapshot, w, h int) *Model {
 	t.Helper()
 	m := New(&fakeSource{snap: s}, Options{Now: func() time.Time { return fixedNow }})
 	m.Update(tea.WindowSizeMsg{Width: w, Height: h})
