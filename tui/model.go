@@ -67,6 +67,7 @@ type common struct {
 	snap          *inspect.Snapshot
 	filter        string
 	nodeByPID     map[int]int // lock-forest node of each pid in snap
+	err           error       // the last refresh's failure, nil when live
 }
 
 // pane is one view (Triage, Connections, Locks, Indexes).
@@ -254,7 +255,7 @@ func (m *Model) onSnapshot(msg snapshotMsg) tea.Cmd {
 		if m.lastErr == nil {
 			m.errSince = now
 		}
-		m.lastErr = msg.err
+		m.lastErr, m.c.err = msg.err, msg.err
 		m.failures++
 		wait := backoff(m.failures)
 		m.retryAt = now.Add(wait)
@@ -263,7 +264,7 @@ func (m *Model) onSnapshot(msg snapshotMsg) tea.Cmd {
 		}
 		return m.schedule(wait)
 	}
-	m.lastErr, m.failures = nil, 0
+	m.lastErr, m.c.err, m.failures = nil, nil, 0
 	m.c.snap = msg.snap
 	m.lastOK = now
 	m.refreshPanes()

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -384,4 +385,16 @@ func TestDetailShowsHeldLocks(t *testing.T) {
 	if len(src.asked) != before {
 		t.Error("locks were read with no detail pane open")
 	}
+}
+
+// A refusal for lack of slots (53300) is shown whole, advice included,
+// even at 80 columns.
+func TestTooManyClientsAdviceVisible(t *testing.T) {
+	m := newTestModel(t, fixture(3), 80, 24)
+	err := errors.New(`cannot connect to db1:5432 as user "app", database "shop": no connection slot is left for this role: ` +
+		`the server said: remaining connection slots are reserved for non-replication superuser connections (SQLSTATE 53300). ` +
+		`Connect as a superuser, or on 16+ as a role with pg_use_reserved_connections.`)
+	m.Update(snapshotMsg{gen: m.gen, err: err})
+	frame := screen(m)
+	mustContain(t, frame, "DISCONNECTED", "SQLSTATE 53300", "pg_use_reserved_connections", "STALE", "pid 4101")
 }

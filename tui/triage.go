@@ -7,6 +7,7 @@ import (
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
 
 	"github.com/pgmedic/pgmedic/inspect"
 	"github.com/pgmedic/pgmedic/internal/report"
@@ -227,9 +228,23 @@ func (t *triage) selected() target {
 
 func (t *triage) view(c *common) string {
 	st := &c.styles
+	if c.err != nil {
+		// The header has one line for the error; the advice (which slots
+		// are reserved for whom, say) needs the whole paragraph.
+		msg := lipgloss.NewStyle().Width(max(20, c.width-2)).Render("✖ " + clean(c.err.Error()))
+		if c.snap == nil {
+			return msg
+		}
+		return msg + "\n" + st.Stale.Render("STALE") + " what follows is the last data read:\n" + t.findingsView(c)
+	}
 	if c.snap == nil {
 		return "\n  Waiting for the first snapshot…"
 	}
+	return t.findingsView(c)
+}
+
+func (t *triage) findingsView(c *common) string {
+	st := &c.styles
 	if len(t.rows) == 0 {
 		sat := &c.snap.Saturation
 		return fmt.Sprintf("\n  %s no session is blocked, no index is invalid, no build is running,\n"+
