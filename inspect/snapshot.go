@@ -61,6 +61,26 @@ type Server struct {
 	Role RolePrivileges `json:"role"`
 }
 
+// RoleWord names what our role is, in the terms that decide what it sees
+// and may do.
+func (s *Server) RoleWord() string {
+	switch {
+	case s.Role.Superuser:
+		return "superuser"
+	case s.Role.ReadAllStats:
+		return "pg_read_all_stats"
+	}
+	return "ordinary role"
+}
+
+// ModeWord is "primary" or "standby".
+func (s *Server) ModeWord() string {
+	if s.InRecovery {
+		return "standby"
+	}
+	return "primary"
+}
+
 // RolePrivileges is what the connected role may see and do.
 type RolePrivileges struct {
 	Superuser bool `json:"superuser"`

@@ -216,12 +216,7 @@ func (p *connections) view(c *common) string {
 		b.WriteString("\n  No backend matches the filter.")
 		return b.String()
 	}
-	start, end := p.list.window()
-	for i := start; i < end; i++ {
-		r := &p.rows[i]
-		b.WriteByte('\n')
-		b.WriteString(p.table.row(st, r.cells, i == p.list.cursor, colState, stateStyle(st, r.word)))
-	}
+	p.table.window(&b, st, &p.list, colState, func(i int) ([]string, string) { return p.rows[i].cells, p.rows[i].word })
 	return b.String()
 }
 

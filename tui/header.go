@@ -31,19 +31,8 @@ func (m *Model) identityLine() string {
 	line := st.Title.Render("pgmedic")
 	if s := m.c.snap; s != nil {
 		srv := &s.Server
-		role := "ordinary role"
-		switch {
-		case srv.Role.Superuser:
-			role = "superuser"
-		case srv.Role.ReadAllStats:
-			role = "pg_read_all_stats"
-		}
-		mode := "primary"
-		if srv.InRecovery {
-			mode = "standby"
-		}
-		line += fmt.Sprintf("  PostgreSQL %s %s as %s  %s", inspect.VersionString(srv.VersionNum), mode,
-			role, safetext.Line(m.src.Target()))
+		line += fmt.Sprintf("  PostgreSQL %s %s as %s  %s", inspect.VersionString(srv.VersionNum), srv.ModeWord(),
+			srv.RoleWord(), safetext.Line(m.src.Target()))
 	} else {
 		line += "  " + safetext.Line(m.src.Target())
 	}

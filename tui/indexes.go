@@ -221,11 +221,8 @@ func (p *indexes) view(c *common) string {
 		return b.String()
 	}
 	b.WriteString(p.table.header(st, -1, false))
-	start, end := p.list.window()
-	for i := start; i < end; i++ {
-		r := &p.rows[i]
-		b.WriteByte('\n')
-		b.WriteString(p.table.row(st, r.cells, i == p.list.cursor, icStatus, stateStyle(st, labelStyleWord(r.word))))
-	}
+	p.table.window(&b, st, &p.list, icStatus, func(i int) ([]string, string) {
+		return p.rows[i].cells, labelStyleWord(p.rows[i].word)
+	})
 	return b.String()
 }

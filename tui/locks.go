@@ -190,11 +190,6 @@ func (p *locks) view(c *common) string {
 	}
 	var b strings.Builder
 	b.WriteString(p.table.header(st, -1, false))
-	start, end := p.list.window()
-	for i := start; i < end; i++ {
-		r := &p.rows[i]
-		b.WriteByte('\n')
-		b.WriteString(p.table.row(st, r.cells, i == p.list.cursor, lcState, stateStyle(st, r.word)))
-	}
+	p.table.window(&b, st, &p.list, lcState, func(i int) ([]string, string) { return p.rows[i].cells, p.rows[i].word })
 	return b.String()
 }

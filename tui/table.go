@@ -152,3 +152,14 @@ func (t *table) row(st *Styles, cells []string, selected bool, stateCol int, sta
 	}
 	return line
 }
+
+// window draws the list's visible rows. row returns a row's cells and its
+// state word, which colours the stateCol cell.
+func (t *table) window(b *strings.Builder, st *Styles, l *list, stateCol int, row func(i int) ([]string, string)) {
+	start, end := l.window()
+	for i := start; i < end; i++ {
+		cells, word := row(i)
+		b.WriteByte('\n')
+		b.WriteString(t.row(st, cells, i == l.cursor, stateCol, stateStyle(st, word)))
+	}
+}

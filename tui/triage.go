@@ -252,12 +252,10 @@ func (t *triage) findingsView(c *common) string {
 	}
 	var b strings.Builder
 	b.WriteString(t.table.header(st, -1, false))
-	start, end := t.list.window()
-	for i := start; i < end; i++ {
+	t.table.window(&b, st, &t.list, 0, func(i int) ([]string, string) {
 		r := &t.rows[i]
-		b.WriteByte('\n')
-		b.WriteString(t.table.row(st, []string{r.label, r.text, r.hint}, i == t.list.cursor, 0, stateStyle(st, labelStyleWord(r.label))))
-	}
+		return []string{r.label, r.text, r.hint}, labelStyleWord(r.label)
+	})
 	return b.String()
 }
 

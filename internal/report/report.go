@@ -74,17 +74,7 @@ func (r *textReport) printf(format string, args ...any) {
 
 func (r *textReport) header() {
 	srv := &r.s.Server
-	role := "ordinary role"
-	switch {
-	case srv.Role.Superuser:
-		role = "superuser"
-	case srv.Role.ReadAllStats:
-		role = "pg_read_all_stats"
-	}
-	mode := "primary"
-	if srv.InRecovery {
-		mode = "standby (in recovery)"
-	}
+	role, mode := srv.RoleWord(), srv.ModeWord()
 	r.printf("pgmedic snapshot %s  PostgreSQL %s (%s)  database %s as %s (%s)\n",
 		r.s.TakenAt.UTC().Format("2006-01-02 15:04:05Z"), clean(srv.Version), mode,
 		clean(inspect.QuoteIdent(srv.Database)), clean(inspect.QuoteIdent(srv.User)), role)
