@@ -43,8 +43,10 @@ func activitySQL(caps Capabilities) string {
 WITH act AS MATERIALIZED (
   SELECT a.pid, a.leader_pid, a.backend_type, a.datname, a.usename, a.application_name,
          host(a.client_addr) AS client_addr, a.state, a.wait_event_type, a.wait_event,
-         a.backend_start, a.xact_start, a.query_start, a.state_change, a.query
+         a.backend_start, a.xact_start, a.query_start, a.state_change, a.query,
+         coalesce(r.rolsuper, false) AS rolsuper
   FROM pg_catalog.pg_stat_activity a
+  LEFT JOIN pg_catalog.pg_roles r ON r.oid = a.usesysid
 ), hidden_waiters AS MATERIALIZED (
   SELECT DISTINCT l.pid FROM pg_catalog.pg_locks l
   WHERE NOT l.granted AND l.pid IS NOT NULL
@@ -98,7 +100,7 @@ SELECT a.pid, coalesce(a.leader_pid, 0),
        CASE WHEN l.relation IS NULL THEN NULL
             WHEN l.database = 0 OR d.datname = pg_catalog.current_database() THEN l.relation::regclass::text
             ELSE coalesce(d.datname, l.database::text) || ':' || l.relation END,
-       l.waitstart, p.gid
+       l.waitstart, p.gid, a.rolsuper
 FROM act a
 LEFT JOIN waiters w  ON w.pid = a.pid
 LEFT JOIN wlock l    ON l.pid = a.pid

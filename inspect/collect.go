@@ -223,7 +223,7 @@ func (c *Collector) scanBackends(br pgx.BatchResults, s *Snapshot) error {
 	return readEach(br, "pg_stat_activity", []any{&pid, &leader, &b.BackendType, &b.Database, &b.User,
 		&b.ApplicationName, &b.ClientAddr, &b.State, &b.WaitEventType, &b.WaitEvent,
 		&b.BackendStart, &b.XactStart, &b.QueryStart, &b.StateChange, &b.Query,
-		&b.Own, &blockedBy, &nBlock, &queued, &lockType, &mode, &rel, &waitStart, &gid,
+		&b.Own, &blockedBy, &nBlock, &queued, &lockType, &mode, &rel, &waitStart, &gid, &b.Superuser,
 	}, func() {
 		row := b
 		row.PID, row.LeaderPID, row.BlockersTotal = int(pid), int(leader), int(nBlock)

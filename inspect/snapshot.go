@@ -133,6 +133,10 @@ type Backend struct {
 	// for, when BlockedBy contains 0.
 	PreparedGID string `json:"prepared_gid,omitempty"`
 
+	// Superuser: the backend's role is a superuser; only a superuser may
+	// cancel or terminate it.
+	Superuser bool `json:"superuser"`
+
 	// Own marks pgmedic's own session; it is left out of counts and trees.
 	Own bool `json:"own,omitempty"`
 }
