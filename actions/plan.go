@@ -277,10 +277,11 @@ func PlanRebuild(ix *inspect.Index) Plan {
 	}
 	p.Risks = []string{
 		"the build reads the whole table twice and waits for transactions that hold older snapshots; reads and writes go on",
-		"cancelled or failed, it leaves an invalid index again: pgmedic then offers to drop it",
+		"cancelled or failed, it leaves an invalid index again, to be dropped (drop-index, or D)",
 	}
 	if ix.Unique {
-		p.Risks = append(p.Risks, "if the table still has duplicate keys the build fails again: run the duplicate check first")
+		p.Risks = append(p.Risks, "if the table still has duplicate keys the build would fail again: pgmedic looks for one first "+
+			"(bounded by a statement timeout) and refuses, naming the key")
 	}
 	return p
 }

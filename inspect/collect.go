@@ -315,15 +315,36 @@ func ReadIndexes(ctx context.Context, conn *pgx.Conn) ([]Index, error) {
 	return out, nil
 }
 
+// ReadIndex reads one index, valid or not, named as it would be in SQL
+// ("orders_pkey", "sales.orders_pkey", "\"My Index\""): for the actions,
+// which also rebuild valid indexes. It returns nil when there is none.
+func ReadIndex(ctx context.Context, conn *pgx.Conn, name string) (*Index, error) {
+	out, err := queryIndexes(ctx, conn, oneIndexSQL, name)
+	if err != nil && isLockOrStatementTimeout(err) {
+		out, err = queryIndexes(ctx, conn, oneIndexNoLockSQL, name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	finishIndexes(out)
+	if out[0].Valid {
+		out[0].Status = "" // a valid index has no trouble to classify
+	}
+	return &out[0], nil
+}
+
 // readIndexesNoLock is the fallback when a lock slipped in between the
 // guard and pg_get_indexdef(): the listing without the calls that wait.
 func readIndexesNoLock(ctx context.Context, conn *pgx.Conn) ([]Index, error) {
 	return queryIndexes(ctx, conn, invalidIndexesNoLockSQL)
 }
 
-func queryIndexes(ctx context.Context, conn *pgx.Conn, sql string) ([]Index, error) {
+func queryIndexes(ctx context.Context, conn *pgx.Conn, sql string, args ...any) ([]Index, error) {
 	var out []Index
-	rows, err := conn.Query(ctx, sql)
+	rows, err := conn.Query(ctx, sql, args...)
 	if err == nil {
 		err = scanIndexRows(rows, &out)
 	}

@@ -157,13 +157,18 @@ func ClassifyIndex(ix *Index) IndexStatus {
 // REINDEX CONCURRENTLY, by the session lock that backend still holds on
 // it: matching by name would mark an older stale _ccold as building.
 var (
-	invalidIndexesSQL = fmt.Sprintf(invalidIndexesTemplate, guardedSize, guardedDefinition)
+	invalidIndexesSQL = fmt.Sprintf(invalidIndexesTemplate, guardedSize, guardedDefinition, onlyInvalid)
 	// invalidIndexesNoLockSQL leaves out the two calls that can wait for a
 	// lock: it always answers, with size and definition unknown.
-	invalidIndexesNoLockSQL = fmt.Sprintf(invalidIndexesTemplate, "NULL::bigint", "NULL::text")
+	invalidIndexesNoLockSQL = fmt.Sprintf(invalidIndexesTemplate, "NULL::bigint", "NULL::text", onlyInvalid)
+	// oneIndexSQL reads one index, valid or not, named as in SQL ($1).
+	oneIndexSQL       = fmt.Sprintf(invalidIndexesTemplate, guardedSize, guardedDefinition, byName)
+	oneIndexNoLockSQL = fmt.Sprintf(invalidIndexesTemplate, "NULL::bigint", "NULL::text", byName)
 )
 
 const (
+	onlyInvalid = "NOT i.indisvalid"
+	byName      = "i.indexrelid = pg_catalog.to_regclass($1)"
 	guardedSize = `CASE WHEN EXISTS (SELECT 1 FROM ael WHERE ael.relation IN (i.indexrelid, i.indrelid))
             THEN NULL ELSE pg_catalog.pg_relation_size(i.indexrelid) END`
 	guardedDefinition = `CASE WHEN EXISTS (SELECT 1 FROM ael WHERE ael.relation IN (i.indexrelid, i.indrelid))
@@ -207,6 +212,6 @@ LEFT JOIN LATERAL (
                            AND l.relation = i.indexrelid)))
   LIMIT 1
 ) p ON true
-WHERE NOT i.indisvalid
+WHERE %s
   AND n.nspname NOT LIKE 'pg\_temp\_%%' AND n.nspname NOT LIKE 'pg\_toast\_temp\_%%'
 ORDER BY n.nspname, ci.relname`

@@ -28,6 +28,9 @@ const usageText = `pgmedic: see what is wrong with a PostgreSQL server in troubl
 Usage:
   pgmedic [OPTION]... [DBNAME [USERNAME]]            the full-screen view
   pgmedic snapshot [OPTION]... [DBNAME [USERNAME]]   print one snapshot and exit
+  pgmedic cancel PID | terminate PID                 cancel a backend's query / end it
+  pgmedic drop-index [SCHEMA.]INDEX                  DROP INDEX CONCURRENTLY an invalid index
+  pgmedic rebuild-index [SCHEMA.]INDEX               rebuild an index concurrently
   pgmedic version
 
 Connection options (as in psql; anything not given comes from the libpq
@@ -48,6 +51,11 @@ Options:
       --warn-at=75         pool saturation (%) at which the gauge warns
       --color=auto         auto, always or never (NO_COLOR is honoured)
       --json               snapshot: print one JSON object (the contract)
+      --dry-run            actions: print the plan and the SQL, do nothing
+      --yes                actions: run without asking (required without a terminal)
+      --read-only          no action may change the server
+      --audit-log=PATH     where actions are recorded (default
+                           $XDG_STATE_HOME/pgmedic/audit.jsonl)
       --help               show this help
 
 Examples:
@@ -106,6 +114,10 @@ type flags struct {
 	interval     time.Duration
 	warnAt       float64
 	color        string
+	yes          bool
+	dryRun       bool
+	readOnly     bool
+	auditLog     string
 }
 
 func parseFlags(args []string) (*flags, []string, error) {
@@ -124,6 +136,10 @@ func parseFlags(args []string) (*flags, []string, error) {
 	fs.DurationVar(&f.interval, "interval", time.Second, "")
 	fs.Float64Var(&f.warnAt, "warn-at", 75, "")
 	fs.StringVar(&f.color, "color", "auto", "")
+	fs.BoolVar(&f.yes, "yes", false, "")
+	fs.BoolVar(&f.dryRun, "dry-run", false, "")
+	fs.BoolVar(&f.readOnly, "read-only", false, "")
+	fs.StringVar(&f.auditLog, "audit-log", "", "")
 	if err := fs.Parse(args); err != nil {
 		return nil, nil, usageError("%v", err)
 	}
@@ -164,6 +180,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			}
 		}
 		return runSnapshot(ctx, f, stdout)
+	case "cancel", "terminate", "drop-index", "rebuild-index":
+		if f.askPassword {
+			if f.conn.Password, err = promptPassword(stderr); err != nil {
+				return err
+			}
+		}
+		return runAction(ctx, f, actionCommands[cmd], rest, os.Stdin, stdout, stderr)
 	case "version":
 		_, err := fmt.Fprintf(stdout, "pgmedic %s\n", version)
 		return err
@@ -179,7 +202,8 @@ func isCommand(s string) bool {
 	case "snapshot", "version", "help":
 		return true
 	}
-	return false
+	_, ok := actionCommands[s]
+	return ok
 }
 
 // positionalConn applies psql's trailing [DBNAME [USERNAME]].

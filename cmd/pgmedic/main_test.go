@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pgmedic/pgmedic/internal/connect"
 	"github.com/pgmedic/pgmedic/internal/pgcluster"
@@ -23,6 +24,7 @@ import (
 type incident struct {
 	c       *pgcluster.Cluster
 	pileUp  *scenario.PileUp
+	writer  *scenario.Session // idle in a transaction: the build waits for it
 	builder *scenario.Session
 }
 
@@ -49,7 +51,7 @@ func stageIncident(t *testing.T) *incident {
 		func() error { return st.FailedUniqueIndex(ctx, accounts, "accounts_code_uq") },
 		func() (err error) { inc.pileUp, err = st.MigrationBehindIdleTx(ctx, users, 3); return err },
 		func() (err error) {
-			_, inc.builder, err = st.BuildWaitingForWriters(ctx, accounts, "accounts_v_idx")
+			inc.writer, inc.builder, err = st.BuildWaitingForWriters(ctx, accounts, "accounts_v_idx")
 			return err
 		},
 	} {
@@ -265,5 +267,14 @@ func TestBinary(t *testing.T) {
 	out, err = exec.Command(bin, "frobnicate").CombinedOutput()
 	if !errors.As(err, &ee) || ee.ExitCode() != 2 {
 		t.Errorf("unknown command: %v, want exit 2\n%s", err, out)
+	}
+}
+
+func waitDone(t *testing.T, s *scenario.Session) {
+	t.Helper()
+	select {
+	case <-s.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatalf("session %s (pid %d) is still blocked", s.Name, s.PID)
 	}
 }

@@ -1,0 +1,177 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"golang.org/x/term"
+
+	"github.com/pgmedic/pgmedic/actions"
+	"github.com/pgmedic/pgmedic/inspect"
+	"github.com/pgmedic/pgmedic/internal/connect"
+	"github.com/pgmedic/pgmedic/internal/safetext"
+)
+
+// actionCommands maps each command to its kind.
+var actionCommands = map[string]actions.Kind{
+	"cancel": actions.Cancel, "terminate": actions.Terminate,
+	"drop-index": actions.DropIndex, "rebuild-index": actions.Rebuild,
+}
+
+// runAction is `pgmedic cancel|terminate PID` and `pgmedic
+// drop-index|rebuild-index [SCHEMA.]NAME`: print the plan, ask (or
+// require --yes without a terminal), run it with the guard rails, and exit
+// 0 only when the effect was verified.
+func runAction(ctx context.Context, f *flags, kind actions.Kind, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) != 1 {
+		what := "PID"
+		if kind == actions.DropIndex || kind == actions.Rebuild {
+			what = "[SCHEMA.]INDEX"
+		}
+		return usageError("pgmedic %s takes one %s", kind, what)
+	}
+	cfg, err := connect.Config(f.conn)
+	if err != nil {
+		return err
+	}
+	conn, err := connect.Open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	coll, err := inspect.NewCollector(ctx, conn)
+	if err != nil {
+		return err
+	}
+	snap, err := coll.Snapshot(ctx)
+	if err != nil {
+		return connect.ExplainRead(err)
+	}
+
+	var plan actions.Plan
+	switch kind {
+	case actions.Cancel, actions.Terminate:
+		pid, err := strconv.Atoi(args[0])
+		if err != nil || pid <= 0 {
+			return usageError("%q is not a process id", args[0])
+		}
+		plan = actions.PlanSignal(snap, kind, pid)
+	default:
+		ix, err := inspect.ReadIndex(ctx, conn, args[0])
+		if err != nil {
+			return connect.ExplainRead(err)
+		}
+		if ix == nil {
+			return fmt.Errorf("there is no index %s in database %q (name it as in SQL: schema.name, with double quotes where needed)",
+				safetext.Line(args[0]), snap.Server.Database)
+		}
+		if kind == actions.DropIndex {
+			plan = actions.PlanDropIndex(ix)
+		} else {
+			plan = actions.PlanRebuild(ix)
+		}
+	}
+	if f.readOnly && plan.Allowed() {
+		plan.Refusal, plan.Alternative = "pgmedic runs read-only (--read-only): no action changes the server", ""
+	}
+	printPlan(stdout, &plan)
+
+	audit := &actions.Audit{Path: f.auditLog, Server: fmt.Sprintf("%s:%d", cfg.Host, cfg.Port), Database: cfg.Database, User: cfg.User}
+	if audit.Path == "" {
+		audit.Path = actions.DefaultAuditPath()
+	}
+	env := actions.Env{
+		Monitor: func(ctx context.Context, fn func(*pgx.Conn) error) error { return fn(conn) },
+		Dedicated: func(ctx context.Context, db string) (*pgx.Conn, error) {
+			other := cfg.Copy()
+			other.Database = db
+			return connect.Open(ctx, other)
+		},
+		Snapshot: coll.Snapshot,
+		Audit:    audit,
+		Progress: func(msg string) { fmt.Fprintln(stderr, "pgmedic:", safetext.Line(msg)) },
+	}
+	switch {
+	case !plan.Allowed():
+		r := actions.Run(ctx, env, plan, snap) // records the refusal
+		return fmt.Errorf("%s", safetext.Line(r.Describe()))
+	case f.dryRun:
+		fmt.Fprintln(stdout, "dry run: nothing was done")
+		return nil
+	case !f.yes:
+		ok, err := confirm(stdin, stdout)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			fmt.Fprintln(stdout, "not confirmed: nothing was done")
+			return &exitError{code: 1, err: fmt.Errorf("not confirmed")}
+		}
+	}
+	r := actions.Run(ctx, env, plan, snap)
+	fmt.Fprintln(stdout, safetext.Line(r.Describe()))
+	fmt.Fprintf(stdout, "audit: %s\n", audit.Path)
+	if !r.OK() {
+		return &exitError{code: 1, err: fmt.Errorf("%s did not complete", plan.Kind)}
+	}
+	return nil
+}
+
+// confirm asks on a terminal; without one, there is no one to ask.
+func confirm(stdin io.Reader, stdout io.Writer) (bool, error) {
+	if f, ok := stdin.(*os.File); !ok || !term.IsTerminal(int(f.Fd())) {
+		return false, usageError("no terminal to confirm on: pass --yes to run it anyway, or --dry-run to only print the plan")
+	}
+	fmt.Fprint(stdout, "Run it? Type yes to run, anything else cancels: ")
+	line, _ := bufio.NewReader(stdin).ReadString('\n')
+	answer := strings.ToLower(strings.TrimSpace(line))
+	return answer == "yes" || answer == "y", nil
+}
+
+func printPlan(w io.Writer, p *actions.Plan) {
+	out := func(format string, args ...any) { fmt.Fprintln(w, safetext.Line(fmt.Sprintf(format, args...))) }
+	out("%s", p.Title)
+	if b := p.Backend; b != nil {
+		out("  backend   pid %d, user %s, application %s, client %s, database %s", b.PID, orDash(b.User), orDash(b.Application), orDash(b.Client), orDash(b.Database))
+		out("  state     %s; %d session(s) waiting on it", orDash(b.State), b.Blocked)
+		out("  query     %s", b.Query)
+	}
+	if ix := p.Index; ix != nil {
+		out("  index     %s.%s on %s (oid %d, database %s, %s)", inspect.QuoteIdent(ix.Schema), inspect.QuoteIdent(ix.Name),
+			inspect.QuoteIdent(ix.Table), ix.OID, ix.Database, orDash(string(ix.Status)))
+	}
+	if len(p.Statements) > 0 {
+		fmt.Fprintln(w, "  SQL, each statement on its own, outside any transaction:")
+		for _, st := range p.Statements {
+			out("    %s;", st.Display)
+		}
+	}
+	for _, pre := range p.Preconditions {
+		out("  checks    %s", pre)
+	}
+	if p.Effect != "" {
+		out("  effect    %s", p.Effect)
+	}
+	for _, risk := range p.Risks {
+		out("  risk      %s", risk)
+	}
+	if !p.Allowed() {
+		out("  REFUSED   %s", p.Refusal)
+		if p.Alternative != "" {
+			out("  instead   %s", p.Alternative)
+		}
+	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
