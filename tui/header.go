@@ -123,6 +123,9 @@ func (m *Model) footer() string {
 	if m.filtering {
 		return fitCell(m.input.View()+"  (enter keeps, esc clears)", m.c.width, false)
 	}
+	if m.running != nil {
+		return fitCell(st.Warn.Render(m.runningLine()), m.c.width, false)
+	}
 	if m.flash != "" && m.c.opts.Now().Before(m.flashUntil) {
 		return fitCell(st.Warn.Render(m.flash), m.c.width, false)
 	}
@@ -163,7 +166,7 @@ func (m *Model) helpView() string {
 		}
 		grid = b.String()
 	}
-	return grid + "\n\nLowercase keys only look. Uppercase keys change the server: they arrive\nin the next release, and will always show the SQL and ask first.\n" +
+	return grid + "\n\nLowercase keys only look. Uppercase keys change the server: each shows\nits SQL, effect and risks, and runs only after y.\n" +
 		"Press ? or esc to close."
 }
 

@@ -6,8 +6,8 @@ import "charm.land/bubbles/v2/key"
 // change the server (and are Dangerous: read-only mode removes them in one
 // place). The `?` help and the README's key table both come from here.
 type KeyMap struct {
-	Triage, Connections, Locks, Indexes key.Binding
-	NextView, PrevView                  key.Binding
+	Triage, Connections, Locks, Indexes, Log key.Binding
+	NextView, PrevView                       key.Binding
 
 	Up, Down, Top, Bottom, PageUp, PageDown key.Binding
 	Details, Back                           key.Binding
@@ -32,6 +32,7 @@ func DefaultKeyMap() KeyMap {
 		Connections: key.NewBinding(key.WithKeys("2"), key.WithHelp("2", "connections")),
 		Locks:       key.NewBinding(key.WithKeys("3"), key.WithHelp("3", "locks")),
 		Indexes:     key.NewBinding(key.WithKeys("4"), key.WithHelp("4", "indexes")),
+		Log:         key.NewBinding(key.WithKeys("5"), key.WithHelp("5", "command log")),
 		NextView:    key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "next view")),
 		PrevView:    key.NewBinding(key.WithKeys("shift+tab"), key.WithHelp("shift+tab", "previous view")),
 
@@ -64,13 +65,13 @@ func DefaultKeyMap() KeyMap {
 
 // ShortHelp is the footer.
 func (k KeyMap) ShortHelp() []key.Binding {
-	return []key.Binding{k.Triage, k.Connections, k.Locks, k.Indexes, k.Details, k.Filter, k.Pause, k.Help, k.Quit}
+	return []key.Binding{k.Triage, k.Connections, k.Locks, k.Indexes, k.Log, k.Details, k.Filter, k.Pause, k.Help, k.Quit}
 }
 
 // FullHelp is the `?` screen, grouped.
 func (k KeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
-		{k.Triage, k.Connections, k.Locks, k.Indexes, k.NextView, k.PrevView},
+		{k.Triage, k.Connections, k.Locks, k.Indexes, k.Log, k.NextView, k.PrevView},
 		{k.Up, k.Down, k.Top, k.Bottom, k.PageUp, k.PageDown, k.Details, k.Back},
 		{k.Filter, k.Sort, k.Order, k.Group, k.Pause, k.Faster, k.Slower, k.Copy, k.Help, k.Quit},
 		{k.Cancel, k.Terminate, k.DropIndex, k.RebuildIndex},

@@ -15,6 +15,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 
+	"github.com/pgmedic/pgmedic/actions"
 	"github.com/pgmedic/pgmedic/inspect"
 )
 
@@ -44,6 +45,11 @@ type Options struct {
 	Now func() time.Time
 	// FetchTimeout bounds one refresh; default 15s.
 	FetchTimeout time.Duration
+	// Executor runs actions; nil means none can run.
+	Executor Executor
+	// ReadOnly removes every action: for screen-shares, and for roles
+	// that must not act.
+	ReadOnly bool
 }
 
 // MinWidth and MinHeight are the smallest usable terminal.
@@ -137,6 +143,10 @@ type Model struct {
 
 	detail   *detail
 	showHelp bool
+
+	dialog  *dialog
+	running *running
+	log     []actions.Result
 }
 
 // New builds the model.
@@ -163,7 +173,7 @@ func New(src Source, opts Options) *Model {
 		interval: opts.Interval,
 		input:    in,
 	}
-	m.panes = []pane{newTriage(), newConnections(), newLocks(), newIndexes()}
+	m.panes = []pane{newTriage(), newConnections(), newLocks(), newIndexes(), &commandLog{log: &m.log}}
 	return m
 }
 
@@ -241,6 +251,13 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, nil
 	case tea.KeyPressMsg:
 		return m, m.onKey(msg)
+	case actionProgressMsg:
+		if m.running != nil {
+			m.running.progress = msg.text
+		}
+		return m, listen(msg.ch)
+	case actionDoneMsg:
+		return m, m.onActionDone(msg.result)
 	}
 	if m.detail != nil {
 		return m, m.detail.update(msg)
@@ -309,13 +326,31 @@ func (m *Model) setFlash(format string, args ...any) {
 	m.flashUntil = m.c.opts.Now().Add(5 * time.Second)
 }
 
+// setResult shows an action's outcome until the next one, or a minute:
+// long enough to read it aloud on a bridge call.
+func (m *Model) setResult(msg string) {
+	m.flash = msg
+	m.flashUntil = m.c.opts.Now().Add(time.Minute)
+}
+
 func (m *Model) onKey(msg tea.KeyPressMsg) tea.Cmd {
 	k := &m.c.keys
 	if msg.String() == "ctrl+c" {
 		return tea.Quit
 	}
+	if m.dialog != nil {
+		return m.onDialogKey(msg)
+	}
 	if m.filtering {
 		return m.onFilterKey(msg)
+	}
+	if m.running != nil && key.Matches(msg, k.Quit) {
+		m.dialog = &dialog{quit: true}
+		return nil
+	}
+	if m.running != nil && key.Matches(msg, k.Back) && m.detail == nil && !m.showHelp && m.c.filter == "" {
+		m.dialog = &dialog{stop: true}
+		return nil
 	}
 	if m.showHelp {
 		if key.Matches(msg, k.Help, k.Back, k.Quit) {
@@ -346,6 +381,8 @@ func (m *Model) onKey(msg tea.KeyPressMsg) tea.Cmd {
 		m.active = 2
 	case key.Matches(msg, k.Indexes):
 		m.active = 3
+	case key.Matches(msg, k.Log):
+		m.active = 4
 	case key.Matches(msg, k.NextView):
 		m.active = (m.active + 1) % len(m.panes)
 	case key.Matches(msg, k.PrevView):
@@ -386,21 +423,13 @@ func (m *Model) onKey(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.Copy):
 		m.setFlash("copy arrives in a later release of pgmedic")
 	case key.Matches(msg, k.Cancel, k.Terminate, k.DropIndex, k.RebuildIndex):
-		m.setFlash("%s: not available yet; actions arrive in the next release of pgmedic", msg.String()+" "+bindingDesc(msg, k))
+		kind, _ := m.actionKind(msg)
+		return m.onActionKey(kind)
 	default:
 		_, cmd := m.panes[m.active].update(&m.c, msg)
 		return cmd
 	}
 	return nil
-}
-
-func bindingDesc(msg tea.KeyPressMsg, k *KeyMap) string {
-	for _, b := range k.Dangerous() {
-		if key.Matches(msg, *b) {
-			return "(" + b.Help().Desc + ")"
-		}
-	}
-	return ""
 }
 
 func (m *Model) onFilterKey(msg tea.KeyPressMsg) tea.Cmd {
@@ -473,6 +502,8 @@ func (m *Model) render() string {
 	b.WriteByte('\n')
 	body := ""
 	switch {
+	case m.dialog != nil:
+		body = m.dialogView()
 	case m.showHelp:
 		body = m.helpView()
 	case m.detail != nil:

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/pgmedic/pgmedic/actions"
 	"github.com/pgmedic/pgmedic/inspect"
 )
 
@@ -25,7 +27,7 @@ func TestViewSwitching(t *testing.T) {
 	for _, c := range []struct {
 		key  string
 		want int
-	}{{"2", 1}, {"3", 2}, {"4", 3}, {"1", 0}, {"tab", 1}, {"tab", 2}, {"shift+tab", 1}, {"shift+tab", 0}, {"shift+tab", 3}} {
+	}{{"2", 1}, {"3", 2}, {"4", 3}, {"1", 0}, {"tab", 1}, {"tab", 2}, {"shift+tab", 1}, {"shift+tab", 0}, {"shift+tab", 4}, {"5", 4}} {
 		press(m, c.key)
 		if m.active != c.want {
 			t.Fatalf("after %q the view is %d, want %d", c.key, m.active, c.want)
@@ -305,12 +307,171 @@ func TestDetailAndHelp(t *testing.T) {
 	}
 }
 
-func TestDangerousKeysSayNotYet(t *testing.T) {
-	m := newTestModel(t, fixture(3), 120, 40)
-	for _, k := range []string{"C", "K", "D", "R"} {
-		press(m, k)
-		mustContain(t, screen(m), k+" (", "not available yet")
+// fakeExecutor records what it was asked to run.
+type fakeExecutor struct {
+	ran    []actions.Plan
+	result func(actions.Plan) actions.Result
+}
+
+func (f *fakeExecutor) Execute(_ context.Context, p actions.Plan, _ *inspect.Snapshot, progress func(string)) actions.Result {
+	f.ran = append(f.ran, p)
+	progress("working")
+	if f.result != nil {
+		return f.result(p)
 	}
+	return actions.Result{Plan: p, Outcome: "done", Message: "did " + string(p.Kind), Started: fixedNow}
+}
+
+func withExecutor(t *testing.T, s *inspect.Snapshot, exec Executor, readOnly bool) *Model {
+	t.Helper()
+	m := New(&fakeSource{snap: s}, Options{Now: func() time.Time { return fixedNow }, Executor: exec, ReadOnly: readOnly})
+	m.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
+	m.Update(snapshotMsg{gen: m.gen, snap: s})
+	return m
+}
+
+// runAll feeds the commands of an action back until it is done.
+func runAll(m *Model, cmd tea.Cmd) {
+	for i := 0; cmd != nil && i < 10; i++ {
+		switch msg := cmd().(type) {
+		case actionProgressMsg, actionDoneMsg:
+			_, cmd = m.Update(msg)
+		default:
+			return
+		}
+	}
+}
+
+func TestActionDialogNoIsDefault(t *testing.T) {
+	exec := &fakeExecutor{}
+	s := fixture(3)
+	m := withExecutor(t, s, exec, false)
+	// The root blocker is selected on Triage; K opens the dialog with the SQL.
+	press(m, "K")
+	if m.dialog == nil {
+		t.Fatal("K opens no dialog")
+	}
+	frame := screen(m)
+	mustContain(t, frame, "Terminate backend 4101", "pg_terminate_backend(4101, 5000)", "4 session(s) wait on it",
+		"rolls back", "[y] yes, run it", "[n/esc] no (default)")
+	// Anything but y is no.
+	for _, k := range []string{"n", "esc", "Y", "enter", "space"} {
+		press(m, "K")
+		press(m, k)
+		if m.dialog != nil || len(exec.ran) != 0 || m.running != nil {
+			t.Fatalf("%q ran or kept the dialog: ran %d", k, len(exec.ran))
+		}
+	}
+	mustContain(t, screen(m), "not run: nothing was changed")
+	press(m, "K")
+	cmd := press(m, "y")
+	if m.running == nil || cmd == nil {
+		t.Fatal("y starts the action")
+	}
+	runAll(m, cmd)
+	if len(exec.ran) != 1 || exec.ran[0].Kind != actions.Terminate || exec.ran[0].Backend.PID != 4101 {
+		t.Fatalf("ran %+v", exec.ran)
+	}
+	if m.running != nil {
+		t.Error("the action is still marked running")
+	}
+	mustContain(t, screen(m), "DONE: did terminate")
+	press(m, "5")
+	mustContain(t, screen(m), "COMMAND LOG", "DONE", "pg_terminate_backend(4101, 5000)")
+	if len(m.Log()) != 1 {
+		t.Errorf("log has %d entries", len(m.Log()))
+	}
+}
+
+func TestActionRefusalsAndReadOnly(t *testing.T) {
+	exec := &fakeExecutor{}
+	m := withExecutor(t, fixture(3), exec, false)
+	press(m, "C") // cancel of an idle-in-transaction root
+	mustContain(t, screen(m), "REFUSED:", "idle in a transaction", "Instead: terminate it instead")
+	press(m, "y")
+	if len(exec.ran) != 0 {
+		t.Error("y on a refused plan ran it")
+	}
+	press(m, "D") // the root is a session, not an index
+	mustContain(t, screen(m), "select an index first")
+	press(m, "4", "D")
+	mustContain(t, screen(m), "Drop invalid index public.accounts_email_uq", `DROP INDEX CONCURRENTLY IF EXISTS "public"."accounts_email_uq"`,
+		"still rejects duplicates today")
+	press(m, "esc")
+
+	ro := withExecutor(t, fixture(3), exec, true)
+	for _, k := range []string{"C", "K", "D", "R"} {
+		press(ro, k)
+		if ro.dialog != nil {
+			t.Fatalf("read-only: %s opened a dialog", k)
+		}
+		mustContain(t, screen(ro), "read-only (--read-only)")
+	}
+	none := withExecutor(t, fixture(3), nil, false)
+	press(none, "K")
+	mustContain(t, screen(none), "actions are not available")
+}
+
+func TestActionBlockerShiftAndQuitWhileRunning(t *testing.T) {
+	exec := &fakeExecutor{result: func(p actions.Plan) actions.Result {
+		return actions.Result{Plan: p, Outcome: "done", Message: "terminated", NewRoots: []int{4102}, Started: fixedNow}
+	}}
+	m := withExecutor(t, fixture(3), exec, false)
+	press(m, "3", "K")
+	runAll(m, press(m, "y"))
+	if got := m.panes[2].selected().pid; got != 4102 {
+		t.Errorf("after a blocker shift the Locks cursor is on %d, want the new root 4102", got)
+	}
+	mustContain(t, screen(m), "blocker shift: pid 4102 now heads a queue")
+
+	// q while an action runs asks first; n keeps watching.
+	block := make(chan struct{})
+	slow := &slowExecutor{release: block}
+	m = withExecutor(t, fixture(3), slow, false)
+	press(m, "K")
+	press(m, "y")
+	press(m, "q")
+	mustContain(t, screen(m), "An action is running", "Quit anyway?")
+	if cmd := press(m, "n"); cmd != nil {
+		t.Error("n must not quit")
+	}
+	press(m, "q")
+	cmd := press(m, "y")
+	if _, ok := cmd().(tea.QuitMsg); !ok || !slow.cancelled() {
+		t.Error("y quits and cancels the action")
+	}
+	close(block)
+}
+
+// slowExecutor runs until released or cancelled.
+type slowExecutor struct {
+	release chan struct{}
+	mu      sync.Mutex
+	ctx     context.Context
+}
+
+func (s *slowExecutor) Execute(ctx context.Context, p actions.Plan, _ *inspect.Snapshot, _ func(string)) actions.Result {
+	s.mu.Lock()
+	s.ctx = ctx
+	s.mu.Unlock()
+	select {
+	case <-ctx.Done():
+	case <-s.release:
+	}
+	return actions.Result{Plan: p, Outcome: "failed", Message: "cancelled"}
+}
+
+func (s *slowExecutor) cancelled() bool {
+	for range 100 {
+		s.mu.Lock()
+		ctx := s.ctx
+		s.mu.Unlock()
+		if ctx != nil && ctx.Err() != nil {
+			return true
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return false
 }
 
 func TestLocksMoreRowExpands(t *testing.T) {

@@ -11,7 +11,9 @@ import (
 	"github.com/charmbracelet/colorprofile"
 	"golang.org/x/term"
 
+	"github.com/pgmedic/pgmedic/actions"
 	"github.com/pgmedic/pgmedic/internal/connect"
+	"github.com/pgmedic/pgmedic/internal/safetext"
 	"github.com/pgmedic/pgmedic/internal/watch"
 	"github.com/pgmedic/pgmedic/tui"
 )
@@ -39,8 +41,14 @@ func runTUI(ctx context.Context, f *flags, stdout io.Writer) error {
 	if profile != nil {
 		opts = append(opts, tea.WithColorProfile(*profile))
 	}
-	model := tui.New(src, tui.Options{Interval: f.interval, WarnPercent: f.warnAt})
+	audit := &actions.Audit{Path: f.auditLog, Server: fmt.Sprintf("%s:%d", cfg.Host, cfg.Port), Database: cfg.Database, User: cfg.User}
+	if audit.Path == "" {
+		audit.Path = actions.DefaultAuditPath()
+	}
+	model := tui.New(src, tui.Options{Interval: f.interval, WarnPercent: f.warnAt,
+		Executor: &watch.Executor{Source: src, Audit: audit}, ReadOnly: f.readOnly})
 	_, err = tea.NewProgram(model, opts...).Run()
+	printLog(stdout, model.Log(), audit.Path)
 	switch {
 	case err == nil, errors.Is(err, tea.ErrInterrupted), errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil:
 		return nil
@@ -49,6 +57,22 @@ func runTUI(ctx context.Context, f *flags, stdout io.Writer) error {
 			"and nothing was changed on the server; `pgmedic snapshot` still works")
 	}
 	return fmt.Errorf("the screen failed: %w", err)
+}
+
+// printLog leaves the session's actions on the terminal, for the
+// incident notes.
+func printLog(w io.Writer, log []actions.Result, auditPath string) {
+	if len(log) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "pgmedic command log (also in "+auditPath+"):")
+	for i := range log {
+		r := &log[i]
+		fmt.Fprintf(w, "%s %s\n", r.Started.Format("15:04:05"), safetext.Line(r.Describe()))
+		for _, st := range r.Plan.Statements {
+			fmt.Fprintf(w, "    %s;\n", safetext.Line(st.Display))
+		}
+	}
 }
 
 // colorProfile turns --color and NO_COLOR into a profile; nil means detect.

@@ -78,8 +78,9 @@ func TestTUIEndToEnd(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	cmd := fmt.Sprintf("%s -h %s -p %d -U postgres shop; echo pgmedic exited with $?; sleep 60",
-		bin, inc.c.SocketDir, inc.c.Port)
+	audit := filepath.Join(t.TempDir(), "audit.jsonl")
+	cmd := fmt.Sprintf("%s -h %s -p %d -U postgres --audit-log %s shop; echo pgmedic exited with $?; sleep 60",
+		bin, inc.c.SocketDir, inc.c.Port, audit)
 	s := startTmux(t, 80, 24, cmd)
 	root := strconv.Itoa(inc.pileUp.Root.PID)
 	ddl := strconv.Itoa(inc.pileUp.DDL.PID)
@@ -99,9 +100,31 @@ func TestTUIEndToEnd(t *testing.T) {
 	// Esc then q in one write would read as alt+q, as in any terminal.
 	s.keys("Escape")
 	s.waitFor("PID", "STATE")
+
+	// Terminate the root from Triage: the dialog shows the SQL, n does
+	// nothing, y does it, and the migration gets its lock.
+	s.keys("1")
+	s.waitFor("▸ 1 Triage", "BLOCKING")
+	s.keys("K")
+	s.waitFor("Terminate backend "+root, "pg_terminate_backend("+root+", 5000)", "[y] yes, run it")
+	s.keys("n")
+	s.waitFor("not run: nothing was changed")
+	s.keys("K")
+	s.waitFor("[y] yes, run it")
+	s.keys("y")
+	s.waitFor("DONE: backend " + root + " terminated")
+	waitDone(t, inc.pileUp.DDL)
+	if err := inc.pileUp.DDL.Err(); err != nil {
+		t.Errorf("the migration failed after the root went: %v", err)
+	}
+	s.keys("5")
+	s.waitFor("COMMAND LOG", "DONE")
 	s.keys("q")
-	screen = s.waitFor("pgmedic exited with 0")
+	screen = s.waitFor("pgmedic exited with 0", "pgmedic command log", "SELECT pg_terminate_backend("+root+", 5000)")
 	if strings.Contains(screen, "POOL") {
 		t.Errorf("the screen was not restored after q:\n%s", screen)
+	}
+	if raw, err := os.ReadFile(audit); err != nil || !strings.Contains(string(raw), `"action":"terminate"`) {
+		t.Errorf("audit log after the TUI terminate: %v %s", err, raw)
 	}
 }

@@ -1,0 +1,43 @@
+package watch
+
+import (
+	"context"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgmedic/pgmedic/actions"
+	"github.com/pgmedic/pgmedic/inspect"
+	"github.com/pgmedic/pgmedic/internal/connect"
+)
+
+// Executor runs actions for the TUI. Signals use the source's connection,
+// between refreshes (the pool may be full: a second connection could be
+// refused); DDL gets a second connection of its own for as long as it runs.
+type Executor struct {
+	Source *Source
+	Audit  *actions.Audit
+}
+
+// Execute runs a plan with the guard rails of the actions package.
+func (e *Executor) Execute(ctx context.Context, plan actions.Plan, before *inspect.Snapshot, progress func(string)) actions.Result {
+	s := e.Source
+	env := actions.Env{
+		Monitor: func(ctx context.Context, fn func(*pgx.Conn) error) error {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			if err := s.connect(ctx); err != nil {
+				return err
+			}
+			return fn(s.conn)
+		},
+		Dedicated: func(ctx context.Context, db string) (*pgx.Conn, error) {
+			other := s.cfg.Copy()
+			other.Database = db
+			return connect.Open(ctx, other)
+		},
+		Snapshot: s.Snapshot,
+		Audit:    e.Audit,
+		Progress: progress,
+	}
+	return actions.Run(ctx, env, plan, before)
+}

@@ -1,0 +1,307 @@
+package tui
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/pgmedic/pgmedic/actions"
+	"github.com/pgmedic/pgmedic/inspect"
+	"github.com/pgmedic/pgmedic/internal/report"
+)
+
+// Executor runs action plans. The live one signals over pgmedic's own
+// connection and runs DDL on a second one; tests use a fake.
+type Executor interface {
+	Execute(ctx context.Context, plan actions.Plan, before *inspect.Snapshot, progress func(string)) actions.Result
+}
+
+type (
+	actionProgressMsg struct {
+		text string
+		ch   <-chan tea.Msg
+	}
+	actionDoneMsg struct{ result actions.Result }
+)
+
+// dialog asks before anything changes the server. No is the default:
+// only y runs; every other key closes it.
+type dialog struct {
+	plan actions.Plan
+	// quit and stop are the dialogs that confirm leaving or cancelling
+	// while an action runs.
+	quit, stop bool
+}
+
+// running is the action in progress.
+type running struct {
+	plan     actions.Plan
+	started  time.Time
+	progress string
+	cancel   context.CancelFunc
+}
+
+// planFor builds the plan for an action key on the current selection.
+func (m *Model) planFor(kind actions.Kind) (actions.Plan, string) {
+	sel := m.panes[m.active].selected()
+	s := m.c.snap
+	switch kind {
+	case actions.Cancel, actions.Terminate:
+		if sel.pid == 0 {
+			return actions.Plan{}, "select a session first (Triage, Connections or Locks)"
+		}
+		return actions.PlanSignal(s, kind, sel.pid), ""
+	default:
+		if sel.index == nil {
+			return actions.Plan{}, "select an index first (Triage or Indexes)"
+		}
+		if kind == actions.DropIndex {
+			return actions.PlanDropIndex(sel.index), ""
+		}
+		return actions.PlanRebuild(sel.index), ""
+	}
+}
+
+func (m *Model) onActionKey(kind actions.Kind) tea.Cmd {
+	switch {
+	case m.c.opts.ReadOnly:
+		m.setFlash("read-only (--read-only): no action can change the server")
+	case m.c.opts.Executor == nil:
+		m.setFlash("actions are not available in this session")
+	case m.c.snap == nil:
+		m.setFlash("no snapshot yet")
+	case m.running != nil:
+		m.setFlash("%s is still running; one action at a time", m.running.plan.Title)
+	default:
+		plan, why := m.planFor(kind)
+		if why != "" {
+			m.setFlash("%s", why)
+			return nil
+		}
+		m.dialog = &dialog{plan: plan}
+	}
+	return nil
+}
+
+// onDialogKey: y confirms, anything else is no.
+func (m *Model) onDialogKey(msg tea.KeyPressMsg) tea.Cmd {
+	d := m.dialog
+	m.dialog = nil
+	yes := msg.String() == "y"
+	switch {
+	case d.quit:
+		if yes {
+			m.running.cancel()
+			return tea.Quit
+		}
+	case d.stop:
+		if yes && m.running != nil {
+			m.running.cancel()
+			m.setFlash("cancelling %s…", m.running.plan.Title)
+		}
+	case yes && d.plan.Allowed():
+		return m.startAction(d.plan)
+	case d.plan.Allowed():
+		m.setFlash("not run: nothing was changed")
+	}
+	return nil
+}
+
+// startAction runs the plan in the background. Progress and the result
+// come back through a channel, one message at a time; the refresh goes on.
+func (m *Model) startAction(plan actions.Plan) tea.Cmd {
+	ctx, cancel := context.WithCancel(context.Background())
+	m.running = &running{plan: plan, started: m.c.opts.Now(), cancel: cancel}
+	ch := make(chan tea.Msg, 16)
+	exec, before := m.c.opts.Executor, m.c.snap
+	go func() {
+		r := exec.Execute(ctx, plan, before, func(s string) {
+			select {
+			case ch <- actionProgressMsg{text: s, ch: ch}:
+			default: // a slow screen drops progress lines, never the result
+			}
+		})
+		ch <- actionDoneMsg{result: r}
+	}()
+	return listen(ch)
+}
+
+func listen(ch <-chan tea.Msg) tea.Cmd { return func() tea.Msg { return <-ch } }
+
+func (m *Model) onActionDone(r actions.Result) tea.Cmd {
+	if m.running != nil {
+		m.running.cancel()
+	}
+	m.running = nil
+	m.log = append(m.log, r)
+	m.panes[4].refresh(&m.c)
+	msg := r.Describe()
+	if r.Plan.Kind == actions.Cancel && r.OK() && strings.Contains(r.Message, "still running") {
+		msg += " — press K to terminate instead"
+	}
+	m.setResult(msg)
+	// Blocker shift: the queue has a new head; put the cursor on it.
+	if len(r.NewRoots) > 0 {
+		key := pidKey(r.NewRoots[0])
+		for _, p := range m.panes[:3] {
+			switch p := p.(type) {
+			case *triage:
+				p.list.selectKey(key)
+			case *connections:
+				p.list.selectKey(key)
+			case *locks:
+				p.list.selectKey(key)
+			}
+		}
+	}
+	// Look again at once: the action changed what is on screen.
+	if !m.inFlight && !m.paused {
+		m.gen++
+		return m.fetch()
+	}
+	return nil
+}
+
+// dialogView draws the confirmation over the body.
+func (m *Model) dialogView() string {
+	st := &m.c.styles
+	d := m.dialog
+	w := min(m.c.width-4, 100)
+	var b strings.Builder
+	line := func(s string) { b.WriteString(s + "\n") }
+	switch {
+	case d.quit:
+		line(st.Bad.Render("An action is running: " + clean(m.running.plan.Title)))
+		line("Quit anyway? It will be cancelled; a cancelled index build leaves an invalid index to drop.")
+		line("")
+		line(st.Key.Render("[y]") + " quit   " + st.Key.Render("[n/esc]") + " keep watching")
+		return st.Box.Width(w).Render(strings.TrimRight(b.String(), "\n"))
+	case d.stop:
+		line(st.Warn.Render("Cancel " + clean(m.running.plan.Title) + "?"))
+		line("A cancelled build leaves an invalid index behind: drop it afterwards (D).")
+		line("")
+		line(st.Key.Render("[y]") + " cancel it   " + st.Key.Render("[n/esc]") + " let it run")
+		return st.Box.Width(w).Render(strings.TrimRight(b.String(), "\n"))
+	}
+	p := &d.plan
+	line(st.Title.Render(clean(p.Title)))
+	if bt := p.Backend; bt != nil {
+		line(fmt.Sprintf("pid %d · user %s · app %s · client %s · %s", bt.PID, orNone(clean(bt.User)), orNone(clean(bt.Application)),
+			orNone(clean(bt.Client)), orNone(clean(bt.State))))
+		if bt.XactStart != nil && m.c.snap != nil {
+			line(fmt.Sprintf("transaction open since %s (%s)", bt.XactStart.Format("15:04:05"), report.Duration(m.c.snap.ServerTime.Sub(*bt.XactStart))))
+		}
+		line(fmt.Sprintf("%d session(s) wait on it", bt.Blocked))
+		line("query: " + clean(bt.Query))
+	}
+	if ix := p.Index; ix != nil {
+		line(fmt.Sprintf("index %s on %s · %s", clean(inspect.QuoteIdent(ix.Schema)+"."+inspect.QuoteIdent(ix.Name)),
+			clean(inspect.QuoteIdent(ix.Table)), orNone(kindText(ix.Status))))
+	}
+	if !p.Allowed() {
+		line("")
+		line(st.Bad.Render("REFUSED: ") + clean(p.Refusal))
+		if p.Alternative != "" {
+			line("Instead: " + clean(p.Alternative))
+		}
+		line("")
+		line(st.Key.Render("[esc]") + " close")
+		return st.Box.Width(w).Render(strings.TrimRight(b.String(), "\n"))
+	}
+	line("")
+	line(st.Column.Render("SQL") + " (each statement alone, outside any transaction)")
+	for _, s := range p.Statements {
+		line("  " + clean(s.Display) + ";")
+	}
+	line("")
+	line(st.Column.Render("Effect") + " " + clean(p.Effect))
+	for _, r := range p.Risks {
+		line(st.Warn.Render("Risk") + " " + clean(r))
+	}
+	line("")
+	line(st.Key.Render("[y]") + " yes, run it   " + st.Key.Render("[n/esc]") + " no (default)")
+	return st.Box.Width(w).Render(strings.TrimRight(b.String(), "\n"))
+}
+
+// runningLine is the status line while an action runs.
+func (m *Model) runningLine() string {
+	r := m.running
+	s := fmt.Sprintf("RUNNING %s (%s)", clean(r.plan.Title), report.Duration(m.c.opts.Now().Sub(r.started)))
+	if r.progress != "" {
+		s += ": " + clean(r.progress)
+	}
+	return s + "  · esc cancels"
+}
+
+// commandLog is the fifth view: every action this session ran or refused.
+type commandLog struct {
+	log  *[]actions.Result
+	list list
+}
+
+func (p *commandLog) title() string { return "Log" }
+
+func (p *commandLog) refresh(*common) {
+	keys := make([]string, len(*p.log))
+	for i := range keys {
+		keys[i] = fmt.Sprint(len(keys) - 1 - i) // newest first
+	}
+	p.list.setKeys(keys)
+}
+
+func (p *commandLog) setSize(_, h int) { p.list.setHeight(max(1, (h-1)/3)) }
+
+func (p *commandLog) update(c *common, msg tea.KeyPressMsg) (bool, tea.Cmd) {
+	return moveList(&p.list, &c.keys, msg), nil
+}
+
+func (p *commandLog) selected() target { return target{} }
+
+func (p *commandLog) view(c *common) string {
+	st := &c.styles
+	if len(*p.log) == 0 {
+		return "\n  No action has run in this session. Uppercase keys act on the selected row and always ask first."
+	}
+	var b strings.Builder
+	b.WriteString(st.Column.Render("COMMAND LOG, newest first (also printed when pgmedic exits)"))
+	start, end := p.list.window()
+	for i := start; i < end; i++ {
+		r := &(*p.log)[len(*p.log)-1-i]
+		marker := "  "
+		if i == p.list.cursor {
+			marker = "▶ "
+		}
+		word := strings.ToUpper(r.Outcome)
+		style := &st.OK
+		if !r.OK() {
+			style = &st.Bad
+		}
+		fmt.Fprintf(&b, "\n%s%s %s %s", marker, r.Started.Format("15:04:05"), style.Render(word), clean(r.Message))
+		for _, s := range r.Plan.Statements {
+			fmt.Fprintf(&b, "\n      %s;", clean(s.Display))
+		}
+	}
+	return b.String()
+}
+
+// Log is the session's command log, for printing on exit.
+func (m *Model) Log() []actions.Result { return m.log }
+
+func (m *Model) actionKind(msg tea.KeyPressMsg) (actions.Kind, bool) {
+	k := &m.c.keys
+	switch {
+	case key.Matches(msg, k.Cancel):
+		return actions.Cancel, true
+	case key.Matches(msg, k.Terminate):
+		return actions.Terminate, true
+	case key.Matches(msg, k.DropIndex):
+		return actions.DropIndex, true
+	case key.Matches(msg, k.RebuildIndex):
+		return actions.Rebuild, true
+	}
+	return "", false
+}
