@@ -265,6 +265,32 @@ func TestActions(t *testing.T) {
 		}
 	})
 
+	t.Run("prepared transaction: signals refused with the gid, rolled back as its own action", func(t *testing.T) {
+		b := l.bench(t, "")
+		must(t, b.st.CreateTable(ctx, orders, 10))
+		waiter, err := b.st.PreparedHolder(ctx, orders, "pay-batch-'17")
+		must(t, err)
+		if p := actions.PlanSignalPrepared(actions.Terminate, "pay-batch-'17"); p.Allowed() ||
+			!strings.Contains(p.Alternative, "pgmedic rollback-prepared 'pay-batch-'17'") {
+			t.Errorf("terminate of a prepared holder: %q / %q", p.Refusal, p.Alternative)
+		}
+		s := b.snap(t)
+		plan := actions.PlanRollbackPrepared(s, "pay-batch-'17")
+		if !plan.Allowed() || plan.Statements[0].SQL != "ROLLBACK PREPARED 'pay-batch-''17'" {
+			t.Fatalf("plan: %+v", plan)
+		}
+		if r := actions.Run(ctx, b.env, plan, s); !r.OK() {
+			t.Fatalf("rollback prepared: %s", r.Describe())
+		}
+		waitDone(t, waiter)
+		if err := waiter.Err(); err != nil {
+			t.Errorf("the waiter failed: %v", err)
+		}
+		if p := actions.PlanRollbackPrepared(b.snap(t), "pay-batch-'17"); p.Allowed() {
+			t.Error("a gone prepared transaction should be refused")
+		}
+	})
+
 	t.Run("own backend refused", func(t *testing.T) {
 		b := l.bench(t, "")
 		s := b.snap(t)

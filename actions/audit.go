@@ -57,10 +57,13 @@ func RecordOf(r *Result, server, database, user string) Record {
 	rec := Record{Time: r.Started.UTC(), Server: server, Database: database, User: user, Action: r.Plan.Kind,
 		Outcome: r.Outcome, Message: r.Message, SQLState: r.SQLState, DurationMS: r.Duration.Milliseconds(),
 		BlockedBefore: r.BlockedBefore, BlockedAfter: r.BlockedAfter, NewRoots: r.NewRoots}
-	if r.Plan.Backend != nil {
+	switch {
+	case r.Plan.Backend != nil:
 		rec.Target = r.Plan.Backend
-	} else {
+	case r.Plan.Index != nil:
 		rec.Target = r.Plan.Index
+	default:
+		rec.Target = r.Plan.Prepared
 	}
 	for _, st := range r.Plan.Statements {
 		rec.SQL = append(rec.SQL, st.Display)

@@ -71,6 +71,8 @@ func Run(ctx context.Context, env Env, plan Plan, before *inspect.Snapshot) Resu
 		runSignal(ctx, env, &r)
 	case plan.Kind == DropIndex || plan.Kind == Rebuild:
 		runIndex(ctx, env, &r)
+	case plan.Kind == RollbackPrepared:
+		runRollbackPrepared(ctx, env, &r)
 	default:
 		r.refuse("unknown action " + string(plan.Kind))
 	}
@@ -250,4 +252,31 @@ func (r *Result) Describe() string {
 		}
 	}
 	return fmt.Sprintf("%s: %s (%s)", strings.ToUpper(r.Outcome), msg, report.Duration(r.Duration))
+}
+
+func runRollbackPrepared(ctx context.Context, env Env, r *Result) {
+	px := r.Plan.Prepared
+	conn, err := env.Dedicated(ctx, px.Database)
+	if err != nil {
+		r.fail(err, "connecting to the prepared transaction's database")
+		return
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, r.Plan.Statements[0].SQL); err != nil {
+		r.fail(err, "running "+r.Plan.Statements[0].Display)
+		if r.SQLState == "42704" {
+			r.Outcome, r.Message = "refused", fmt.Sprintf("prepared transaction '%s' no longer exists: nothing to do", px.GID)
+		}
+		return
+	}
+	var n int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_catalog.pg_prepared_xacts WHERE gid = $1`, px.GID).Scan(&n); err != nil {
+		r.fail(err, "verifying the rollback")
+		return
+	}
+	if n != 0 {
+		r.Outcome, r.Message = "failed", "the prepared transaction is still there"
+		return
+	}
+	r.Outcome, r.Message = "done", fmt.Sprintf("prepared transaction '%s' rolled back; its locks are released", px.GID)
 }

@@ -67,10 +67,11 @@ type Statement struct {
 
 // Plan is an action before it runs.
 type Plan struct {
-	Kind    Kind           `json:"action"`
-	Title   string         `json:"title"`
-	Backend *BackendTarget `json:"backend,omitempty"`
-	Index   *IndexTarget   `json:"index,omitempty"`
+	Kind     Kind                  `json:"action"`
+	Title    string                `json:"title"`
+	Backend  *BackendTarget        `json:"backend,omitempty"`
+	Index    *IndexTarget          `json:"index,omitempty"`
+	Prepared *inspect.PreparedXact `json:"prepared,omitempty"`
 	// Statements run in order, each on its own, never in a transaction.
 	Statements []Statement `json:"statements"`
 	// Preconditions are re-checked on the server right before running.
@@ -354,3 +355,51 @@ func orDash(s string) string {
 	}
 	return s
 }
+
+// RollbackPrepared rolls back a prepared transaction: the only way to
+// release locks held with no backend behind them.
+const RollbackPrepared Kind = "rollback-prepared"
+
+// PlanRollbackPrepared plans ROLLBACK PREPARED of a transaction by gid.
+// It is a separate, explicit action: the transaction belongs to an
+// external transaction manager, which may still mean to commit it.
+func PlanRollbackPrepared(s *inspect.Snapshot, gid string) Plan {
+	p := Plan{Kind: RollbackPrepared, Title: "Roll back prepared transaction '" + gid + "'", Dedicated: true}
+	var px *inspect.PreparedXact
+	for i := range s.Prepared {
+		if s.Prepared[i].GID == gid {
+			px = &s.Prepared[i]
+		}
+	}
+	if px == nil {
+		p.Refusal = fmt.Sprintf("there is no prepared transaction '%s' (it may have been committed or rolled back)", gid)
+		return p
+	}
+	p.Prepared = px
+	lit := "'" + strings.ReplaceAll(gid, "'", "''") + "'"
+	p.Statements = []Statement{plain("ROLLBACK PREPARED " + lit)}
+	p.Preconditions = []string{fmt.Sprintf("it is run in its database %q, by its owner %q or a superuser", px.Database, px.Owner)}
+	p.Effect = fmt.Sprintf("the transaction prepared %s ago by %s is rolled back and its locks are released",
+		report.Duration(s.ServerTime.Sub(px.Prepared)), px.Owner)
+	p.Risks = []string{
+		"a prepared transaction belongs to an external transaction manager, which may still mean to COMMIT it: its work is lost for good",
+		"the transaction manager will see it gone and may report an error",
+	}
+	if !s.Server.Role.Superuser && px.Owner != s.Server.User {
+		p.Refusal = fmt.Sprintf("only its owner %q or a superuser may roll it back (we are %q)", px.Owner, s.Server.User)
+	}
+	return p
+}
+
+// refusePreparedSignal explains why a lock held by a prepared transaction
+// cannot be cancelled or terminated.
+func refusePreparedSignal(kind Kind, gid string) Plan {
+	return Plan{Kind: kind, Title: fmt.Sprintf("%s the holder of prepared transaction '%s'", kind, gid),
+		Refusal: "a prepared transaction holds this lock with no backend behind it: there is nothing to cancel or terminate",
+		Alternative: fmt.Sprintf("roll it back with `pgmedic rollback-prepared '%s'` (ROLLBACK PREPARED in its database), "+
+			"if its transaction manager will not finish it", gid)}
+}
+
+// PlanSignalPrepared is the plan for C or K on a prepared transaction: a
+// refusal that shows the gid and the separate action.
+func PlanSignalPrepared(kind Kind, gid string) Plan { return refusePreparedSignal(kind, gid) }

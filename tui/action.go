@@ -51,6 +51,9 @@ func (m *Model) planFor(kind actions.Kind) (actions.Plan, string) {
 	s := m.c.snap
 	switch kind {
 	case actions.Cancel, actions.Terminate:
+		if sel.gid != "" {
+			return actions.PlanSignalPrepared(kind, sel.gid), ""
+		}
 		if sel.pid == 0 {
 			return actions.Plan{}, "select a session first (Triage, Connections or Locks)"
 		}

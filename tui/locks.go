@@ -120,7 +120,7 @@ func lockRowFor(c *common, n *inspect.LockNode, prefix string) lockRow {
 		if gid == "" {
 			gid = "(unknown gid)"
 		}
-		row.key, row.target = "prepared:"+gid, target{}
+		row.key, row.target = "prepared:"+gid, target{gid: n.PreparedGID}
 		row.word = "PREPARED"
 		cells[lcSession] = prefix + "2PC"
 		cells[lcQuery] = "prepared transaction '" + clean(gid) + "': no backend; COMMIT/ROLLBACK PREPARED in its database"

@@ -95,7 +95,8 @@ type target struct {
 	pid   int
 	index *inspect.Index
 	pool  bool
-	more  int // a "+N more" row: the parent pid to expand
+	more  int    // a "+N more" row: the parent pid to expand
+	gid   string // a prepared transaction holding a lock
 }
 
 // Messages. Each fetch and tick carries the generation it belongs to:

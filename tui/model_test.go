@@ -559,3 +559,14 @@ func TestTooManyClientsAdviceVisible(t *testing.T) {
 	frame := screen(m)
 	mustContain(t, frame, "DISCONNECTED", "SQLSTATE 53300", "pg_use_reserved_connections", "STALE", "pid 4101")
 }
+
+func TestPreparedHolderRefusal(t *testing.T) {
+	s := fixture(0)
+	w := s.Backends[1] // the DDL, now waiting for a prepared transaction
+	w.BlockedBy, w.PreparedGID = []int{0}, "pay-17"
+	s.Backends[1] = w
+	s.LockForest = inspectForest(s)
+	m := withExecutor(t, s, &fakeExecutor{}, false)
+	press(m, "3", "g", "K")
+	mustContain(t, screen(m), "REFUSED:", "no backend behind it", "pgmedic rollback-prepared 'pay-17'")
+}

@@ -105,7 +105,7 @@ func rootFinding(s *inspect.Snapshot, n *inspect.LockNode, now time.Time, keys *
 		if gid == "" {
 			gid = "(unknown gid)"
 		}
-		return finding{key: "prepared:" + gid, label: "PREPARED",
+		return finding{key: "prepared:" + gid, label: "PREPARED", target: target{gid: n.PreparedGID},
 			text: fmt.Sprintf("2PC '%s' %s: no backend to cancel; COMMIT/ROLLBACK PREPARED in its database", clean(gid), held)}
 	case n.Backend < 0:
 		return finding{key: pidKey(n.PID), label: "BLOCKING", text: fmt.Sprintf("pid %d (exited since) %s", n.PID, held)}

@@ -22,6 +22,7 @@ import (
 var actionCommands = map[string]actions.Kind{
 	"cancel": actions.Cancel, "terminate": actions.Terminate,
 	"drop-index": actions.DropIndex, "rebuild-index": actions.Rebuild,
+	"rollback-prepared": actions.RollbackPrepared,
 }
 
 // runAction is `pgmedic cancel|terminate PID` and `pgmedic
@@ -31,8 +32,11 @@ var actionCommands = map[string]actions.Kind{
 func runAction(ctx context.Context, f *flags, kind actions.Kind, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) != 1 {
 		what := "PID"
-		if kind == actions.DropIndex || kind == actions.Rebuild {
+		switch kind {
+		case actions.DropIndex, actions.Rebuild:
 			what = "[SCHEMA.]INDEX"
+		case actions.RollbackPrepared:
+			what = "GID"
 		}
 		return usageError("pgmedic %s takes one %s", kind, what)
 	}
@@ -56,6 +60,8 @@ func runAction(ctx context.Context, f *flags, kind actions.Kind, args []string, 
 
 	var plan actions.Plan
 	switch kind {
+	case actions.RollbackPrepared:
+		plan = actions.PlanRollbackPrepared(snap, args[0])
 	case actions.Cancel, actions.Terminate:
 		pid, err := strconv.Atoi(args[0])
 		if err != nil || pid <= 0 {
@@ -141,6 +147,9 @@ func printPlan(w io.Writer, p *actions.Plan) {
 		out("  backend   pid %d, user %s, application %s, client %s, database %s", b.PID, orDash(b.User), orDash(b.Application), orDash(b.Client), orDash(b.Database))
 		out("  state     %s; %d session(s) waiting on it", orDash(b.State), b.Blocked)
 		out("  query     %s", b.Query)
+	}
+	if px := p.Prepared; px != nil {
+		out("  prepared  gid '%s', owner %s, database %s, prepared %s", px.GID, px.Owner, px.Database, px.Prepared.Format("2006-01-02 15:04:05 MST"))
 	}
 	if ix := p.Index; ix != nil {
 		out("  index     %s.%s on %s (oid %d, database %s, %s)", inspect.QuoteIdent(ix.Schema), inspect.QuoteIdent(ix.Name),

@@ -31,6 +31,7 @@ Usage:
   pgmedic cancel PID | terminate PID                 cancel a backend's query / end it
   pgmedic drop-index [SCHEMA.]INDEX                  DROP INDEX CONCURRENTLY an invalid index
   pgmedic rebuild-index [SCHEMA.]INDEX               rebuild an index concurrently
+  pgmedic rollback-prepared GID                      ROLLBACK PREPARED a two-phase transaction
   pgmedic version
 
 Connection options (as in psql; anything not given comes from the libpq
@@ -180,7 +181,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			}
 		}
 		return runSnapshot(ctx, f, stdout)
-	case "cancel", "terminate", "drop-index", "rebuild-index":
+	case "cancel", "terminate", "drop-index", "rebuild-index", "rollback-prepared":
 		if f.askPassword {
 			if f.conn.Password, err = promptPassword(stderr); err != nil {
 				return err
