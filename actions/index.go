@@ -58,8 +58,8 @@ func runIndex(ctx context.Context, env Env, r *Result) {
 		if err != nil {
 			what := "running " + st.Display
 			r.fail(err, what)
-			if r.SQLState == "23505" {
-				r.Message += "; the build left an invalid index behind: drop it (D)"
+			if strings.HasPrefix(st.SQL, "CREATE") || strings.HasPrefix(st.SQL, "REINDEX") {
+				r.Message += "; a failed or cancelled build leaves an invalid index behind: drop it (D, or pgmedic drop-index)"
 			}
 			return
 		}

@@ -288,6 +288,17 @@ func PlanRebuild(ix *inspect.Index) Plan {
 }
 
 func refuseIndex(ix *inspect.Index, kind Kind) (why, alternative string) {
+	if kind == Rebuild && ix.Valid {
+		// REINDEX CONCURRENTLY keeps constraints and foreign keys
+		// pointing at the index: only what it cannot do is refused.
+		switch {
+		case ix.Exclusion:
+			return "it backs an exclusion constraint: PostgreSQL cannot rebuild those concurrently", "rebuild it in a maintenance window"
+		case ix.Partitioned:
+			return "it is a partitioned index: rebuild its partitions' indexes one by one", ""
+		}
+		return "", ""
+	}
 	switch {
 	case ix.Status == inspect.IndexBuilding:
 		return fmt.Sprintf("it is being built right now (pid %d)", ix.BuildPID), "wait for the build, or cancel pid " + strconv.Itoa(ix.BuildPID)

@@ -42,7 +42,7 @@ func TestIndexRefusals(t *testing.T) {
 		}
 	}
 	ix := base
-	ix.Valid = true
+	ix.Valid, ix.Constraint, ix.ConstraintType = true, "orders_pkey", "primary key"
 	if p := PlanRebuild(&ix); !p.Allowed() || p.Statements[len(p.Statements)-1].SQL != `REINDEX INDEX CONCURRENTLY "public"."ix"` {
 		t.Errorf("valid index rebuild: %+v", p)
 	}

@@ -71,11 +71,17 @@ func TestActionCommands(t *testing.T) {
 	if err != nil || !strings.Contains(out, "DONE: index \"public\".\"accounts_code_uq\" dropped") {
 		t.Fatalf("drop-index: %v\n%s", err, out)
 	}
+	// A valid, constraint-backed index is rebuilt with REINDEX CONCURRENTLY.
+	out, err = cmd("rebuild-index", "public.users_pkey", "--yes")
+	if err != nil || !strings.Contains(out, `REINDEX INDEX CONCURRENTLY "public"."users_pkey";`) ||
+		!strings.Contains(out, "DONE: index \"public\".\"users_pkey\" rebuilt and valid") {
+		t.Fatalf("rebuild-index users_pkey: %v\n%s", err, out)
+	}
 	raw, err := os.ReadFile(audit)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if lines := strings.Count(string(raw), "\n"); lines != 5 {
-		t.Errorf("audit has %d records, want the refused cancel, the read-only refusal, two terminates and the drop:\n%s", lines, raw)
+	if lines := strings.Count(string(raw), "\n"); lines != 6 {
+		t.Errorf("audit has %d records, want the refused cancel, the read-only refusal, two terminates, the drop and the rebuild:\n%s", lines, raw)
 	}
 }
