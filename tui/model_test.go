@@ -570,3 +570,27 @@ func TestPreparedHolderRefusal(t *testing.T) {
 	press(m, "3", "g", "K")
 	mustContain(t, screen(m), "REFUSED:", "no backend behind it", "pgmedic rollback-prepared 'pay-17'")
 }
+
+func TestEscOffersToCancelARunningAction(t *testing.T) {
+	block := make(chan struct{})
+	defer close(block)
+	slow := &slowExecutor{release: block}
+	m := withExecutor(t, fixture(3), slow, false)
+	press(m, "4", "R") // rebuild the failed unique index
+	mustContain(t, screen(m), "Rebuild index public.accounts_email_uq", "CREATE UNIQUE INDEX CONCURRENTLY accounts_email_uq")
+	press(m, "y")
+	mustContain(t, screen(m), "RUNNING Rebuild index public.accounts_email_uq", "esc cancels")
+	press(m, "esc")
+	mustContain(t, screen(m), "Cancel Rebuild index", "leaves an invalid index behind")
+	press(m, "n")
+	slow.mu.Lock()
+	ctx := slow.ctx
+	slow.mu.Unlock()
+	if ctx != nil && ctx.Err() != nil {
+		t.Fatal("n cancelled the action")
+	}
+	press(m, "esc", "y")
+	if !slow.cancelled() {
+		t.Error("esc then y did not cancel the running action")
+	}
+}
