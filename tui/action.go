@@ -8,6 +8,7 @@ import (
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
 
 	"github.com/pgmedic/pgmedic/actions"
 	"github.com/pgmedic/pgmedic/inspect"
@@ -190,43 +191,69 @@ func (m *Model) dialogView() string {
 		line(st.Key.Render("[y]") + " cancel it   " + st.Key.Render("[n/esc]") + " let it run")
 		return st.Box.Width(w).Render(strings.TrimRight(b.String(), "\n"))
 	}
-	p := &d.plan
+	box := m.planBox(&d.plan, w, false)
+	if lipgloss.Height(box) > m.bodyHeight() {
+		box = m.planBox(&d.plan, w, true)
+	}
+	return box
+}
+
+// planBox renders a plan for confirmation. The answer keys come right
+// under the title so they are never cut off; compact keeps the SQL whole
+// and gives the effect and each risk one line.
+func (m *Model) planBox(p *actions.Plan, w int, compact bool) string {
+	st := &m.c.styles
+	var b strings.Builder
+	line := func(s string) { b.WriteString(s + "\n") }
+	gap := func() {
+		if !compact {
+			line("")
+		}
+	}
+	short := func(s string) string {
+		if compact {
+			return fitCell(s, w-4, false)
+		}
+		return s
+	}
 	line(st.Title.Render(clean(p.Title)))
+	if p.Allowed() {
+		line(st.Key.Render("[y]") + " yes, run it   " + st.Key.Render("[n/esc]") + " no (default)")
+	} else {
+		line(st.Key.Render("[esc]") + " close")
+	}
+	gap()
 	if bt := p.Backend; bt != nil {
-		line(fmt.Sprintf("pid %d · user %s · app %s · client %s · %s", bt.PID, orNone(clean(bt.User)), orNone(clean(bt.Application)),
-			orNone(clean(bt.Client)), orNone(clean(bt.State))))
+		line(short(fmt.Sprintf("pid %d · user %s · app %s · client %s · %s", bt.PID, orNone(clean(bt.User)), orNone(clean(bt.Application)),
+			orNone(clean(bt.Client)), orNone(clean(bt.State)))))
 		if bt.XactStart != nil && m.c.snap != nil {
 			line(fmt.Sprintf("transaction open since %s (%s)", bt.XactStart.Format("15:04:05"), report.Duration(m.c.snap.ServerTime.Sub(*bt.XactStart))))
 		}
 		line(fmt.Sprintf("%d session(s) wait on it", bt.Blocked))
-		line("query: " + clean(bt.Query))
+		line(short("query: " + clean(bt.Query)))
 	}
 	if ix := p.Index; ix != nil {
-		line(fmt.Sprintf("index %s on %s · %s", clean(inspect.QuoteIdent(ix.Schema)+"."+inspect.QuoteIdent(ix.Name)),
-			clean(inspect.QuoteIdent(ix.Table)), orNone(kindText(ix.Status))))
+		line(short(fmt.Sprintf("index %s on %s · %s", clean(inspect.QuoteIdent(ix.Schema)+"."+inspect.QuoteIdent(ix.Name)),
+			clean(inspect.QuoteIdent(ix.Table)), orNone(kindText(ix.Status)))))
 	}
 	if !p.Allowed() {
-		line("")
+		gap()
 		line(st.Bad.Render("REFUSED: ") + clean(p.Refusal))
 		if p.Alternative != "" {
 			line("Instead: " + clean(p.Alternative))
 		}
-		line("")
-		line(st.Key.Render("[esc]") + " close")
 		return st.Box.Width(w).Render(strings.TrimRight(b.String(), "\n"))
 	}
-	line("")
+	gap()
 	line(st.Column.Render("SQL") + " (each statement alone, outside any transaction)")
 	for _, s := range p.Statements {
 		line("  " + clean(s.Display) + ";")
 	}
-	line("")
-	line(st.Column.Render("Effect") + " " + clean(p.Effect))
+	gap()
+	line(short(st.Column.Render("Effect") + " " + clean(p.Effect)))
 	for _, r := range p.Risks {
-		line(st.Warn.Render("Risk") + " " + clean(r))
+		line(short(st.Warn.Render("Risk") + " " + clean(r)))
 	}
-	line("")
-	line(st.Key.Render("[y]") + " yes, run it   " + st.Key.Render("[n/esc]") + " no (default)")
 	return st.Box.Width(w).Render(strings.TrimRight(b.String(), "\n"))
 }
 
