@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
 
 	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/exp/golden"
@@ -87,4 +90,31 @@ func TestHostileTextNeverReachesTheTerminal(t *testing.T) {
 	m := newTestModel(t, s, 200, 60)
 	press(m, "enter")
 	mustContain(t, screen(m), `\x1b[2J\x1b]0;pwned\x07`, `evil\x1b]0;title\x07`, `\u202edesrever`)
+}
+
+// The confirmation dialogs, whose answer keys must always be on screen.
+func TestGoldenDialogs(t *testing.T) {
+	for _, size := range [][2]int{{80, 24}, {120, 40}} {
+		for _, d := range []struct {
+			name string
+			keys []string
+		}{{"terminate", []string{"K"}}, {"rebuild", []string{"4", "R"}}, {"refused", []string{"C"}}} {
+			t.Run(fmt.Sprintf("%s_%dx%d", d.name, size[0], size[1]), func(t *testing.T) {
+				m := New(&fakeSource{snap: fixture(12)}, Options{Now: func() time.Time { return fixedNow }, Executor: &fakeExecutor{}})
+				m.Update(tea.WindowSizeMsg{Width: size[0], Height: size[1]})
+				m.Update(snapshotMsg{gen: m.gen, snap: fixture(12)})
+				press(m, d.keys...)
+				frame := screen(m)
+				if !strings.Contains(frame, "[y] yes, run it") && !strings.Contains(frame, "[esc] close") {
+					t.Errorf("the answer keys are not on screen:\n%s", frame)
+				}
+				for i, l := range strings.Split(frame, "\n") {
+					if ansi.StringWidth(l) > size[0] {
+						t.Errorf("line %d is wider than %d", i, size[0])
+					}
+				}
+				golden.RequireEqual(t, frame)
+			})
+		}
+	}
 }
