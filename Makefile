@@ -2,7 +2,13 @@
 
 GO ?= go
 
-.PHONY: test build vet
+.PHONY: demo test build vet screenshots
+
+## demo: install the PostgreSQL server binaries when missing, then open
+## pgmedic on a throwaway cluster with a staged incident (q removes it).
+demo:
+	scripts/ensure-postgres
+	$(GO) run ./cmd/pgmedic demo
 
 ## test: install the PostgreSQL server binaries and tmux when missing, then vet and
 ## run every test; tests that need PostgreSQL fail (never skip) without it.
@@ -20,3 +26,7 @@ build:
 
 vet:
 	$(GO) vet ./...
+
+## screenshots: PNGs of the real screens, from the real binary in tmux.
+screenshots:
+	scripts/screenshots

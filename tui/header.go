@@ -29,6 +29,9 @@ func (m *Model) header() string {
 func (m *Model) identityLine() string {
 	st := &m.c.styles
 	line := st.Title.Render("pgmedic")
+	if b := m.c.opts.Banner; b != "" {
+		return line + "  " + st.Stale.Render(" "+b+" ")
+	}
 	if s := m.c.snap; s != nil {
 		srv := &s.Server
 		line += fmt.Sprintf("  PostgreSQL %s %s as %s  %s", inspect.VersionString(srv.VersionNum), srv.ModeWord(),

@@ -50,6 +50,8 @@ type Options struct {
 	// ReadOnly removes every action: for screen-shares, and for roles
 	// that must not act.
 	ReadOnly bool
+	// Banner, when set, leads the header (the demo says what it is).
+	Banner string
 }
 
 // MinWidth and MinHeight are the smallest usable terminal.

@@ -26,6 +26,7 @@ var version = "dev"
 const usageText = `pgmedic: see what is wrong with a PostgreSQL server in trouble, right now.
 
 Usage:
+  pgmedic demo [--print-dsn] [--pg-bin=DIR]          a throwaway cluster with a staged incident
   pgmedic [OPTION]... [DBNAME [USERNAME]]            the full-screen view
   pgmedic snapshot [OPTION]... [DBNAME [USERNAME]]   print one snapshot and exit
   pgmedic cancel PID | terminate PID                 cancel a backend's query / end it
@@ -119,6 +120,9 @@ type flags struct {
 	dryRun       bool
 	readOnly     bool
 	auditLog     string
+	pgBin        string
+	printDSN     bool
+	banner       string
 }
 
 func parseFlags(args []string) (*flags, []string, error) {
@@ -141,6 +145,8 @@ func parseFlags(args []string) (*flags, []string, error) {
 	fs.BoolVar(&f.dryRun, "dry-run", false, "")
 	fs.BoolVar(&f.readOnly, "read-only", false, "")
 	fs.StringVar(&f.auditLog, "audit-log", "", "")
+	fs.StringVar(&f.pgBin, "pg-bin", "", "")
+	fs.BoolVar(&f.printDSN, "print-dsn", false, "")
 	if err := fs.Parse(args); err != nil {
 		return nil, nil, usageError("%v", err)
 	}
@@ -188,6 +194,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			}
 		}
 		return runAction(ctx, f, actionCommands[cmd], rest, os.Stdin, stdout, stderr)
+	case "demo":
+		return runDemo(ctx, f, stdout, stderr)
 	case "version":
 		_, err := fmt.Fprintf(stdout, "pgmedic %s\n", version)
 		return err
@@ -200,7 +208,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 func isCommand(s string) bool {
 	switch s {
-	case "snapshot", "version", "help":
+	case "snapshot", "version", "help", "demo":
 		return true
 	}
 	_, ok := actionCommands[s]

@@ -46,7 +46,7 @@ func runTUI(ctx context.Context, f *flags, stdout io.Writer) error {
 		audit.Path = actions.DefaultAuditPath()
 	}
 	model := tui.New(src, tui.Options{Interval: f.interval, WarnPercent: f.warnAt,
-		Executor: &watch.Executor{Source: src, Audit: audit}, ReadOnly: f.readOnly})
+		Executor: &watch.Executor{Source: src, Audit: audit}, ReadOnly: f.readOnly, Banner: f.banner})
 	_, err = tea.NewProgram(model, opts...).Run()
 	printLog(stdout, model.Log(), audit.Path)
 	switch {

@@ -338,14 +338,13 @@ func (st *Stage) Deadlock(ctx context.Context, t Table) (a, b *Session, err erro
 	return a, b, st.AwaitLockWait(ctx, b.PID)
 }
 
-// SlowBuild starts CREATE INDEX CONCURRENTLY on a fresh table of rows rows
-// whose index expression sleeps perRow for every row: a build that moves
-// slowly and steadily enough to watch its phases, percent and ETA. The
-// table is spread thin (fillfactor 10) so the block counter advances
-// often. It returns once the build is scanning the table.
-func (st *Stage) SlowBuild(ctx context.Context, t Table, index string, rows int, perRow time.Duration) (*Session, error) {
+// CreateSlowTable creates a table of rows rows, spread thin (fillfactor
+// 10, so a scan's block counter advances often), and a key function
+// <table>_slow_key that sleeps perRow per call: index builds on it move
+// slowly and steadily enough to watch.
+func (st *Stage) CreateSlowTable(ctx context.Context, t Table, rows int, perRow time.Duration) error {
 	fn := pgx.Identifier{t.Schema, t.Name + "_slow_key"}.Sanitize()
-	err := st.Exec(ctx, fmt.Sprintf(`CREATE SCHEMA IF NOT EXISTS %s;
+	return st.Exec(ctx, fmt.Sprintf(`CREATE SCHEMA IF NOT EXISTS %s;
 CREATE TABLE %s (id int PRIMARY KEY, v int NOT NULL) WITH (fillfactor = 10);
 INSERT INTO %[2]s SELECT g, g FROM generate_series(1, %[3]d) g;
 -- IMMUTABLE is a lie told on purpose: the index needs it, and it is what
@@ -353,13 +352,30 @@ INSERT INTO %[2]s SELECT g, g FROM generate_series(1, %[3]d) g;
 CREATE FUNCTION %[4]s(v int) RETURNS int LANGUAGE sql IMMUTABLE AS
   $$ SELECT v FROM (SELECT pg_sleep(%[5]f)) s $$`,
 		pgx.Identifier{t.Schema}.Sanitize(), t.Ident(), rows, fn, perRow.Seconds()))
-	if err != nil {
+}
+
+// SlowBuild creates a slow table (CreateSlowTable) and starts CREATE INDEX
+// CONCURRENTLY on its slow key: a build in progress. It returns once the
+// build is scanning the table.
+func (st *Stage) SlowBuild(ctx context.Context, t Table, index string, rows int, perRow time.Duration) (*Session, error) {
+	if err := st.CreateSlowTable(ctx, t, rows, perRow); err != nil {
 		return nil, err
 	}
 	builder, err := st.Open(ctx, "slow-migration")
 	if err != nil {
 		return nil, err
 	}
+	fn := pgx.Identifier{t.Schema, t.Name + "_slow_key"}.Sanitize()
 	builder.Go("CREATE INDEX CONCURRENTLY " + pgx.Identifier{index}.Sanitize() + " ON " + t.Ident() + " (" + fn + "(v))")
 	return builder, st.AwaitPhase(ctx, builder.PID, "building index: scanning table")
+}
+
+// KilledBuild runs CREATE INDEX CONCURRENTLY on the slow key of a slow
+// table (CreateSlowTable) under a statement_timeout that kills it
+// mid-build: the invalid index a cancelled migration leaves. No other
+// build may run on t: concurrent builds on one table wait for each other.
+func (st *Stage) KilledBuild(ctx context.Context, t Table, index string) error {
+	fn := pgx.Identifier{t.Schema, t.Name + "_slow_key"}.Sanitize()
+	return st.expectFailure(ctx, "57014", "SET statement_timeout = '300ms'",
+		"CREATE INDEX CONCURRENTLY "+pgx.Identifier{index}.Sanitize()+" ON "+t.Ident()+" ("+fn+"(v))")
 }

@@ -1,0 +1,43 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/pgmedic/pgmedic/internal/demo"
+	"github.com/pgmedic/pgmedic/internal/pgcluster"
+)
+
+// runDemo is `pgmedic demo`: a throwaway cluster with the incident staged
+// on it, opened in the full-screen view (or, with --print-dsn, left
+// running until Ctrl+C). Every way out removes the cluster.
+func runDemo(ctx context.Context, f *flags, stdout, stderr io.Writer) error {
+	binDir := f.pgBin
+	if binDir == "" {
+		dir, err := pgcluster.FindBinDir()
+		if err != nil {
+			return err // says where it looked and how to install
+		}
+		binDir = dir
+	}
+	fmt.Fprintln(stderr, "pgmedic demo: starting a throwaway PostgreSQL cluster and staging an incident…")
+	d, err := demo.Start(ctx, demo.Options{BinDir: binDir})
+	if err != nil {
+		return fmt.Errorf("the demo could not start: %w", err)
+	}
+	defer d.Stop()
+	c := d.Cluster
+	if f.printDSN {
+		fmt.Fprintf(stdout, "pgmedic demo: PostgreSQL %s with a staged incident is running.\n\n", c.Version)
+		fmt.Fprintf(stdout, "  export PGHOST=%s PGPORT=%d PGUSER=postgres PGDATABASE=shop\n\n", c.SocketDir, c.Port)
+		fmt.Fprintln(stdout, "then, in another terminal: pgmedic, pgmedic snapshot, pgmedic terminate PID ...")
+		fmt.Fprintln(stdout, "Ctrl+C stops it and removes everything.")
+		<-ctx.Done()
+		return nil
+	}
+	f.conn.Host, f.conn.Port, f.conn.User, f.conn.DBName = c.SocketDir, strconv.Itoa(c.Port), "postgres", "shop"
+	f.banner = "DEMO: throwaway cluster, staged incident; q quits and removes it"
+	return runTUI(ctx, f, stdout)
+}

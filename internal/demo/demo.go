@@ -1,0 +1,180 @@
+// Package demo stages the incident pgmedic was made for on a throwaway
+// cluster, and keeps it alive and moving: an API's connection pool piling
+// up behind a migration's lock, invalid indexes from failed builds, a build
+// in progress, forgotten transactions.
+package demo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgmedic/pgmedic/internal/pgcluster"
+	"github.com/pgmedic/pgmedic/internal/scenario"
+)
+
+// Settings make the story visible: a pool small enough to fill.
+var Settings = map[string]string{
+	"max_connections":                "40",
+	"superuser_reserved_connections": "3",
+}
+
+// APIWorkers is the size of the application's pool.
+const APIWorkers = 26
+
+// Options configure the demo.
+type Options struct {
+	BinDir string
+	Logf   func(format string, args ...any)
+}
+
+// Demo is a running incident.
+type Demo struct {
+	Cluster *pgcluster.Cluster
+	stage   *scenario.Stage
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	// Migration is the session holding the lock everything queues behind.
+	Migration *scenario.Session
+}
+
+var (
+	users  = scenario.Table{Schema: "public", Name: "users"}
+	orders = scenario.Table{Schema: "public", Name: "orders"}
+	events = scenario.Table{Schema: "public", Name: "events"}
+	audit  = scenario.Table{Schema: "public", Name: "audit_log"}
+)
+
+// Start creates the cluster and stages the incident. On failure it removes
+// everything it made.
+func Start(ctx context.Context, opts Options) (*Demo, error) {
+	logf := opts.Logf
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	c, err := pgcluster.Start(ctx, pgcluster.Options{BinDir: opts.BinDir, Settings: Settings, Logf: logf})
+	if err != nil {
+		return nil, err
+	}
+	d := &Demo{Cluster: c}
+	if err := d.stageIncident(ctx, logf); err != nil {
+		d.Stop()
+		return nil, err
+	}
+	return d, nil
+}
+
+func (d *Demo) stageIncident(ctx context.Context, logf func(string, ...any)) (err error) {
+	c := d.Cluster
+	for _, sql := range []string{"CREATE DATABASE shop", "CREATE ROLE app LOGIN"} {
+		if err := c.Exec(ctx, "postgres", sql); err != nil {
+			return err
+		}
+	}
+	d.stage, err = scenario.NewStage(ctx, func(app string) string {
+		return c.ConnString("shop", "") + " application_name='" + app + "'"
+	})
+	if err != nil {
+		return err
+	}
+	st := d.stage
+	steps := []struct {
+		what string
+		do   func() error
+	}{
+		{"tables", func() error {
+			if err := st.CreateTable(ctx, users, 100000); err != nil {
+				return err
+			}
+			if err := st.CreateTable(ctx, orders, 20000); err != nil {
+				return err
+			}
+			return st.Exec(ctx, "GRANT ALL ON ALL TABLES IN SCHEMA public TO app")
+		}},
+		{"a unique index build that failed on duplicates", func() error { return st.FailedUniqueIndex(ctx, orders, "orders_code_uq") }},
+		{"a build in progress", func() error {
+			_, err := st.SlowBuild(ctx, events, "events_key_idx", 20000, 25*time.Millisecond)
+			return err
+		}},
+		{"a build killed by a statement timeout", func() error {
+			if err := st.CreateSlowTable(ctx, audit, 2000, 5*time.Millisecond); err != nil {
+				return err
+			}
+			return st.KilledBuild(ctx, audit, "audit_log_key_idx")
+		}},
+		{"forgotten transactions", func() error { _, err := st.IdleInTransaction(ctx, "ops-console", 2); return err }},
+	}
+	for _, s := range steps {
+		logf("demo: staging %s", s.what)
+		if err := s.do(); err != nil {
+			return fmt.Errorf("staging %s: %w", s.what, err)
+		}
+	}
+	trafficCtx, cancel := context.WithCancel(context.Background())
+	d.cancel = cancel
+	for i := range APIWorkers {
+		d.wg.Add(1)
+		go d.apiWorker(trafficCtx, i)
+	}
+	time.Sleep(500 * time.Millisecond) // the traffic runs before the migration
+	logf("demo: the migration takes its lock")
+	if d.Migration, err = st.Open(ctx, "migrate"); err != nil {
+		return err
+	}
+	return d.Migration.Exec(ctx, "BEGIN; ALTER TABLE "+users.Ident()+" ADD COLUMN referral_code text")
+}
+
+// apiWorker is one connection of the application's pool: short reads and
+// updates, forever. When its session is terminated it reconnects.
+func (d *Demo) apiWorker(ctx context.Context, i int) {
+	defer d.wg.Done()
+	rng := rand.New(rand.NewPCG(uint64(i), 42))
+	for ctx.Err() == nil {
+		conn, err := pgx.Connect(ctx, d.Cluster.ConnString("shop", "app")+" application_name='api'")
+		if err != nil {
+			sleep(ctx, time.Second)
+			continue
+		}
+		for ctx.Err() == nil {
+			id := rng.IntN(100000) + 1
+			_, err := conn.Exec(ctx, `SELECT code FROM public.users WHERE id = $1`, id)
+			if err == nil && rng.IntN(3) == 0 {
+				_, err = conn.Exec(ctx, `UPDATE public.users SET v = v + 1 WHERE id = $1`, id)
+			}
+			if err != nil {
+				break
+			}
+			sleep(ctx, time.Duration(100+rng.IntN(300))*time.Millisecond)
+		}
+		conn.Close(context.Background())
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
+}
+
+// ConnString is how to reach the demo's database as a superuser.
+func (d *Demo) ConnString() string { return d.Cluster.ConnString("shop", "") }
+
+// Stop ends the traffic and the sessions and removes the cluster.
+func (d *Demo) Stop() error {
+	var errs []error
+	if d.cancel != nil {
+		d.cancel()
+	}
+	if d.Cluster != nil {
+		// Stopping the server first ends every blocked worker at once.
+		errs = append(errs, d.Cluster.Stop())
+	}
+	d.wg.Wait()
+	return errors.Join(errs...)
+}

@@ -1,0 +1,99 @@
+package demo
+
+import (
+	"context"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/pgmedic/pgmedic/inspect"
+	"github.com/pgmedic/pgmedic/internal/connect"
+	"github.com/pgmedic/pgmedic/internal/pgcluster"
+)
+
+// The demo, headless: the incident is there, and nothing is left behind.
+func TestDemoIncidentAndTeardown(t *testing.T) {
+	if _, err := pgcluster.FindBinDir(); err != nil {
+		if os.Getenv("CI") != "" || os.Getenv("PGMEDIC_REQUIRE_PG") != "" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	ctx := context.Background()
+	d, err := Start(ctx, Options{Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, pid := d.Cluster.Dir, d.Cluster.PID()
+	stopped := false
+	defer func() {
+		if !stopped {
+			d.Stop()
+		}
+	}()
+
+	cfg, err := connect.Config(connect.Options{DBName: d.ConnString()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := connect.Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	coll, err := inspect.NewCollector(ctx, conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The api workers pile up behind the migration within moments.
+	var s *inspect.Snapshot
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if s, err = coll.Snapshot(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if len(s.LockForest.Roots) > 0 && s.LockForest.Nodes[s.LockForest.Roots[0]].BlockedTotal >= APIWorkers-2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the api workers did not pile up behind the migration: %d waiting", s.LockForest.Waiting)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	root := &s.LockForest.Nodes[s.LockForest.Roots[0]]
+	if root.PID != d.Migration.PID || s.Backend(root.PID).ApplicationName != "migrate" {
+		t.Errorf("the root blocker is pid %d, want the migration %d", root.PID, d.Migration.PID)
+	}
+	status := map[string]inspect.IndexStatus{}
+	for _, ix := range s.Indexes {
+		status[ix.Name] = ix.Status
+	}
+	for name, want := range map[string]inspect.IndexStatus{
+		"orders_code_uq":    inspect.IndexFailedDuringBuild,
+		"audit_log_key_idx": inspect.IndexFailedDuringBuild,
+		"events_key_idx":    inspect.IndexBuilding,
+	} {
+		if status[name] != want {
+			t.Errorf("index %s: %q, want %q (all: %v)", name, status[name], want, status)
+		}
+	}
+	if len(s.Builds) != 1 || s.Builds[0].Index != "events_key_idx" {
+		t.Errorf("builds = %+v", s.Builds)
+	}
+	if s.Saturation.IdleInTx < 3 || s.Saturation.Percent < 75 {
+		t.Errorf("saturation: %d idle in tx, %.0f%% of the pool; want the forgotten consoles and the migration, and a pool near full",
+			s.Saturation.IdleInTx, s.Saturation.Percent)
+	}
+	conn.Close(ctx)
+
+	if err := d.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	stopped = true
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("the cluster directory %s is still there", dir)
+	}
+	if _, err := os.Stat("/proc/" + strconv.Itoa(pid)); err == nil {
+		t.Errorf("the postmaster %d is still running", pid)
+	}
+}
