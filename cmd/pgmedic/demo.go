@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 
 	"github.com/pgmedic/pgmedic/internal/demo"
@@ -14,13 +15,13 @@ import (
 // on it, opened in the full-screen view (or, with --print-dsn, left
 // running until Ctrl+C). Every way out removes the cluster.
 func runDemo(ctx context.Context, f *flags, stdout, stderr io.Writer) error {
-	binDir := f.pgBin
-	if binDir == "" {
-		dir, err := pgcluster.FindBinDir()
-		if err != nil {
-			return err // says where it looked and how to install
-		}
-		binDir = dir
+	if f.pgBin != "" {
+		// --pg-bin is checked as PGMEDIC_PG_BIN is: same checks, same advice.
+		os.Setenv(pgcluster.EnvBinDir, f.pgBin)
+	}
+	binDir, err := pgcluster.FindBinDir()
+	if err != nil {
+		return err // says where it looked and how to install
 	}
 	fmt.Fprintln(stderr, "pgmedic demo: starting a throwaway PostgreSQL cluster and staging an incident…")
 	d, err := demo.Start(ctx, demo.Options{BinDir: binDir})

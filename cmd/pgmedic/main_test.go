@@ -278,3 +278,11 @@ func waitDone(t *testing.T, s *scenario.Session) {
 		t.Fatalf("session %s (pid %d) is still blocked", s.Name, s.PID)
 	}
 }
+
+func TestDemoWithoutServerBinaries(t *testing.T) {
+	t.Setenv("PGMEDIC_PG_BIN", "")
+	err := run(context.Background(), []string{"demo", "--pg-bin", t.TempDir()}, &bytes.Buffer{}, &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "apt-get install postgresql") || !strings.Contains(err.Error(), "brew install") {
+		t.Errorf("demo with an empty --pg-bin: %v", err)
+	}
+}
