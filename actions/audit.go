@@ -1,7 +1,9 @@
 package actions
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -92,4 +94,27 @@ func (a *Audit) Write(r *Result) error {
 		return fmt.Errorf("audit log: %w", err)
 	}
 	return nil
+}
+
+// ReadAudit returns the records written since a time for one server and
+// database, oldest first; a missing log is no records.
+func ReadAudit(path, server, database string, since time.Time) ([]Record, error) {
+	raw, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("audit log: %w", err)
+	}
+	var out []Record
+	for _, line := range bytes.Split(raw, []byte("\n")) {
+		var r Record
+		if len(line) == 0 || json.Unmarshal(line, &r) != nil {
+			continue // a torn last line is skipped, not fatal
+		}
+		if r.Server == server && r.Database == database && !r.Time.Before(since) {
+			out = append(out, r)
+		}
+	}
+	return out, nil
 }

@@ -12,7 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pgmedic/pgmedic/inspect"
-	"github.com/pgmedic/pgmedic/internal/report"
+	"github.com/pgmedic/pgmedic/internal/human"
 )
 
 // Env is what an execution needs from its surroundings.
@@ -251,7 +251,7 @@ func (r *Result) Describe() string {
 			msg += fmt.Sprintf("; blocker shift: pid %d now heads a queue", pid)
 		}
 	}
-	return fmt.Sprintf("%s: %s (%s)", strings.ToUpper(r.Outcome), msg, report.Duration(r.Duration))
+	return fmt.Sprintf("%s: %s (%s)", strings.ToUpper(r.Outcome), msg, human.Duration(r.Duration))
 }
 
 func runRollbackPrepared(ctx context.Context, env Env, r *Result) {

@@ -15,7 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgmedic/pgmedic/inspect"
-	"github.com/pgmedic/pgmedic/internal/report"
+	"github.com/pgmedic/pgmedic/internal/human"
 )
 
 // Kind names an action.
@@ -171,7 +171,7 @@ func PlanSignal(s *inspect.Snapshot, kind Kind, pid int) Plan {
 		p.Effect = "the session ends and its connection closes"
 		if b.XactStart != nil {
 			p.Effect += fmt.Sprintf("; its transaction, open since %s (%s), rolls back", b.XactStart.Format("15:04:05"),
-				report.Duration(s.ServerTime.Sub(*b.XactStart)))
+				human.Duration(s.ServerTime.Sub(*b.XactStart)))
 		}
 		p.Effect += "; its locks are released" + blocked
 		p.Risks = []string{"the work of its open transaction is lost", "the application sees its connection drop and must reconnect"}
@@ -391,7 +391,7 @@ func PlanRollbackPrepared(s *inspect.Snapshot, gid string) Plan {
 	p.Statements = []Statement{plain("ROLLBACK PREPARED " + lit)}
 	p.Preconditions = []string{fmt.Sprintf("it is run in its database %q, by its owner %q or a superuser", px.Database, px.Owner)}
 	p.Effect = fmt.Sprintf("the transaction prepared %s ago by %s is rolled back and its locks are released",
-		report.Duration(s.ServerTime.Sub(px.Prepared)), px.Owner)
+		human.Duration(s.ServerTime.Sub(px.Prepared)), px.Owner)
 	p.Risks = []string{
 		"a prepared transaction belongs to an external transaction manager, which may still mean to COMMIT it: its work is lost for good",
 		"the transaction manager will see it gone and may report an error",

@@ -12,7 +12,7 @@ import (
 
 	"github.com/pgmedic/pgmedic/actions"
 	"github.com/pgmedic/pgmedic/inspect"
-	"github.com/pgmedic/pgmedic/internal/report"
+	"github.com/pgmedic/pgmedic/internal/human"
 )
 
 // Executor runs action plans. The live one signals over pgmedic's own
@@ -227,7 +227,7 @@ func (m *Model) planBox(p *actions.Plan, w int, compact bool) string {
 		line(short(fmt.Sprintf("pid %d · user %s · app %s · client %s · %s", bt.PID, orNone(clean(bt.User)), orNone(clean(bt.Application)),
 			orNone(clean(bt.Client)), orNone(clean(bt.State)))))
 		if bt.XactStart != nil && m.c.snap != nil {
-			line(fmt.Sprintf("transaction open since %s (%s)", bt.XactStart.Format("15:04:05"), report.Duration(m.c.snap.ServerTime.Sub(*bt.XactStart))))
+			line(fmt.Sprintf("transaction open since %s (%s)", bt.XactStart.Format("15:04:05"), human.Duration(m.c.snap.ServerTime.Sub(*bt.XactStart))))
 		}
 		line(fmt.Sprintf("%d session(s) wait on it", bt.Blocked))
 		line(short("query: " + clean(bt.Query)))
@@ -260,7 +260,7 @@ func (m *Model) planBox(p *actions.Plan, w int, compact bool) string {
 // runningLine is the status line while an action runs.
 func (m *Model) runningLine() string {
 	r := m.running
-	s := fmt.Sprintf("RUNNING %s (%s)", clean(r.plan.Title), report.Duration(m.c.opts.Now().Sub(r.started)))
+	s := fmt.Sprintf("RUNNING %s (%s)", clean(r.plan.Title), human.Duration(m.c.opts.Now().Sub(r.started)))
 	if r.progress != "" {
 		s += ": " + clean(r.progress)
 	}

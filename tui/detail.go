@@ -10,7 +10,7 @@ import (
 	"charm.land/lipgloss/v2"
 
 	"github.com/pgmedic/pgmedic/inspect"
-	"github.com/pgmedic/pgmedic/internal/report"
+	"github.com/pgmedic/pgmedic/internal/human"
 	"github.com/pgmedic/pgmedic/internal/safetext"
 )
 
@@ -129,7 +129,7 @@ func backendDetail(c *common, pid int) string {
 	}
 	stamp := func(name string, t *time.Time) {
 		if t != nil {
-			field(name, fmt.Sprintf("%s (%s ago)", t.Format("2006-01-02 15:04:05 MST"), report.Duration(now.Sub(*t))))
+			field(name, fmt.Sprintf("%s (%s ago)", t.Format("2006-01-02 15:04:05 MST"), human.Duration(now.Sub(*t))))
 		}
 	}
 	stamp("connected", b.BackendStart)
@@ -140,7 +140,7 @@ func backendDetail(c *common, pid int) string {
 		field("parallel leader", fmt.Sprint(b.LeaderPID))
 	}
 	if b.Waiting != nil {
-		field("waits for", lockText(b.Waiting)+" for "+report.Duration(b.WaitAge(now)))
+		field("waits for", lockText(b.Waiting)+" for "+human.Duration(b.WaitAge(now)))
 	}
 	if len(b.BlockedBy) > 0 {
 		blocked := pidList(b.BlockedBy)
@@ -161,7 +161,7 @@ func backendDetail(c *common, pid int) string {
 			kids = append(kids, s.LockForest.Nodes[ch].PID)
 		}
 		field("blocks", fmt.Sprintf("%d session(s) in all, directly: %s", n.BlockedTotal, pidList(kids)))
-		field("longest wait", report.Duration(n.LongestWait))
+		field("longest wait", human.Duration(n.LongestWait))
 	}
 	fmt.Fprintf(&out, "\nQUERY\n%s\n", safetext.Text(b.Query))
 	return out.String()
@@ -202,7 +202,7 @@ func indexDetail(s *inspect.Snapshot, sel *inspect.Index) string {
 		fmt.Fprintf(&out, "%-16s pid %d\n", "being built by", ix.BuildPID)
 	}
 	if ix.SizeBytes != nil {
-		fmt.Fprintf(&out, "%-16s %s\n", "size", report.Bytes(*ix.SizeBytes))
+		fmt.Fprintf(&out, "%-16s %s\n", "size", human.Bytes(*ix.SizeBytes))
 	}
 	def := safetext.Text(ix.Definition)
 	if def == "" {

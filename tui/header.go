@@ -9,7 +9,7 @@ import (
 	"charm.land/lipgloss/v2"
 
 	"github.com/pgmedic/pgmedic/inspect"
-	"github.com/pgmedic/pgmedic/internal/report"
+	"github.com/pgmedic/pgmedic/internal/human"
 	"github.com/pgmedic/pgmedic/internal/safetext"
 )
 
@@ -80,13 +80,13 @@ func (m *Model) healthLine(st *Styles) string {
 		if m.lastOK.IsZero() {
 			return "no data yet"
 		}
-		return "data " + report.Duration(now.Sub(m.lastOK)) + " old"
+		return "data " + human.Duration(now.Sub(m.lastOK)) + " old"
 	}
 	switch {
 	case m.lastErr != nil:
 		retry := "retrying now"
 		if !m.inFlight {
-			retry = "retry in " + report.Duration(max(0, m.retryAt.Sub(now)))
+			retry = "retry in " + human.Duration(max(0, m.retryAt.Sub(now)))
 		}
 		if m.paused {
 			retry = "paused"
@@ -96,11 +96,11 @@ func (m *Model) healthLine(st *Styles) string {
 	case m.paused:
 		return st.Stale.Render("⏸ PAUSED") + " " + age() + ", frozen; space resumes"
 	case m.inFlight && now.Sub(m.fetchStarted) >= 2*time.Second:
-		return st.Warn.Render("⟳ refresh taking "+report.Duration(now.Sub(m.fetchStarted))) + "; showing " + age()
+		return st.Warn.Render("⟳ refresh taking "+human.Duration(now.Sub(m.fetchStarted))) + "; showing " + age()
 	case m.c.snap == nil:
 		return "⟳ connecting…"
 	}
-	return st.OK.Render("● live") + fmt.Sprintf(" refreshed %s ago, every %s", report.Duration(now.Sub(m.lastOK)), m.interval)
+	return st.OK.Render("● live") + fmt.Sprintf(" refreshed %s ago, every %s", human.Duration(now.Sub(m.lastOK)), m.interval)
 }
 
 func (m *Model) tabs() string {

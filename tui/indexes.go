@@ -8,7 +8,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/pgmedic/pgmedic/inspect"
-	"github.com/pgmedic/pgmedic/internal/report"
+	"github.com/pgmedic/pgmedic/internal/human"
 )
 
 // maxBuildLines bounds the builds block above the index list.
@@ -105,7 +105,7 @@ func newIndexRow(ix *inspect.Index) indexRow {
 	}
 	size := "locked"
 	if ix.SizeBytes != nil {
-		size = report.Bytes(*ix.SizeBytes)
+		size = human.Bytes(*ix.SizeBytes)
 	}
 	def := clean(ix.Definition)
 	if def == "" {
@@ -153,7 +153,7 @@ func buildLine(b *inspect.IndexBuild, now time.Time) string {
 		line += fmt.Sprintf(", waiting for pid %d", b.CurrentLockerPID)
 	}
 	if b.Started != nil {
-		line += ", running " + report.Duration(now.Sub(*b.Started))
+		line += ", running " + human.Duration(now.Sub(*b.Started))
 	}
 	return line
 }
@@ -166,7 +166,7 @@ func (b buildBar) render(width int) string {
 	filled := min(width, int(*b.percent*float64(width)/100+0.5))
 	s := fmt.Sprintf("[%s%s] %5.1f%%", strings.Repeat("█", filled), strings.Repeat("░", width-filled), *b.percent)
 	if b.eta != nil {
-		s += " ETA " + report.Duration(time.Duration(*b.eta*float64(time.Second)))
+		s += " ETA " + human.Duration(time.Duration(*b.eta*float64(time.Second)))
 	}
 	return s
 }

@@ -9,7 +9,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/pgmedic/pgmedic/inspect"
-	"github.com/pgmedic/pgmedic/internal/report"
+	"github.com/pgmedic/pgmedic/internal/human"
 )
 
 // maxChildren is how many waiters of one blocker are drawn before a
@@ -138,7 +138,7 @@ func lockRowFor(c *common, n *inspect.LockNode, prefix string) lockRow {
 			}
 			cells[lcLock] = lock
 		} else if b.IdleInTransaction() {
-			cells[lcLock] = "holds; idle " + report.Duration(b.StateAge(now))
+			cells[lcLock] = "holds; idle " + human.Duration(b.StateAge(now))
 		} else {
 			cells[lcLock] = "holds; " + strings.ToLower(stateWord(b, nil))
 		}

@@ -8,7 +8,7 @@ import (
 	"charm.land/lipgloss/v2"
 
 	"github.com/pgmedic/pgmedic/inspect"
-	"github.com/pgmedic/pgmedic/internal/report"
+	"github.com/pgmedic/pgmedic/internal/human"
 	"github.com/pgmedic/pgmedic/internal/safetext"
 )
 
@@ -110,7 +110,7 @@ func age(d time.Duration) string {
 	if d <= 0 {
 		return ""
 	}
-	return report.Duration(d)
+	return human.Duration(d)
 }
 
 // stateAge is how long a backend has been doing what it does: its

@@ -10,7 +10,7 @@ import (
 	"charm.land/lipgloss/v2"
 
 	"github.com/pgmedic/pgmedic/inspect"
-	"github.com/pgmedic/pgmedic/internal/report"
+	"github.com/pgmedic/pgmedic/internal/human"
 )
 
 // finding is one line of the Triage view: what is wrong, and the key
@@ -90,7 +90,7 @@ func findings(s *inspect.Snapshot, warn float64, keys *KeyMap) []finding {
 		idle = append(idle, finding{
 			key: pidKey(b.PID), label: "IDLE IN TX",
 			text: fmt.Sprintf("pid %d idle in tx %s (open %s) · app %s · user %s: keeps its locks and snapshot",
-				b.PID, report.Duration(b.StateAge(now)), report.Duration(b.XactAge(now)), orNone(clean(b.ApplicationName)), orNone(clean(b.User))),
+				b.PID, human.Duration(b.StateAge(now)), human.Duration(b.XactAge(now)), orNone(clean(b.ApplicationName)), orNone(clean(b.User))),
 			hint: terminate, target: target{pid: b.PID},
 		})
 	}
@@ -98,7 +98,7 @@ func findings(s *inspect.Snapshot, warn float64, keys *KeyMap) []finding {
 }
 
 func rootFinding(s *inspect.Snapshot, n *inspect.LockNode, now time.Time, keys *KeyMap, terminate string) finding {
-	held := fmt.Sprintf("holds up %d, longest %s", n.BlockedTotal, report.Duration(n.LongestWait))
+	held := fmt.Sprintf("holds up %d, longest %s", n.BlockedTotal, human.Duration(n.LongestWait))
 	switch {
 	case n.Backend < 0 && n.PID == 0:
 		gid := n.PreparedGID
@@ -118,9 +118,9 @@ func rootFinding(s *inspect.Snapshot, n *inspect.LockNode, now time.Time, keys *
 	what := clean(b.State)
 	switch {
 	case b.IdleInTransaction():
-		what = fmt.Sprintf("idle in tx %s", report.Duration(b.StateAge(now)))
+		what = fmt.Sprintf("idle in tx %s", human.Duration(b.StateAge(now)))
 	case b.State == "active":
-		what = fmt.Sprintf("active %s", report.Duration(b.QueryAge(now)))
+		what = fmt.Sprintf("active %s", human.Duration(b.QueryAge(now)))
 		hintText = hint(keys.Cancel) + " " + terminate
 	case b.State == "idle":
 		what = "idle (holds a session-level lock)"
@@ -166,7 +166,7 @@ func buildText(b *inspect.IndexBuild) string {
 		text += fmt.Sprintf(" %.0f%%", *b.Percent)
 	}
 	if b.ETASeconds != nil {
-		text += " ETA " + report.Duration(time.Duration(*b.ETASeconds*float64(time.Second)))
+		text += " ETA " + human.Duration(time.Duration(*b.ETASeconds*float64(time.Second)))
 	}
 	if b.CurrentLockerPID != 0 {
 		text += fmt.Sprintf(" · waiting for pid %d", b.CurrentLockerPID)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -83,5 +84,40 @@ func TestActionCommands(t *testing.T) {
 	}
 	if lines := strings.Count(string(raw), "\n"); lines != 6 {
 		t.Errorf("audit has %d records, want the refused cancel, the read-only refusal, two terminates, the drop and the rebuild:\n%s", lines, raw)
+	}
+}
+
+// The incident summary for the channel, with the actions of the audit log.
+func TestSnapshotMarkdown(t *testing.T) {
+	inc := stageIncident(t)
+	ctx := context.Background()
+	audit := filepath.Join(t.TempDir(), "audit.jsonl")
+	base := []string{"-h", inc.c.SocketDir, "-p", strconv.Itoa(inc.c.Port), "-U", "postgres", "-d", "shop", "--audit-log", audit}
+	var out bytes.Buffer
+	if err := run(ctx, append([]string{"terminate", strconv.Itoa(inc.writer.PID), "--yes"}, base...), &out, &out); err != nil {
+		t.Fatalf("terminate: %v\n%s", err, out.String())
+	}
+	out.Reset()
+	if err := run(ctx, append([]string{"snapshot", "--format", "markdown"}, base...), &out, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	md := out.String()
+	for _, want := range []string{
+		"### pgmedic incident summary",
+		"**Pool** ",
+		"**Root blockers**",
+		fmt.Sprintf("- pid %d (`api`, user `postgres`) idle in transaction", inc.pileUp.Root.PID),
+		"holds up ",
+		"**Invalid indexes**",
+		"`public.accounts_code_uq` on `public.accounts`",
+		"**Actions taken**",
+		"DONE terminate: backend " + strconv.Itoa(inc.writer.PID) + " terminated",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("summary lacks %q:\n%s", want, md)
+		}
+	}
+	if err := run(ctx, append([]string{"snapshot", "--format", "yaml"}, base...), &bytes.Buffer{}, &bytes.Buffer{}); err == nil {
+		t.Error("--format yaml should be a usage error")
 	}
 }

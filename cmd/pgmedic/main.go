@@ -53,6 +53,8 @@ Options:
       --warn-at=75         pool saturation (%) at which the gauge warns
       --color=auto         auto, always or never (NO_COLOR is honoured)
       --json               snapshot: print one JSON object (the contract)
+      --format=FORMAT      snapshot: text (default), json, or markdown (the
+                           incident summary, with the actions from the audit log)
       --dry-run            actions: print the plan and the SQL, do nothing
       --yes                actions: run without asking (required without a terminal)
       --read-only          no action may change the server
@@ -123,6 +125,7 @@ type flags struct {
 	pgBin        string
 	printDSN     bool
 	banner       string
+	format       string
 }
 
 func parseFlags(args []string) (*flags, []string, error) {
@@ -147,6 +150,7 @@ func parseFlags(args []string) (*flags, []string, error) {
 	fs.StringVar(&f.auditLog, "audit-log", "", "")
 	fs.StringVar(&f.pgBin, "pg-bin", "", "")
 	fs.BoolVar(&f.printDSN, "print-dsn", false, "")
+	fs.StringVar(&f.format, "format", "", "")
 	if err := fs.Parse(args); err != nil {
 		return nil, nil, usageError("%v", err)
 	}

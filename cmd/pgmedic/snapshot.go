@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/pgmedic/pgmedic/actions"
 	"github.com/pgmedic/pgmedic/inspect"
 	"github.com/pgmedic/pgmedic/internal/connect"
 	"github.com/pgmedic/pgmedic/internal/report"
@@ -31,10 +33,23 @@ func runSnapshot(ctx context.Context, f *flags, stdout io.Writer) error {
 	if err != nil {
 		return connect.ExplainRead(err)
 	}
-	if f.json {
+	switch {
+	case f.json || f.format == "json":
 		return report.JSON(stdout, snap)
+	case f.format == "markdown":
+		path := f.auditLog
+		if path == "" {
+			path = actions.DefaultAuditPath()
+		}
+		log, err := actions.ReadAudit(path, fmt.Sprintf("%s:%d", cfg.Host, cfg.Port), cfg.Database, time.Now().Add(-12*time.Hour))
+		if err != nil {
+			return err
+		}
+		return report.Markdown(stdout, snap, log)
+	case f.format == "text" || f.format == "":
+		return report.Text(stdout, snap, report.Options{})
 	}
-	return report.Text(stdout, snap, report.Options{})
+	return usageError("--format must be text, json or markdown, not %q", f.format)
 }
 
 func takeSnapshot(ctx context.Context, conn *pgx.Conn, cfg *pgx.ConnConfig, allDatabases bool) (*inspect.Snapshot, error) {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pgmedic/pgmedic/inspect"
+	"github.com/pgmedic/pgmedic/internal/human"
 	"github.com/pgmedic/pgmedic/internal/safetext"
 )
 
@@ -104,9 +105,9 @@ func (r *textReport) saturation() {
 	switch {
 	case sat.LongestIdleInTx > 0:
 		r.printf("  oldest transaction %s, longest idle in transaction %s\n",
-			Duration(sat.OldestXact), Duration(sat.LongestIdleInTx))
+			human.Duration(sat.OldestXact), human.Duration(sat.LongestIdleInTx))
 	case sat.OldestXact > 0:
-		r.printf("  oldest transaction %s\n", Duration(sat.OldestXact))
+		r.printf("  oldest transaction %s\n", human.Duration(sat.OldestXact))
 	}
 	if len(sat.ByApplication) > 0 {
 		r.printf("  by application: %s\n", counts(sat.ByApplication, 6, "(none)"))
@@ -167,7 +168,7 @@ func (r *textReport) nodeLine(n *inspect.LockNode) string {
 		for _, p := range r.s.Prepared {
 			if p.GID == n.PreparedGID {
 				fmt.Fprintf(&b, " (owner %s, database %s, prepared %s ago)", clean(inspect.QuoteIdent(p.Owner)),
-					clean(inspect.QuoteIdent(p.Database)), Duration(r.now.Sub(p.Prepared)))
+					clean(inspect.QuoteIdent(p.Database)), human.Duration(r.now.Sub(p.Prepared)))
 			}
 		}
 		b.WriteString(": holds the lock with no backend; nothing to cancel or terminate, " +
@@ -189,13 +190,13 @@ func (r *textReport) nodeLine(n *inspect.LockNode) string {
 		if n.IsRoot() {
 			fmt.Fprintf(&b, " %s", stateWord(be))
 			if age := be.XactAge(r.now); age > 0 {
-				fmt.Fprintf(&b, ", transaction open %s", Duration(age))
+				fmt.Fprintf(&b, ", transaction open %s", human.Duration(age))
 			}
 			if be.IdleInTransaction() {
-				fmt.Fprintf(&b, ", idle %s", Duration(be.StateAge(r.now)))
+				fmt.Fprintf(&b, ", idle %s", human.Duration(be.StateAge(r.now)))
 			}
 		} else if be.Waiting != nil {
-			fmt.Fprintf(&b, " waiting %s for %s", Duration(n.Wait), lockWord(be.Waiting))
+			fmt.Fprintf(&b, " waiting %s for %s", human.Duration(n.Wait), lockWord(be.Waiting))
 			if n.Queued {
 				fmt.Fprintf(&b, " (queued behind pid %d)", r.s.LockForest.Nodes[n.Parent].PID)
 			}
@@ -206,7 +207,7 @@ func (r *textReport) nodeLine(n *inspect.LockNode) string {
 		}
 	}
 	if n.BlockedTotal > 0 {
-		fmt.Fprintf(&b, "  blocks %d (longest wait %s)", n.BlockedTotal, Duration(n.LongestWait))
+		fmt.Fprintf(&b, "  blocks %d (longest wait %s)", n.BlockedTotal, human.Duration(n.LongestWait))
 	}
 	if len(n.OtherBlockers) > 0 || n.BlockersTotal > len(n.OtherBlockers)+1 {
 		fmt.Fprintf(&b, "  also blocked by %s", pids(n.OtherBlockers, n.BlockersTotal-1))
@@ -221,7 +222,7 @@ func (r *textReport) nodeQuery(n *inspect.LockNode) string {
 	if n.Backend < 0 {
 		return ""
 	}
-	return Truncate(clean(r.s.Backends[n.Backend].Query), r.o.QueryWidth)
+	return human.Truncate(clean(r.s.Backends[n.Backend].Query), r.o.QueryWidth)
 }
 
 func (r *textReport) indexes() {
@@ -264,7 +265,7 @@ func (r *textReport) indexes() {
 			facts = append(facts, "partitioned")
 		}
 		if ix.SizeBytes != nil {
-			facts = append(facts, Bytes(*ix.SizeBytes))
+			facts = append(facts, human.Bytes(*ix.SizeBytes))
 		} else {
 			facts = append(facts, "size unknown (locked)")
 		}
@@ -302,7 +303,7 @@ func (r *textReport) builds() {
 			r.printf(", %.1f%%", *b.Percent)
 		}
 		if b.ETASeconds != nil {
-			r.printf(", about %s left in this phase", Duration(time.Duration(*b.ETASeconds*float64(time.Second))))
+			r.printf(", about %s left in this phase", human.Duration(time.Duration(*b.ETASeconds*float64(time.Second))))
 		}
 		if b.LockersTotal > 0 {
 			r.printf(", waited for %d of %d transactions", b.LockersDone, b.LockersTotal)
@@ -311,7 +312,7 @@ func (r *textReport) builds() {
 			r.printf(", now waiting for pid %d", b.CurrentLockerPID)
 		}
 		if b.Started != nil {
-			r.printf(", running %s", Duration(r.now.Sub(*b.Started)))
+			r.printf(", running %s", human.Duration(r.now.Sub(*b.Started)))
 		}
 		r.printf("\n")
 	}

@@ -117,3 +117,26 @@ func JSON(b []byte) []byte {
 	}
 	return out
 }
+
+// Copy prepares text for a clipboard: exactly the text, untruncated, with
+// every control character and bidi override removed (not escaped: pasted
+// into a shell or a chat, an escape would be noise). Newlines and tabs
+// stay.
+func Copy(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		i += size
+		switch {
+		case r == '\n' || r == '\t':
+			b.WriteRune(r)
+		case r == '\r', r == utf8.RuneError && size == 1:
+		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
+		case isBidiControl(r) || (unicode.Is(unicode.Cf, r) && r != 0x200d):
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}

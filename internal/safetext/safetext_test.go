@@ -67,3 +67,11 @@ func TestJSON(t *testing.T) {
 		t.Error("clean JSON should be returned as is")
 	}
 }
+
+func TestCopy(t *testing.T) {
+	in := "SELECT 1\r\n\tFROM t /* \x1b]52;c;eA==\x07 \u202eevil */ WHERE x = 'ü'"
+	want := "SELECT 1\n\tFROM t /* ]52;c;eA== evil */ WHERE x = 'ü'"
+	if got := Copy(in); got != want {
+		t.Errorf("Copy = %q, want %q", got, want)
+	}
+}

@@ -1,4 +1,5 @@
-package report
+// Package human formats numbers the way a responder says them.
+package human
 
 import (
 	"fmt"
