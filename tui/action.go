@@ -218,7 +218,7 @@ func (m *Model) planBox(p *actions.Plan, w int, compact bool) string {
 	}
 	line(st.Title.Render(clean(p.Title)))
 	if p.Allowed() {
-		line(st.Key.Render("[y]") + " yes, run it   " + st.Key.Render("[n/esc]") + " no (default)")
+		line(st.Key.Render("[y]") + " yes, run it   " + st.Key.Render("[n/esc]") + " no (default)   " + st.Key.Render("[ctrl+y]") + " copy the SQL")
 	} else {
 		line(st.Key.Render("[esc]") + " close")
 	}

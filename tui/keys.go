@@ -12,9 +12,9 @@ type KeyMap struct {
 	Up, Down, Top, Bottom, PageUp, PageDown key.Binding
 	Details, Back                           key.Binding
 
-	Filter, Sort, Order, Group key.Binding
-	Pause, Faster, Slower      key.Binding
-	Copy, Help, Quit           key.Binding
+	Filter, Sort, Order, Group    key.Binding
+	Pause, Faster, Slower         key.Binding
+	Copy, CopySummary, Help, Quit key.Binding
 
 	Cancel, Terminate, DropIndex, RebuildIndex key.Binding
 }
@@ -45,16 +45,17 @@ func DefaultKeyMap() KeyMap {
 		Details:  key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "details")),
 		Back:     key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "back / clear filter")),
 
-		Filter: key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter")),
-		Sort:   key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "sort column")),
-		Order:  key.NewBinding(key.WithKeys("o"), key.WithHelp("o", "sort order")),
-		Group:  key.NewBinding(key.WithKeys("b"), key.WithHelp("b", "group counts")),
-		Pause:  key.NewBinding(key.WithKeys("space"), key.WithHelp("space", "pause refresh")),
-		Faster: key.NewBinding(key.WithKeys("+", "="), key.WithHelp("+", "refresh faster")),
-		Slower: key.NewBinding(key.WithKeys("-"), key.WithHelp("-", "refresh slower")),
-		Copy:   key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "copy")),
-		Help:   key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
-		Quit:   key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
+		Filter:      key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter")),
+		Sort:        key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "sort column")),
+		Order:       key.NewBinding(key.WithKeys("o"), key.WithHelp("o", "sort order")),
+		Group:       key.NewBinding(key.WithKeys("b"), key.WithHelp("b", "group counts")),
+		Pause:       key.NewBinding(key.WithKeys("space"), key.WithHelp("space", "pause refresh")),
+		Faster:      key.NewBinding(key.WithKeys("+", "="), key.WithHelp("+", "refresh faster")),
+		Slower:      key.NewBinding(key.WithKeys("-"), key.WithHelp("-", "refresh slower")),
+		Copy:        key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "copy query, definition or SQL")),
+		CopySummary: key.NewBinding(key.WithKeys("ctrl+y"), key.WithHelp("ctrl+y", "copy incident summary (Markdown); in a dialog, its SQL")),
+		Help:        key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
+		Quit:        key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
 
 		Cancel:       key.NewBinding(key.WithKeys("C"), key.WithHelp("C", "cancel query")),
 		Terminate:    key.NewBinding(key.WithKeys("K"), key.WithHelp("K", "terminate backend")),
@@ -73,7 +74,7 @@ func (k KeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Triage, k.Connections, k.Locks, k.Indexes, k.Log, k.NextView, k.PrevView},
 		{k.Up, k.Down, k.Top, k.Bottom, k.PageUp, k.PageDown, k.Details, k.Back},
-		{k.Filter, k.Sort, k.Order, k.Group, k.Pause, k.Faster, k.Slower, k.Copy, k.Help, k.Quit},
+		{k.Filter, k.Sort, k.Order, k.Group, k.Pause, k.Faster, k.Slower, k.Copy, k.CopySummary, k.Help, k.Quit},
 		{k.Cancel, k.Terminate, k.DropIndex, k.RebuildIndex},
 	}
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/pgmedic/pgmedic/actions"
 	"github.com/pgmedic/pgmedic/inspect"
+	"github.com/pgmedic/pgmedic/internal/clipboard"
 )
 
 // Source delivers snapshots. The live one holds pgmedic's single
@@ -52,6 +53,8 @@ type Options struct {
 	ReadOnly bool
 	// Banner, when set, leads the header (the demo says what it is).
 	Banner string
+	// Clipboard says where pgmedic runs (tmux, screen, SSH), for copying.
+	Clipboard clipboard.Env
 }
 
 // MinWidth and MinHeight are the smallest usable terminal.
@@ -342,6 +345,11 @@ func (m *Model) onKey(msg tea.KeyPressMsg) tea.Cmd {
 		return tea.Quit
 	}
 	if m.dialog != nil {
+		// y is the answer here; ctrl+y copies the plan's SQL and is the
+		// one key that does not close the dialog.
+		if key.Matches(msg, k.CopySummary) && m.dialog.plan.Kind != "" {
+			return m.copyCmd(m.copyTarget())
+		}
 		return m.onDialogKey(msg)
 	}
 	if m.filtering {
@@ -368,6 +376,9 @@ func (m *Model) onKey(msg tea.KeyPressMsg) tea.Cmd {
 		}
 		if key.Matches(msg, k.Quit) {
 			return tea.Quit
+		}
+		if key.Matches(msg, k.Copy) {
+			return m.copyCmd(m.copyTarget())
 		}
 		return m.detail.update(msg)
 	}
@@ -424,7 +435,9 @@ func (m *Model) onKey(msg tea.KeyPressMsg) tea.Cmd {
 			}
 		}
 	case key.Matches(msg, k.Copy):
-		m.setFlash("copy arrives in a later release of pgmedic")
+		return m.copyCmd(m.copyTarget())
+	case key.Matches(msg, k.CopySummary):
+		return m.copyCmd(m.summary(), "the incident summary")
 	case key.Matches(msg, k.Cancel, k.Terminate, k.DropIndex, k.RebuildIndex):
 		kind, _ := m.actionKind(msg)
 		return m.onActionKey(kind)

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/pgmedic/pgmedic/actions"
+	"github.com/pgmedic/pgmedic/internal/clipboard"
 	"github.com/pgmedic/pgmedic/internal/connect"
 	"github.com/pgmedic/pgmedic/internal/safetext"
 	"github.com/pgmedic/pgmedic/internal/watch"
@@ -46,7 +47,8 @@ func runTUI(ctx context.Context, f *flags, stdout io.Writer) error {
 		audit.Path = actions.DefaultAuditPath()
 	}
 	model := tui.New(src, tui.Options{Interval: f.interval, WarnPercent: f.warnAt,
-		Executor: &watch.Executor{Source: src, Audit: audit}, ReadOnly: f.readOnly, Banner: f.banner})
+		Executor: &watch.Executor{Source: src, Audit: audit}, ReadOnly: f.readOnly, Banner: f.banner,
+		Clipboard: clipboard.FromEnviron()})
 	_, err = tea.NewProgram(model, opts...).Run()
 	printLog(stdout, model.Log(), audit.Path)
 	switch {

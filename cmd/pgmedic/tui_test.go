@@ -97,6 +97,23 @@ func TestTUIEndToEnd(t *testing.T) {
 	s.waitFor("▸ 4 Indexes", "public.accounts_code_uq", "failed during build", "BUILDS IN PROGRESS (1)")
 	s.keys("2", "Enter")
 	s.waitFor("BACKEND "+root, "BLOCKING", "QUERY", "LOCKS", "holds   RowExclusiveLock")
+
+	// y copies the query: with set-clipboard on, tmux takes the OSC 52
+	// sequence into its paste buffer.
+	s.run("set-option", "-g", "set-clipboard", "on")
+	s.keys("y")
+	s.waitFor("copied the query of pid " + root)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		buf, _ := exec.Command("tmux", "-L", s.socket, "show-buffer").Output()
+		if strings.Contains(string(buf), `UPDATE "public"."users" SET v = v + 1 WHERE id = 1`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("tmux's buffer does not hold the copied query: %q", buf)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	// Esc then q in one write would read as alt+q, as in any terminal.
 	s.keys("Escape")
 	s.waitFor("PID", "STATE")
