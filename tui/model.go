@@ -55,6 +55,9 @@ type Options struct {
 	Banner string
 	// Clipboard says where pgmedic runs (tmux, screen, SSH), for copying.
 	Clipboard clipboard.Env
+	// Theme is dark, light or high-contrast; "" asks the terminal for its
+	// background and picks dark or light.
+	Theme string
 }
 
 // MinWidth and MinHeight are the smallest usable terminal.
@@ -173,8 +176,12 @@ func New(src Source, opts Options) *Model {
 	in.Prompt = "/"
 	in.Placeholder = "user, application, database, client, state or query text"
 	in.CharLimit = 200
+	styles, err := StylesFor(opts.Theme)
+	if err != nil {
+		styles = DefaultStyles() // the flag is checked before; stay usable
+	}
 	m := &Model{
-		c:        common{styles: DefaultStyles(), keys: DefaultKeyMap(), opts: opts},
+		c:        common{styles: styles, keys: DefaultKeyMap(), opts: opts},
 		src:      src,
 		interval: opts.Interval,
 		input:    in,
@@ -185,6 +192,9 @@ func New(src Source, opts Options) *Model {
 
 // Init starts the first refresh and the clock.
 func (m *Model) Init() tea.Cmd {
+	if m.c.opts.Theme == "" {
+		return tea.Batch(m.fetch(), clock(), tea.RequestBackgroundColor)
+	}
 	return tea.Batch(m.fetch(), clock())
 }
 
@@ -250,6 +260,11 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.fetch()
 	case clockMsg:
 		return m, clock() // redraws ages and "refresh taking Ns"
+	case tea.BackgroundColorMsg:
+		if m.c.opts.Theme == "" && !msg.IsDark() {
+			m.c.styles = LightStyles()
+		}
+		return m, nil
 	case locksMsg:
 		if m.detail != nil && m.detail.sel.pid == msg.pid {
 			m.detail.setLocks(&m.c, msg.locks, msg.err)

@@ -1,6 +1,8 @@
 package tui
 
 import (
+	"fmt"
+
 	"charm.land/lipgloss/v2"
 )
 
@@ -24,7 +26,49 @@ type Styles struct {
 	Box                 lipgloss.Style
 }
 
-// DefaultStyles is the palette for any background.
+// Themes pgmedic knows.
+var Themes = []string{"dark", "light", "high-contrast"}
+
+// StylesFor returns a theme's styles.
+func StylesFor(theme string) (Styles, error) {
+	switch theme {
+	case "dark", "":
+		return DefaultStyles(), nil
+	case "light":
+		return LightStyles(), nil
+	case "high-contrast":
+		return HighContrastStyles(), nil
+	}
+	return Styles{}, fmt.Errorf("unknown theme %q (dark, light or high-contrast)", theme)
+}
+
+// LightStyles trade yellow, unreadable on white, for blue and magenta.
+func LightStyles() Styles {
+	st := DefaultStyles()
+	blue, magenta := lipgloss.Color("4"), lipgloss.Color("5")
+	st.Warn = lipgloss.NewStyle().Foreground(magenta).Bold(true)
+	st.Info = lipgloss.NewStyle().Foreground(blue)
+	st.Stale = lipgloss.NewStyle().Foreground(magenta).Bold(true).Reverse(true)
+	return st
+}
+
+// HighContrastStyles use only bold, reverse, underline and the base
+// colours as backgrounds, for projectors and compressed video: every state
+// stands out even when colour is lost.
+func HighContrastStyles() Styles {
+	st := DefaultStyles()
+	bold := lipgloss.NewStyle().Bold(true)
+	st.Dim = bold
+	st.OK = bold
+	st.Info = bold
+	st.Warn = bold.Underline(true)
+	st.Bad = lipgloss.NewStyle().Bold(true).Reverse(true)
+	st.Stale = lipgloss.NewStyle().Bold(true).Reverse(true)
+	st.Column = bold.Underline(true)
+	return st
+}
+
+// DefaultStyles is the palette for a dark background.
 func DefaultStyles() Styles {
 	red, yellow, green, cyan := lipgloss.Color("1"), lipgloss.Color("3"), lipgloss.Color("2"), lipgloss.Color("6")
 	return Styles{

@@ -52,6 +52,8 @@ Options:
       --interval=1s        full-screen refresh interval (+ and - change it)
       --warn-at=75         pool saturation (%) at which the gauge warns
       --color=auto         auto, always or never (NO_COLOR is honoured)
+      --theme=THEME        dark, light or high-contrast (default: from the
+                           terminal's background; PGMEDIC_THEME sets it too)
       --json               snapshot: print one JSON object (the contract)
       --format=FORMAT      snapshot: text (default), json, or markdown (the
                            incident summary, with the actions from the audit log)
@@ -126,6 +128,7 @@ type flags struct {
 	printDSN     bool
 	banner       string
 	format       string
+	theme        string
 }
 
 func parseFlags(args []string) (*flags, []string, error) {
@@ -151,6 +154,7 @@ func parseFlags(args []string) (*flags, []string, error) {
 	fs.StringVar(&f.pgBin, "pg-bin", "", "")
 	fs.BoolVar(&f.printDSN, "print-dsn", false, "")
 	fs.StringVar(&f.format, "format", "", "")
+	fs.StringVar(&f.theme, "theme", "", "")
 	if err := fs.Parse(args); err != nil {
 		return nil, nil, usageError("%v", err)
 	}

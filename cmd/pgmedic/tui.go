@@ -29,6 +29,13 @@ func runTUI(ctx context.Context, f *flags, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	theme := f.theme
+	if theme == "" {
+		theme = os.Getenv("PGMEDIC_THEME")
+	}
+	if _, err := tui.StylesFor(theme); err != nil {
+		return usageError("%v", err)
+	}
 	cfg, err := connect.Config(f.conn)
 	if err != nil {
 		return err
@@ -48,7 +55,7 @@ func runTUI(ctx context.Context, f *flags, stdout io.Writer) error {
 	}
 	model := tui.New(src, tui.Options{Interval: f.interval, WarnPercent: f.warnAt,
 		Executor: &watch.Executor{Source: src, Audit: audit}, ReadOnly: f.readOnly, Banner: f.banner,
-		Clipboard: clipboard.FromEnviron()})
+		Clipboard: clipboard.FromEnviron(), Theme: theme})
 	_, err = tea.NewProgram(model, opts...).Run()
 	printLog(stdout, model.Log(), audit.Path)
 	switch {

@@ -5,10 +5,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pgmedic/pgmedic/internal/pgcluster"
 )
 
 // tmuxSession drives the real binary in a private tmux server.
@@ -143,5 +146,30 @@ func TestTUIEndToEnd(t *testing.T) {
 	}
 	if raw, err := os.ReadFile(audit); err != nil || !strings.Contains(string(raw), `"action":"terminate"`) {
 		t.Errorf("audit log after the TUI terminate: %v %s", err, raw)
+	}
+}
+
+// NO_COLOR: the real screen carries no colour sequence at all, and still
+// its selection and states (reverse video, words).
+func TestNoColorEndToEnd(t *testing.T) {
+	c := pgcluster.StartForTest(t, pgcluster.Options{})
+	bin := filepath.Join(t.TempDir(), "pgmedic")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	s := startTmux(t, 100, 30, fmt.Sprintf("env NO_COLOR=1 %s -h %s -p %d -U postgres postgres; sleep 60", bin, c.SocketDir, c.Port))
+	s.waitFor("● live", "POOL")
+	s.keys("2")
+	s.waitFor("▸ 2 Connections", "PID")
+	raw := s.run("capture-pane", "-e", "-p", "-t", "e2e")
+	for _, m := range regexp.MustCompile("\x1b\\[([0-9;:]*)m").FindAllStringSubmatch(raw, -1) {
+		for _, p := range strings.Split(m[1], ";") {
+			if len(p) == 2 && (p[0] == '3' || p[0] == '4' || p[0] == '9') && p[1] != '9' || p == "38" || p == "48" {
+				t.Fatalf("NO_COLOR screen has colour code %q in %q", p, m[0])
+			}
+		}
+	}
+	if !strings.Contains(raw, "\x1b[7m") && !strings.Contains(raw, ";7m") && !strings.Contains(raw, "[1;7m") {
+		t.Errorf("the selected row should still be in reverse video:\n%q", raw)
 	}
 }
