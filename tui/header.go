@@ -29,6 +29,12 @@ func (m *Model) header() string {
 func (m *Model) identityLine() string {
 	st := &m.c.styles
 	line := st.Title.Render("pgmedic")
+	if m.c.opts.ReadOnly {
+		line += " " + st.Stale.Render(" READ-ONLY ")
+	}
+	if m.c.opts.Redacted {
+		line += " " + st.Stale.Render(" REDACTED ")
+	}
 	if b := m.c.opts.Banner; b != "" {
 		return line + "  " + st.Stale.Render(" "+b+" ")
 	}

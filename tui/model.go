@@ -58,6 +58,9 @@ type Options struct {
 	// Theme is dark, light or high-contrast; "" asks the terminal for its
 	// background and picks dark or light.
 	Theme string
+	// Redacted says the source takes literals out of query text; the
+	// header shows it, as it shows READ-ONLY.
+	Redacted bool
 }
 
 // MinWidth and MinHeight are the smallest usable terminal.

@@ -15,6 +15,7 @@ import (
 	"github.com/pgmedic/pgmedic/actions"
 	"github.com/pgmedic/pgmedic/inspect"
 	"github.com/pgmedic/pgmedic/internal/connect"
+	"github.com/pgmedic/pgmedic/internal/redact"
 	"github.com/pgmedic/pgmedic/internal/safetext"
 )
 
@@ -56,6 +57,9 @@ func runAction(ctx context.Context, f *flags, kind actions.Kind, args []string, 
 	snap, err := coll.Snapshot(ctx)
 	if err != nil {
 		return connect.ExplainRead(err)
+	}
+	if f.redact { // the plan, its printout and the audit record carry no literal
+		redact.New().Snapshot(snap)
 	}
 
 	var plan actions.Plan

@@ -121,3 +121,25 @@ func TestSnapshotMarkdown(t *testing.T) {
 		t.Error("--format yaml should be a usage error")
 	}
 }
+
+// Under --redact the plan, its printout and the audit record carry no
+// literal of the query.
+func TestRedactedAuditLog(t *testing.T) {
+	inc := stageIncident(t)
+	audit := filepath.Join(t.TempDir(), "audit.jsonl")
+	var out bytes.Buffer
+	args := []string{"terminate", strconv.Itoa(inc.pileUp.Root.PID), "--yes", "--redact", "-h", inc.c.SocketDir,
+		"-p", strconv.Itoa(inc.c.Port), "-U", "postgres", "-d", "shop", "--audit-log", audit}
+	if err := run(context.Background(), args, &out, &out); err != nil {
+		t.Fatalf("terminate --redact: %v\n%s", err, out.String())
+	}
+	raw, err := os.ReadFile(audit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, text := range map[string]string{"printout": out.String(), "audit log": string(raw)} {
+		if !strings.Contains(text, "SET v = v + $1 WHERE id = $2") || strings.Contains(text, "WHERE id = 1") {
+			t.Errorf("%s is not redacted:\n%s", name, text)
+		}
+	}
+}

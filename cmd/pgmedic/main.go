@@ -60,6 +60,9 @@ Options:
       --dry-run            actions: print the plan and the SQL, do nothing
       --yes                actions: run without asking (required without a terminal)
       --read-only          no action may change the server
+      --redact             replace the literals in query text by placeholders,
+                           everywhere they are shown, copied or written;
+                           with --read-only: presenter mode for screen-shares
       --audit-log=PATH     where actions are recorded (default
                            $XDG_STATE_HOME/pgmedic/audit.jsonl)
       --help               show this help
@@ -129,6 +132,7 @@ type flags struct {
 	banner       string
 	format       string
 	theme        string
+	redact       bool
 }
 
 func parseFlags(args []string) (*flags, []string, error) {
@@ -155,6 +159,7 @@ func parseFlags(args []string) (*flags, []string, error) {
 	fs.BoolVar(&f.printDSN, "print-dsn", false, "")
 	fs.StringVar(&f.format, "format", "", "")
 	fs.StringVar(&f.theme, "theme", "", "")
+	fs.BoolVar(&f.redact, "redact", false, "")
 	if err := fs.Parse(args); err != nil {
 		return nil, nil, usageError("%v", err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/pgmedic/pgmedic/actions"
 	"github.com/pgmedic/pgmedic/inspect"
 	"github.com/pgmedic/pgmedic/internal/connect"
+	"github.com/pgmedic/pgmedic/internal/redact"
 	"github.com/pgmedic/pgmedic/internal/report"
 )
 
@@ -32,6 +33,9 @@ func runSnapshot(ctx context.Context, f *flags, stdout io.Writer) error {
 	snap, err := takeSnapshot(ctx, conn, cfg, f.allDatabases)
 	if err != nil {
 		return connect.ExplainRead(err)
+	}
+	if f.redact {
+		redact.New().Snapshot(snap)
 	}
 	switch {
 	case f.json || f.format == "json":

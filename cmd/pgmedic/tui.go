@@ -14,6 +14,7 @@ import (
 	"github.com/pgmedic/pgmedic/actions"
 	"github.com/pgmedic/pgmedic/internal/clipboard"
 	"github.com/pgmedic/pgmedic/internal/connect"
+	"github.com/pgmedic/pgmedic/internal/redact"
 	"github.com/pgmedic/pgmedic/internal/safetext"
 	"github.com/pgmedic/pgmedic/internal/watch"
 	"github.com/pgmedic/pgmedic/tui"
@@ -41,6 +42,9 @@ func runTUI(ctx context.Context, f *flags, stdout io.Writer) error {
 		return err
 	}
 	src := watch.New(cfg, f.allDatabases)
+	if f.redact {
+		src.Redact = redact.New()
+	}
 	defer src.Close()
 	if err := src.Connect(ctx); err != nil {
 		return err
@@ -55,7 +59,7 @@ func runTUI(ctx context.Context, f *flags, stdout io.Writer) error {
 	}
 	model := tui.New(src, tui.Options{Interval: f.interval, WarnPercent: f.warnAt,
 		Executor: &watch.Executor{Source: src, Audit: audit}, ReadOnly: f.readOnly, Banner: f.banner,
-		Clipboard: clipboard.FromEnviron(), Theme: theme})
+		Clipboard: clipboard.FromEnviron(), Theme: theme, Redacted: f.redact})
 	_, err = tea.NewProgram(model, opts...).Run()
 	printLog(stdout, model.Log(), audit.Path)
 	switch {

@@ -24,6 +24,9 @@ const OtherDatabasesEvery = 30 * time.Second
 type Source struct {
 	cfg          *pgx.ConnConfig
 	allDatabases bool
+	// Redact, when set, takes the literals out of every query text before
+	// anything else sees it: the screen, copies, plans, the audit log.
+	Redact interface{ Snapshot(*inspect.Snapshot) }
 
 	mu   sync.Mutex
 	conn *pgx.Conn
@@ -92,6 +95,9 @@ func (s *Source) Snapshot(ctx context.Context) (*inspect.Snapshot, error) {
 	}
 	if s.allDatabases {
 		s.addOtherDatabases(ctx, snap)
+	}
+	if s.Redact != nil {
+		s.Redact.Snapshot(snap)
 	}
 	return snap, nil
 }

@@ -1,0 +1,218 @@
+// Package redact takes the literals out of query text, for screen-shares:
+// a bridge call is no place for customer emails. It normalizes with
+// PostgreSQL's own parser (libpg_query, built to WebAssembly) and falls
+// back to a careful lexer for text the parser rejects, such as queries
+// pg_stat_activity cut at track_activity_query_size.
+package redact
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"unicode"
+
+	pgquery "github.com/wasilibs/go-pgquery"
+
+	"github.com/pgmedic/pgmedic/inspect"
+)
+
+// Redactor normalizes query texts, remembering the last cacheSize: an
+// application repeats the same few statements, and parsing costs about
+// half a millisecond each.
+type Redactor struct {
+	mu    sync.Mutex
+	cache map[string]string
+}
+
+const cacheSize = 20000
+
+// New returns a Redactor.
+func New() *Redactor { return &Redactor{cache: make(map[string]string)} }
+
+// Query returns q with every literal replaced by a placeholder and IN
+// lists collapsed.
+func (r *Redactor) Query(q string) string {
+	if q == "" || q == "<insufficient privilege>" {
+		return q
+	}
+	r.mu.Lock()
+	out, ok := r.cache[q]
+	r.mu.Unlock()
+	if ok {
+		return out
+	}
+	out, err := pgquery.Normalize(q)
+	if err != nil {
+		out = Lex(q)
+	}
+	out = collapseIn(out)
+	r.mu.Lock()
+	if len(r.cache) >= cacheSize {
+		clear(r.cache)
+	}
+	r.cache[q] = out
+	r.mu.Unlock()
+	return out
+}
+
+// Snapshot redacts every query text and index definition (a partial
+// index's predicate can hold a literal) in place.
+func (r *Redactor) Snapshot(s *inspect.Snapshot) {
+	for i := range s.Backends {
+		s.Backends[i].Query = r.Query(s.Backends[i].Query)
+	}
+	for i := range s.Indexes {
+		if def := s.Indexes[i].Definition; strings.Contains(def, " WHERE ") {
+			s.Indexes[i].Definition = Lex(def)
+		}
+	}
+}
+
+var inList = regexp.MustCompile(`(?i)\bIN \(\s*\$\d+(\s*,\s*\$\d+)+\s*\)`)
+
+func collapseIn(q string) string { return inList.ReplaceAllString(q, "IN (...)") }
+
+// Lex replaces literals by walking the text the way PostgreSQL's scanner
+// does: quoted strings (with ” and E'\” escapes), dollar-quoted bodies,
+// and numbers become $n; quoted identifiers and comments are kept. An
+// unterminated literal (cut-off text) is replaced to the end.
+func Lex(q string) string {
+	next := maxParam(q)
+	placeholder := func() string { next++; return "$" + strconv.Itoa(next) }
+	var b strings.Builder
+	rs := []rune(q)
+	for i := 0; i < len(rs); {
+		c := rs[i]
+		switch {
+		case c == '-' && i+1 < len(rs) && rs[i+1] == '-': // comment to end of line
+			j := i
+			for j < len(rs) && rs[j] != '\n' {
+				j++
+			}
+			b.WriteString(string(rs[i:j]))
+			i = j
+		case c == '/' && i+1 < len(rs) && rs[i+1] == '*': // block comment, nested
+			j, depth := i+2, 1
+			for j < len(rs) && depth > 0 {
+				switch {
+				case rs[j] == '/' && j+1 < len(rs) && rs[j+1] == '*':
+					depth++
+					j++
+				case rs[j] == '*' && j+1 < len(rs) && rs[j+1] == '/':
+					depth--
+					j++
+				}
+				j++
+			}
+			b.WriteString(string(rs[i:j]))
+			i = j
+		case c == '"': // quoted identifier: kept
+			j := i + 1
+			for j < len(rs) && !(rs[j] == '"' && (j+1 >= len(rs) || rs[j+1] != '"')) {
+				if rs[j] == '"' {
+					j++
+				}
+				j++
+			}
+			b.WriteString(string(rs[i:min(j+1, len(rs))]))
+			i = j + 1
+		case c == '\'' || ((c == 'E' || c == 'e') && i+1 < len(rs) && rs[i+1] == '\'' && !identChar(prev(rs, i))):
+			escapes := c != '\''
+			j := i + 1
+			if escapes {
+				j++
+			}
+			for j < len(rs) {
+				if escapes && rs[j] == '\\' {
+					j += 2
+					continue
+				}
+				if rs[j] == '\'' {
+					if j+1 < len(rs) && rs[j+1] == '\'' {
+						j += 2
+						continue
+					}
+					break
+				}
+				j++
+			}
+			b.WriteString(placeholder())
+			i = j + 1
+		case c == '$' && !identChar(prev(rs, i)):
+			if tag, ok := dollarTag(rs, i); ok {
+				end := indexRunes(rs, i+len(tag), tag)
+				b.WriteString(placeholder())
+				if end < 0 {
+					i = len(rs)
+				} else {
+					i = end + len(tag)
+				}
+				continue
+			}
+			j := i + 1 // $n parameter: kept
+			for j < len(rs) && unicode.IsDigit(rs[j]) {
+				j++
+			}
+			b.WriteString(string(rs[i:j]))
+			i = j
+		case unicode.IsDigit(c) && !identChar(prev(rs, i)):
+			j := i
+			for j < len(rs) && (unicode.IsDigit(rs[j]) || rs[j] == '.' || rs[j] == '_' ||
+				((rs[j] == 'e' || rs[j] == 'E') && j+1 < len(rs) && (unicode.IsDigit(rs[j+1]) || rs[j+1] == '-' || rs[j+1] == '+')) ||
+				((rs[j] == '-' || rs[j] == '+') && (rs[j-1] == 'e' || rs[j-1] == 'E'))) {
+				j++
+			}
+			b.WriteString(placeholder())
+			i = j
+		default:
+			b.WriteRune(c)
+			i++
+		}
+	}
+	return b.String()
+}
+
+func identChar(r rune) bool { return r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r) || r == '$' }
+
+func prev(rs []rune, i int) rune {
+	if i == 0 {
+		return ' '
+	}
+	return rs[i-1]
+}
+
+// dollarTag reads a $tag$ opening at i.
+func dollarTag(rs []rune, i int) ([]rune, bool) {
+	j := i + 1
+	for j < len(rs) && (rs[j] == '_' || unicode.IsLetter(rs[j]) || (j > i+1 && unicode.IsDigit(rs[j]))) {
+		j++
+	}
+	if j < len(rs) && rs[j] == '$' {
+		return rs[i : j+1], true
+	}
+	return nil, false
+}
+
+func indexRunes(rs []rune, from int, tag []rune) int {
+	for k := from; k+len(tag) <= len(rs); k++ {
+		if string(rs[k:k+len(tag)]) == string(tag) {
+			return k
+		}
+	}
+	return -1
+}
+
+var paramRE = regexp.MustCompile(`\$(\d+)`)
+
+// maxParam is the highest $n already in q, so placeholders do not
+// collide with a prepared statement's own parameters.
+func maxParam(q string) int {
+	n := 0
+	for _, m := range paramRE.FindAllStringSubmatch(q, -1) {
+		if v, err := strconv.Atoi(m[1]); err == nil && v > n {
+			n = v
+		}
+	}
+	return n
+}
