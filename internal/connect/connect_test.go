@@ -27,7 +27,9 @@ func cleanEnv(t *testing.T) {
 	t.Helper()
 	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(name, "PG") {
+		// PGMEDIC_* are pgmedic's own (PGMEDIC_PG_BIN picks the server
+		// version under test), not libpq's.
+		if strings.HasPrefix(name, "PG") && !strings.HasPrefix(name, "PGMEDIC_") {
 			t.Setenv(name, "") // registers the restore
 			// Unset rather than empty: pgx rejects an empty PGSSLCERTMODE.
 			os.Unsetenv(name)
