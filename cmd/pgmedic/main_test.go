@@ -286,3 +286,17 @@ func TestDemoWithoutServerBinaries(t *testing.T) {
 		t.Errorf("demo with an empty --pg-bin: %v", err)
 	}
 }
+
+// PostgreSQL 12 and older: a clear "not supported", not a missing column.
+// scripts/version-matrix runs this on 12; on supported servers it skips.
+func TestUnsupportedServer(t *testing.T) {
+	c := pgcluster.StartForTest(t, pgcluster.Options{})
+	if c.Major >= 13 {
+		t.Skipf("PostgreSQL %s is supported", c.Version)
+	}
+	err := run(context.Background(), []string{"snapshot", "-h", c.SocketDir, "-p", strconv.Itoa(c.Port), "-U", "postgres"},
+		&bytes.Buffer{}, &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "PostgreSQL "+c.Version+" is not supported: pgmedic needs PostgreSQL 13 or newer") {
+		t.Errorf("snapshot on %s: %v", c.Version, err)
+	}
+}
