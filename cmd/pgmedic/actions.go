@@ -41,11 +41,7 @@ func runAction(ctx context.Context, f *flags, kind actions.Kind, args []string, 
 		}
 		return usageError("pgmedic %s takes one %s", kind, what)
 	}
-	cfg, err := connect.Config(f.conn)
-	if err != nil {
-		return err
-	}
-	conn, err := connect.Open(ctx, cfg)
+	conn, cfg, err := openConn(ctx, f)
 	if err != nil {
 		return err
 	}
@@ -92,10 +88,7 @@ func runAction(ctx context.Context, f *flags, kind actions.Kind, args []string, 
 	}
 	printPlan(stdout, &plan)
 
-	audit := &actions.Audit{Path: f.auditLog, Server: fmt.Sprintf("%s:%d", cfg.Host, cfg.Port), Database: cfg.Database, User: cfg.User}
-	if audit.Path == "" {
-		audit.Path = actions.DefaultAuditPath()
-	}
+	audit := auditFor(f, cfg)
 	env := actions.Env{
 		Monitor: func(ctx context.Context, fn func(*pgx.Conn) error) error { return fn(conn) },
 		Dedicated: func(ctx context.Context, db string) (*pgx.Conn, error) {

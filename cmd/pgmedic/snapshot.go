@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"time"
 
@@ -20,11 +19,7 @@ import (
 const rateInterval = time.Second
 
 func runSnapshot(ctx context.Context, f *flags, stdout io.Writer) error {
-	cfg, err := connect.Config(f.conn)
-	if err != nil {
-		return err
-	}
-	conn, err := connect.Open(ctx, cfg)
+	conn, cfg, err := openConn(ctx, f)
 	if err != nil {
 		return err
 	}
@@ -41,11 +36,8 @@ func runSnapshot(ctx context.Context, f *flags, stdout io.Writer) error {
 	case f.json || f.format == "json":
 		return report.JSON(stdout, snap)
 	case f.format == "markdown":
-		path := f.auditLog
-		if path == "" {
-			path = actions.DefaultAuditPath()
-		}
-		log, err := actions.ReadAudit(path, fmt.Sprintf("%s:%d", cfg.Host, cfg.Port), cfg.Database, time.Now().Add(-12*time.Hour))
+		a := auditFor(f, cfg)
+		log, err := actions.ReadAudit(a.Path, a.Server, a.Database, time.Now().Add(-12*time.Hour))
 		if err != nil {
 			return err
 		}

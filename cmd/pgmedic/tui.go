@@ -53,10 +53,7 @@ func runTUI(ctx context.Context, f *flags, stdout io.Writer) error {
 	if profile != nil {
 		opts = append(opts, tea.WithColorProfile(*profile))
 	}
-	audit := &actions.Audit{Path: f.auditLog, Server: fmt.Sprintf("%s:%d", cfg.Host, cfg.Port), Database: cfg.Database, User: cfg.User}
-	if audit.Path == "" {
-		audit.Path = actions.DefaultAuditPath()
-	}
+	audit := auditFor(f, cfg)
 	model := tui.New(src, tui.Options{Interval: f.interval, WarnPercent: f.warnAt,
 		Executor: &watch.Executor{Source: src, Audit: audit}, ReadOnly: f.readOnly, Banner: f.banner,
 		Clipboard: clipboard.FromEnviron(), Theme: theme, Redacted: f.redact})

@@ -1,0 +1,37 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgmedic/pgmedic/actions"
+	"github.com/pgmedic/pgmedic/internal/connect"
+)
+
+// openConn parses the connection flags and opens pgmedic's one
+// connection; the caller closes it.
+func openConn(ctx context.Context, f *flags) (*pgx.Conn, *pgx.ConnConfig, error) {
+	cfg, err := connect.Config(f.conn)
+	if err != nil {
+		return nil, nil, err
+	}
+	conn, err := connect.Open(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return conn, cfg, nil
+}
+
+// auditFor is the audit log of a connection: --audit-log, or the default
+// under $XDG_STATE_HOME. The server is host:port, never with a password.
+func auditFor(f *flags, cfg *pgx.ConnConfig) *actions.Audit {
+	a := &actions.Audit{Path: f.auditLog, Server: serverName(cfg), Database: cfg.Database, User: cfg.User}
+	if a.Path == "" {
+		a.Path = actions.DefaultAuditPath()
+	}
+	return a
+}
+
+func serverName(cfg *pgx.ConnConfig) string { return fmt.Sprintf("%s:%d", cfg.Host, cfg.Port) }
