@@ -18,6 +18,7 @@ import (
 	"github.com/pgmedic/pgmedic/actions"
 	"github.com/pgmedic/pgmedic/inspect"
 	"github.com/pgmedic/pgmedic/internal/clipboard"
+	"github.com/pgmedic/pgmedic/internal/safetext"
 )
 
 // Source delivers snapshots. The live one holds pgmedic's single
@@ -345,15 +346,17 @@ func (m *Model) bodyHeight() int {
 	return max(1, m.c.height-headerLines-2) // header, tabs, footer
 }
 
+// setFlash and setResult sanitize: messages carry server words (error
+// text, identifiers in plan titles).
 func (m *Model) setFlash(format string, args ...any) {
-	m.flash = fmt.Sprintf(format, args...)
+	m.flash = safetext.Line(fmt.Sprintf(format, args...))
 	m.flashUntil = m.c.opts.Now().Add(5 * time.Second)
 }
 
 // setResult shows an action's outcome until the next one, or a minute:
 // long enough to read it aloud on a bridge call.
 func (m *Model) setResult(msg string) {
-	m.flash = msg
+	m.flash = safetext.Line(msg)
 	m.flashUntil = m.c.opts.Now().Add(time.Minute)
 }
 

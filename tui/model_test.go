@@ -594,3 +594,18 @@ func TestEscOffersToCancelARunningAction(t *testing.T) {
 		t.Error("esc then y did not cancel the running action")
 	}
 }
+
+// An action's result carries the server's words: they are sanitized too.
+func TestResultMessagesAreSanitized(t *testing.T) {
+	exec := &fakeExecutor{result: func(p actions.Plan) actions.Result {
+		return actions.Result{Plan: p, Outcome: "failed", Message: "index \"x\x1b]0;pwned\x07\" is locked \x1b[2J", Started: fixedNow}
+	}}
+	m := withExecutor(t, fixture(3), exec, false)
+	press(m, "K")
+	runAll(m, press(m, "y"))
+	raw := m.View().Content
+	if strings.Contains(raw, "\x1b]0;pwned") || strings.Contains(raw, "\x1b[2J") {
+		t.Error("a server message reached the frame raw")
+	}
+	mustContain(t, screen(m), `x\x1b]0;pwned\x07`)
+}
