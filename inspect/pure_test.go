@@ -138,3 +138,15 @@ func TestQuoteIdent(t *testing.T) {
 		}
 	}
 }
+
+func TestSaturationLevel(t *testing.T) {
+	for pct, want := range map[float64]string{10: "ok", 74.9: "ok", 75: "HIGH", 89.9: "HIGH", 90: "CRITICAL", 100: "FULL", 130: "FULL"} {
+		s := Saturation{Percent: pct}
+		if got := s.Level(DefaultWarnPercent); got != want {
+			t.Errorf("Level at %.1f%% = %s, want %s", pct, got, want)
+		}
+	}
+	if s := (Saturation{Percent: 80}); s.Level(85) != "ok" {
+		t.Error("a raised --warn-at must move the HIGH threshold")
+	}
+}

@@ -41,6 +41,24 @@ type Saturation struct {
 	ByClient      []Count `json:"by_client"`
 }
 
+// DefaultWarnPercent is where the pool turns to a warning: well before it
+// is full, not at 90.
+const DefaultWarnPercent = 75
+
+// Level names how full the pool is, in the one word every view uses:
+// ok, HIGH (from warn percent), CRITICAL (90) or FULL (100).
+func (s *Saturation) Level(warn float64) string {
+	switch {
+	case s.Percent >= 100:
+		return "FULL"
+	case s.Percent >= 90:
+		return "CRITICAL"
+	case s.Percent >= warn:
+		return "HIGH"
+	}
+	return "ok"
+}
+
 // Count is one group of a breakdown.
 type Count struct {
 	Key string `json:"key"`

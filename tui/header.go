@@ -57,14 +57,12 @@ func (m *Model) gaugeLine() string {
 	}
 	st := &m.c.styles
 	sat := &s.Saturation
-	word, style := "ok", st.OK
-	switch {
-	case sat.Percent >= 100:
-		word, style = "FULL", st.Bad
-	case sat.Percent >= 90:
-		word, style = "CRITICAL", st.Bad
-	case sat.Percent >= m.c.opts.WarnPercent:
-		word, style = "HIGH", st.Warn
+	word, style := sat.Level(m.c.opts.WarnPercent), st.OK
+	switch word {
+	case "FULL", "CRITICAL":
+		style = st.Bad
+	case "HIGH":
+		style = st.Warn
 	}
 	barWidth := 16
 	if m.c.width < 100 {

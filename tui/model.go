@@ -168,7 +168,7 @@ func New(src Source, opts Options) *Model {
 		opts.Interval = time.Second
 	}
 	if opts.WarnPercent <= 0 {
-		opts.WarnPercent = 75
+		opts.WarnPercent = inspect.DefaultWarnPercent
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now

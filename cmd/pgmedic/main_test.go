@@ -272,10 +272,8 @@ func TestBinary(t *testing.T) {
 
 func waitDone(t *testing.T, s *scenario.Session) {
 	t.Helper()
-	select {
-	case <-s.Done():
-	case <-time.After(10 * time.Second):
-		t.Fatalf("session %s (pid %d) is still blocked", s.Name, s.PID)
+	if err := s.Wait(10 * time.Second); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -24,15 +24,7 @@ func Markdown(w io.Writer, s *inspect.Snapshot, log []actions.Record) error {
 	fmt.Fprintf(&b, "### pgmedic incident summary, %s\n\n", s.TakenAt.UTC().Format("2006-01-02 15:04:05 UTC"))
 	fmt.Fprintf(&b, "**Server** PostgreSQL %s %s, database %s as %s (%s)\n\n", inspect.VersionString(srv.VersionNum),
 		srv.ModeWord(), code(srv.Database), code(srv.User), srv.RoleWord())
-	level := "ok"
-	switch {
-	case sat.Percent >= 100:
-		level = "FULL"
-	case sat.Percent >= 90:
-		level = "CRITICAL"
-	case sat.Percent >= 75:
-		level = "HIGH"
-	}
+	level := sat.Level(inspect.DefaultWarnPercent)
 	fmt.Fprintf(&b, "**Pool** %d of %d usable slots (%.0f%%, %s), %d reserved; %d active, %d idle, %d idle in transaction, %d waiting on locks\n\n",
 		sat.Used, sat.Usable, sat.Percent, level, srv.Reserved, sat.Active, sat.Idle, sat.IdleInTx+sat.IdleInTxAborted, sat.WaitingOnLock)
 

@@ -84,13 +84,7 @@ func (r *textReport) header() {
 func (r *textReport) saturation() {
 	sat := &r.s.Saturation
 	srv := &r.s.Server
-	level := "ok"
-	switch {
-	case sat.Percent >= 100:
-		level = "FULL"
-	case sat.Percent >= 75:
-		level = "HIGH"
-	}
+	level := sat.Level(inspect.DefaultWarnPercent)
 	r.printf("\nCONNECTIONS %s: %d of %d usable slots used (%.0f%%); max_connections %d, %d reserved\n",
 		level, sat.Used, sat.Usable, sat.Percent, sat.Max, srv.Reserved)
 	r.printf("  %d active, %d idle, %d idle in transaction", sat.Active, sat.Idle, sat.IdleInTx+sat.IdleInTxAborted)

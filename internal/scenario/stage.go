@@ -93,6 +93,17 @@ func (s *Session) Go(sql string) {
 // Done is closed when the statement started by Go has ended.
 func (s *Session) Done() <-chan struct{} { return s.done }
 
+// Wait waits up to d for the background statement to end, and says so
+// when it does not: the session is still blocked.
+func (s *Session) Wait(d time.Duration) error {
+	select {
+	case <-s.done:
+		return nil
+	case <-time.After(d):
+		return fmt.Errorf("session %s (pid %d) is still blocked after %s", s.Name, s.PID, d)
+	}
+}
+
 // Err is the background statement's outcome, once Done is closed.
 func (s *Session) Err() error {
 	s.mu.Lock()
