@@ -98,7 +98,11 @@ func usageError(format string, args ...any) error {
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stopProfiling, err := startProfiling()
+	if err == nil {
+		err = run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+		stopProfiling()
+	}
 	stop()
 	if err != nil {
 		// Errors can carry the server's words: sanitize them like any other
