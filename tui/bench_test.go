@@ -2,22 +2,94 @@ package tui
 
 import (
 	"fmt"
+	"io"
 	"testing"
+
+	tea "charm.land/bubbletea/v2"
+	uv "github.com/charmbracelet/ultraviolet"
 )
+
+// benchModel is a 200×60 model of the incident with n queued readers,
+// showing view v.
+func benchModel(b *testing.B, n int, keys []string) *Model {
+	m := newTestModel(b, fixture(n), 200, 60)
+	press(m, keys...)
+	return m
+}
 
 // View must cost the same for 50 rows as for 5,000: only the visible
 // window is drawn.
 func BenchmarkView(b *testing.B) {
 	for _, n := range []int{50, 5000} {
-		for _, v := range views[:4] {
+		for _, v := range views {
 			b.Run(fmt.Sprintf("%s/%d", v.name, n), func(b *testing.B) {
-				m := newTestModel(b, fixture(n), 200, 60)
-				press(m, v.keys...)
+				m := benchModel(b, n, v.keys)
 				b.ReportAllocs()
 				for b.Loop() {
 					_ = m.View()
 				}
 			})
 		}
+	}
+}
+
+// A key press is one Update and one View; moving down and up keeps the
+// cursor inside a 5,000-row list however long the loop runs.
+func BenchmarkKeyToFrame(b *testing.B) {
+	for _, v := range views[:4] {
+		b.Run(v.name, func(b *testing.B) {
+			m := benchModel(b, 5000, v.keys)
+			keys := [2]tea.KeyPressMsg{keyMsg("down"), keyMsg("up")}
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				m.Update(keys[i%2])
+				_ = m.View()
+			}
+		})
+	}
+}
+
+// One refresh at the size of the performance target: 600 backends reach
+// the model and the frame is drawn.
+func BenchmarkRefresh(b *testing.B) {
+	for _, v := range views[:4] {
+		b.Run(v.name, func(b *testing.B) {
+			m := benchModel(b, 600, v.keys)
+			s := fixture(600)
+			b.ReportAllocs()
+			for b.Loop() {
+				m.Update(snapshotMsg{gen: m.gen, snap: s})
+				_ = m.View()
+			}
+		})
+	}
+}
+
+// BenchmarkRenderer is what Bubble Tea's renderer does with each new frame
+// (cursedRenderer.flush): parse the string into a cell buffer, diff it with
+// the screen and write the changes, here to io.Discard. The frames
+// alternate between the view and the view after a key press, so every
+// pass has a change to find and write.
+func BenchmarkRenderer(b *testing.B) {
+	for _, v := range views {
+		b.Run(v.name, func(b *testing.B) {
+			m := benchModel(b, 5000, v.keys)
+			first := m.View().Content
+			press(m, "down")
+			frames := [2]string{first, m.View().Content}
+			buf := uv.NewScreenBuffer(200, 60)
+			scr := uv.NewTerminalRenderer(io.Discard, []string{"TERM=xterm-256color"})
+			scr.SetFullscreen(true)
+			scr.SetRelativeCursor(false)
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				buf.Clear()
+				uv.NewStyledString(frames[i%2]).Draw(buf, buf.Bounds())
+				scr.Render(buf.RenderBuffer)
+				if err := scr.Flush(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
