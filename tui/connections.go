@@ -160,6 +160,7 @@ func (p *connections) apply(c *common) {
 		keys[i] = p.rows[i].key
 	}
 	p.list.setKeys(keys)
+	p.table.forget()
 }
 
 func matchesFilter(r connRow, needle string) bool {

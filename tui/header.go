@@ -16,14 +16,47 @@ import (
 // headerLines is the header's fixed height: identity, pool gauge, health.
 const headerLines = 3
 
+// frameKey is what every cached line of the frame depends on: the
+// terminal's width and the styles (look changes with the theme).
+type frameKey struct {
+	width, look int
+}
+
+func (m *Model) frameKey() frameKey { return frameKey{m.c.width, m.c.look} }
+
+// lines are the cached lines of the frame around the body.
+type lines struct {
+	identity, gauge memo[snapKey]
+	tabs            memo[tabsKey]
+	keys            memo[frameKey]
+	flash           memo[flashKey]
+}
+
+type (
+	snapKey struct {
+		frameKey
+		snap   *inspect.Snapshot
+		target string
+	}
+	tabsKey struct {
+		frameKey
+		active    int
+		filter    string
+		filtering bool
+	}
+	flashKey struct {
+		frameKey
+		flash string
+	}
+)
+
 func (m *Model) header() string {
 	w := m.c.width
 	st := &m.c.styles
-	return strings.Join([]string{
-		fitCell(m.identityLine(), w, false),
-		fitCell(m.gaugeLine(), w, false),
-		fitCell(m.healthLine(st), w, false),
-	}, "\n")
+	k := snapKey{m.frameKey(), m.c.snap, m.src.Target()}
+	return m.lines.identity.get(k, func() string { return fitCell(m.identityLine(), w, false) }) + "\n" +
+		m.lines.gauge.get(k, func() string { return fitCell(m.gaugeLine(), w, false) }) + "\n" +
+		fitCell(m.healthLine(st), w, false)
 }
 
 func (m *Model) identityLine() string {
@@ -108,6 +141,10 @@ func (m *Model) healthLine(st *Styles) string {
 }
 
 func (m *Model) tabs() string {
+	return m.lines.tabs.get(tabsKey{m.frameKey(), m.active, m.c.filter, m.filtering}, m.drawTabs)
+}
+
+func (m *Model) drawTabs() string {
 	st := &m.c.styles
 	var parts []string
 	for i, p := range m.panes {
@@ -134,8 +171,16 @@ func (m *Model) footer() string {
 		return fitCell(st.Warn.Render(m.runningLine()), m.c.width, false)
 	}
 	if m.flash != "" && m.c.opts.Now().Before(m.flashUntil) {
-		return fitCell(st.Warn.Render(m.flash), m.c.width, false)
+		return m.lines.flash.get(flashKey{m.frameKey(), m.flash}, func() string {
+			return fitCell(st.Warn.Render(m.flash), m.c.width, false)
+		})
 	}
+	return m.lines.keys.get(m.frameKey(), m.keysLine)
+}
+
+// keysLine is the footer's short help.
+func (m *Model) keysLine() string {
+	st := &m.c.styles
 	var parts []string
 	for _, b := range m.c.keys.ShortHelp() {
 		parts = append(parts, st.Key.Render(b.Help().Key)+" "+b.Help().Desc)

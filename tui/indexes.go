@@ -76,6 +76,7 @@ func (p *indexes) refresh(c *common) {
 		keys[i] = p.rows[i].key
 	}
 	p.list.setKeys(keys)
+	p.table.forget()
 	p.setSize(p.w, p.h)
 }
 

@@ -74,6 +74,7 @@ func (p *locks) refresh(c *common) {
 		widest = max(widest, ansiWidth(p.rows[i].cells[lcSession]))
 	}
 	p.list.setKeys(keys)
+	p.table.forget()
 	// The tree column is as wide as its deepest row, within reason.
 	if w := min(widest, 30); w != p.table.all[lcSession].width {
 		p.table.all[lcSession].width = w

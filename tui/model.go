@@ -84,6 +84,7 @@ type common struct {
 	opts          Options
 	snap          *inspect.Snapshot
 	filter        string
+	look          int         // counts theme changes: what was drawn in the old one is stale
 	nodeByPID     map[int]int // lock-forest node of each pid in snap
 	err           error       // the last refresh's failure, nil when live
 }
@@ -153,6 +154,8 @@ type Model struct {
 
 	filtering bool
 	input     textinput.Model
+
+	lines lines
 
 	detail   *detail
 	showHelp bool
@@ -267,6 +270,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tea.BackgroundColorMsg:
 		if m.c.opts.Theme == "" && !msg.IsDark() {
 			m.c.styles = LightStyles()
+			m.c.look++
+			m.refreshPanes()
 		}
 		return m, nil
 	case locksMsg:
@@ -548,25 +553,28 @@ func (m *Model) render() string {
 	default:
 		body = m.panes[m.active].view(&m.c)
 	}
-	b.WriteString(fitBlock(body, w, m.bodyHeight()))
+	writeBlock(&b, body, w, m.bodyHeight())
 	b.WriteByte('\n')
 	b.WriteString(m.footer())
 	return b.String()
 }
 
-// fitBlock pads or cuts a block to exactly h lines of at most w cells.
-func fitBlock(s string, w, h int) string {
-	lines := strings.Split(s, "\n")
-	if len(lines) > h {
-		lines = lines[:h]
-	}
-	for i, l := range lines {
-		if lipgloss.Width(l) > w {
-			lines[i] = fitCell(l, w, false)
+// writeBlock writes a block padded or cut to exactly h lines of at most w
+// cells.
+func writeBlock(b *strings.Builder, s string, w, h int) {
+	b.Grow(len(s) + h)
+	for i := range h {
+		if i > 0 {
+			b.WriteByte('\n')
 		}
+		if s == "" {
+			continue
+		}
+		line, rest, _ := strings.Cut(s, "\n")
+		s = rest
+		if ansiWidth(line) > w {
+			line = fitCell(line, w, false)
+		}
+		b.WriteString(line)
 	}
-	for len(lines) < h {
-		lines = append(lines, "")
-	}
-	return strings.Join(lines, "\n")
 }

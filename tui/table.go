@@ -1,7 +1,9 @@
 package tui
 
 import (
+	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
@@ -65,25 +67,152 @@ func fitColumns(cols []column, width int) []column {
 	return out
 }
 
-func ansiWidth(s string) int { return ansi.StringWidth(s) }
+// ansiWidth is the number of cells s takes on screen. What pgmedic draws
+// is mostly printable ASCII, some of it inside SGR sequences, with a few
+// one-cell symbols (tree lines, bars, the ellipsis); those are counted
+// byte by byte. Anything else goes to ansi.StringWidth, whose grapheme
+// segmentation of every character made measuring a frame the most
+// expensive part of drawing it.
+func ansiWidth(s string) int {
+	n := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c >= 0x20 && c < 0x7f:
+			n++
+			i++
+		case c == 0x1b && i+1 < len(s) && s[i+1] == '[':
+			j := csiEnd(s, i+2)
+			if j < 0 {
+				return ansi.StringWidth(s)
+			}
+			i = j
+		case c >= 0x80:
+			r, size := utf8.DecodeRuneInString(s[i:])
+			// A symbol stays one cell unless something that could join
+			// it into a wider cluster (a variation selector, a combining
+			// mark, a joiner) follows: only ASCII, an escape or another
+			// known symbol may.
+			if !narrowSymbol[r] || !standsAlone(s, i+size) {
+				return ansi.StringWidth(s)
+			}
+			n++
+			i += size
+		default:
+			return ansi.StringWidth(s)
+		}
+	}
+	return n
+}
+
+// csiEnd returns the index after a CSI sequence whose parameters start at
+// i, or -1 when it is not one.
+func csiEnd(s string, i int) int {
+	for ; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= 0x20 && c < 0x40: // parameters and intermediates
+		case c >= 0x40 && c < 0x7f: // the final byte
+			return i + 1
+		default:
+			return -1
+		}
+	}
+	return -1
+}
+
+func standsAlone(s string, i int) bool {
+	if i >= len(s) || s[i] < 0x80 {
+		return true
+	}
+	r, _ := utf8.DecodeRuneInString(s[i:])
+	return narrowSymbol[r]
+}
+
+// narrowSymbol holds the symbols pgmedic draws itself, each checked
+// against ansi.StringWidth once, so the fast count can never disagree
+// with it.
+var narrowSymbol = func() map[rune]bool {
+	m := map[rune]bool{}
+	for _, r := range "…▶▸▲▼·●⟳✖⏸█░├└│─" {
+		if ansi.StringWidth(string(r)) == 1 {
+			m[r] = true
+		}
+	}
+	return m
+}()
+
+// isPlain reports whether s is printable ASCII only: one cell a byte.
+func isPlain(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+const blanks = "                                                                                                                                "
+
+// writeSpaces writes n spaces.
+func writeSpaces(b *strings.Builder, n int) {
+	for n > len(blanks) {
+		b.WriteString(blanks)
+		n -= len(blanks)
+	}
+	if n > 0 {
+		b.WriteString(blanks[:n])
+	}
+}
 
 // fitCell pads or cuts s to exactly w cells.
 func fitCell(s string, w int, right bool) string {
 	if w <= 0 {
 		return ""
 	}
-	if ansi.StringWidth(s) > w {
+	s, n := cut(s, w)
+	if n == w {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s) + w - n)
+	writeCell(&b, s, n, w, right)
+	return b.String()
+}
+
+// cut shortens s to at most w cells, ending in "…" when it was longer,
+// and returns its width.
+func cut(s string, w int) (string, int) {
+	if isPlain(s) {
+		if len(s) <= w {
+			return s, len(s)
+		}
+		return s[:w-1] + "…", w // what ansi.Truncate does with ASCII
+	}
+	n := ansiWidth(s)
+	if n > w {
 		s = ansi.Truncate(s, w, "…")
+		n = ansiWidth(s)
 	}
-	pad := w - ansi.StringWidth(s)
+	return s, n
+}
+
+// writeCell writes s, n cells wide, padded to w.
+func writeCell(b *strings.Builder, s string, n, w int, right bool) {
 	if right {
-		return strings.Repeat(" ", pad) + s
+		writeSpaces(b, w-n)
 	}
-	return s + strings.Repeat(" ", pad)
+	b.WriteString(s)
+	if !right {
+		writeSpaces(b, w-n)
+	}
 }
 
 // table renders rows of plain cells; the selected row gets a marker and
 // the Selected style, so it reads without colour.
+//
+// A frame is drawn after every message, and most frames show the same
+// rows as the last one, so each rendered row is kept until the pane
+// rebuilds its rows (forget) or the width changes.
 type table struct {
 	all  []column
 	cols []column
@@ -91,9 +220,22 @@ type table struct {
 	// built for every column can be picked.
 	index []int
 	width int
+
+	lines    []string // rendered rows by row number; "" is not rendered yet
+	selected struct {
+		row  int
+		line string
+	}
+	head struct {
+		sortCol int
+		desc    bool
+		line    string
+	}
 }
 
-func newTable(cols []column) *table { return &table{all: cols} }
+// newTable copies cols: a pane may widen a column of its own table (the
+// Locks tree), and two models must not share that.
+func newTable(cols []column) *table { return &table{all: slices.Clone(cols)} }
 
 func (t *table) setWidth(w int) {
 	t.width = w
@@ -107,9 +249,22 @@ func (t *table) setWidth(w int) {
 			}
 		}
 	}
+	t.forget()
+}
+
+// forget drops the rendered rows: the pane's rows, their order or the
+// styles changed.
+func (t *table) forget() {
+	clear(t.lines)
+	t.lines = t.lines[:0]
+	t.selected.line = ""
+	t.head.line = ""
 }
 
 func (t *table) header(st *Styles, sortCol int, desc bool) string {
+	if t.head.line != "" && t.head.sortCol == sortCol && t.head.desc == desc {
+		return t.head.line
+	}
 	var b strings.Builder
 	b.WriteString("  ")
 	for i, c := range t.cols {
@@ -124,42 +279,66 @@ func (t *table) header(st *Styles, sortCol int, desc bool) string {
 		b.WriteString(st.Column.Render(fitCell(title, c.width, c.right)))
 		b.WriteByte(' ')
 	}
-	return b.String()
+	t.head.sortCol, t.head.desc, t.head.line = sortCol, desc, b.String()
+	return t.head.line
 }
 
 // row renders one row; cells has one entry per column of all. style, when
 // set, colours the row's state cell (column stateCol).
 func (t *table) row(st *Styles, cells []string, selected bool, stateCol int, stateStyle *lipgloss.Style) string {
 	var b strings.Builder
+	b.Grow(t.width + 16)
 	if selected {
 		b.WriteString("▶ ")
 	} else {
 		b.WriteString("  ")
 	}
+	n := 2
 	for i, c := range t.cols {
-		cell := fitCell(cells[t.index[i]], c.width, c.right)
+		cell, w := cut(cells[t.index[i]], c.width)
 		if !selected && stateStyle != nil && t.index[i] == stateCol {
-			cell = stateStyle.Render(cell)
+			b.WriteString(stateStyle.Render(fitCell(cell, c.width, c.right)))
+		} else {
+			writeCell(&b, cell, w, c.width, c.right)
 		}
-		b.WriteString(cell)
+		n += c.width
 		if i < len(t.cols)-1 {
 			b.WriteByte(' ')
+			n++
 		}
 	}
 	line := b.String()
 	if selected {
-		return st.Selected.Render(fitCell(line, t.width, false))
+		if n != t.width {
+			line = fitCell(line, t.width, false)
+		}
+		return st.Selected.Render(line)
 	}
 	return line
 }
 
 // window draws the list's visible rows. row returns a row's cells and its
-// state word, which colours the stateCol cell.
+// state word, which colours the stateCol cell; it is called only for rows
+// not drawn before.
 func (t *table) window(b *strings.Builder, st *Styles, l *list, stateCol int, row func(i int) ([]string, string)) {
 	start, end := l.window()
 	for i := start; i < end; i++ {
-		cells, word := row(i)
 		b.WriteByte('\n')
-		b.WriteString(t.row(st, cells, i == l.cursor, stateCol, stateStyle(st, word)))
+		if i == l.cursor {
+			if t.selected.line == "" || t.selected.row != i {
+				cells, word := row(i)
+				t.selected.row, t.selected.line = i, t.row(st, cells, true, stateCol, stateStyle(st, word))
+			}
+			b.WriteString(t.selected.line)
+			continue
+		}
+		if i >= len(t.lines) {
+			t.lines = append(t.lines, make([]string, i+1-len(t.lines))...)
+		}
+		if t.lines[i] == "" {
+			cells, word := row(i)
+			t.lines[i] = t.row(st, cells, false, stateCol, stateStyle(st, word))
+		}
+		b.WriteString(t.lines[i])
 	}
 }

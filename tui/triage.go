@@ -208,6 +208,7 @@ func (t *triage) refresh(c *common) {
 		keys[i] = t.rows[i].key
 	}
 	t.list.setKeys(keys)
+	t.table.forget()
 }
 
 func (t *triage) setSize(w, h int) {

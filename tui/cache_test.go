@@ -1,0 +1,54 @@
+package tui
+
+import (
+	"image/color"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+)
+
+// Rows, header lines and tabs are kept from one frame to the next. A
+// model that drew a frame after every message must show what a model
+// that received the same messages and draws only once shows.
+func TestCachedFramesMatchFreshOnes(t *testing.T) {
+	snap := func(n int) tea.Msg { return snapshotMsg{snap: fixture(n)} }
+	scripts := map[string][]tea.Msg{
+		"refresh":     {keyMsg("j"), snap(20), keyMsg("j"), snap(4)},
+		"resize":      {keyMsg("j"), tea.WindowSizeMsg{Width: 120, Height: 40}, keyMsg("j"), tea.WindowSizeMsg{Width: 200, Height: 60}},
+		"theme":       {keyMsg("j"), tea.BackgroundColorMsg{Color: color.White}, keyMsg("j")},
+		"move":        {keyMsg("j"), keyMsg("j"), keyMsg("k"), keyMsg("G"), keyMsg("g")},
+		"sort":        {keyMsg("s"), keyMsg("j"), keyMsg("o"), keyMsg("s")},
+		"filter":      {keyMsg("/"), keyMsg("a"), keyMsg("p"), keyMsg("enter"), keyMsg("j"), keyMsg("esc")},
+		"flash":       {keyMsg("space"), keyMsg("j"), keyMsg("space")},
+		"views":       {keyMsg("2"), keyMsg("j"), keyMsg("3"), snap(15), keyMsg("2"), keyMsg("4"), keyMsg("1")},
+		"expand more": {keyMsg("G"), keyMsg("enter"), keyMsg("j")},
+	}
+	for name, script := range scripts {
+		for _, v := range views {
+			drawn := cacheModel(v.keys)
+			once := cacheModel(v.keys)
+			for _, msg := range script {
+				if s, ok := msg.(snapshotMsg); ok {
+					s.gen = drawn.gen
+					msg = s
+				}
+				drawn.Update(msg)
+				_ = drawn.View()
+				once.Update(msg)
+			}
+			if got, want := drawn.View().Content, once.View().Content; got != want {
+				t.Errorf("%s in %s: the frame drawn from caches differs from a fresh one:\n%s\nwant:\n%s", name, v.name, got, want)
+			}
+		}
+	}
+}
+
+func cacheModel(keys []string) *Model {
+	m := New(&fakeSource{snap: fixture(12)}, Options{Now: func() time.Time { return fixedNow }, Theme: ""})
+	m.Update(tea.WindowSizeMsg{Width: 200, Height: 60})
+	m.fetch()
+	m.Update(snapshotMsg{gen: m.gen, snap: fixture(12)})
+	press(m, keys...)
+	return m
+}
