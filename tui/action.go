@@ -260,7 +260,7 @@ func (m *Model) planBox(p *actions.Plan, w int, compact bool) string {
 // runningLine is the status line while an action runs.
 func (m *Model) runningLine() string {
 	r := m.running
-	s := fmt.Sprintf("RUNNING %s (%s)", clean(r.plan.Title), human.Duration(m.c.opts.Now().Sub(r.started)))
+	s := fmt.Sprintf("RUNNING %s (%s)", clean(r.plan.Title), human.Duration(m.now.Sub(r.started)))
 	if r.progress != "" {
 		s += ": " + clean(r.progress)
 	}

@@ -3,7 +3,6 @@ package tui
 import (
 	"fmt"
 	"strings"
-	"time"
 
 	"charm.land/bubbles/v2/key"
 	"charm.land/lipgloss/v2"
@@ -112,7 +111,7 @@ func (m *Model) gaugeLine() string {
 // healthLine says whether the data on screen is live: connected,
 // paused, slow, or disconnected with stale data and why.
 func (m *Model) healthLine(st *Styles) string {
-	now := m.c.opts.Now()
+	now := m.now
 	age := func() string {
 		if m.lastOK.IsZero() {
 			return "no data yet"
@@ -132,7 +131,7 @@ func (m *Model) healthLine(st *Styles) string {
 			m.errSince.Format("15:04:05"), retry, age()) + safetext.Line(m.lastErr.Error())
 	case m.paused:
 		return st.Stale.Render("⏸ PAUSED") + " " + age() + ", frozen; space resumes"
-	case m.inFlight && now.Sub(m.fetchStarted) >= 2*time.Second:
+	case m.inFlight && now.Sub(m.fetchStarted) >= slowRefresh:
 		return st.Warn.Render("⟳ refresh taking "+human.Duration(now.Sub(m.fetchStarted))) + "; showing " + age()
 	case m.c.snap == nil:
 		return "⟳ connecting…"
@@ -170,7 +169,7 @@ func (m *Model) footer() string {
 	if m.running != nil {
 		return fitCell(st.Warn.Render(m.runningLine()), m.c.width, false)
 	}
-	if m.flash != "" && m.c.opts.Now().Before(m.flashUntil) {
+	if m.flash != "" && m.now.Before(m.flashUntil) {
 		return m.lines.flash.get(flashKey{m.frameKey(), m.flash}, func() string {
 			return fitCell(st.Warn.Render(m.flash), m.c.width, false)
 		})

@@ -152,6 +152,9 @@ type Model struct {
 	flash      string
 	flashUntil time.Time
 
+	now   time.Time // the moment the screen shows: ages are counted to it
+	alarm alarm
+
 	filtering bool
 	input     textinput.Model
 
@@ -199,14 +202,13 @@ func New(src Source, opts Options) *Model {
 
 // Init starts the first refresh and the clock.
 func (m *Model) Init() tea.Cmd {
+	m.now = m.c.opts.Now()
+	cmds := []tea.Cmd{m.fetch(), m.alarm.wait()}
 	if m.c.opts.Theme == "" {
-		return tea.Batch(m.fetch(), clock(), tea.RequestBackgroundColor)
+		cmds = append(cmds, tea.RequestBackgroundColor)
 	}
-	return tea.Batch(m.fetch(), clock())
-}
-
-func clock() tea.Cmd {
-	return tea.Tick(time.Second, func(time.Time) tea.Msg { return clockMsg{} })
+	m.alarm.set(m.nextChange(), m.now)
+	return tea.Batch(cmds...)
 }
 
 // fetch starts one refresh. The caller guarantees none is in flight.
@@ -253,51 +255,65 @@ func backoff(n int) time.Duration {
 
 // Update handles every message.
 func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg.(type) {
+	case snapshotMsg, tea.KeyPressMsg, tea.WindowSizeMsg, clockMsg, actionProgressMsg, actionDoneMsg:
+		// The screen shows these messages' moment. Others (a refresh
+		// starting, locks read for the detail pane) leave the ages on it
+		// as they were, so their frame is the last one and is not drawn.
+		m.now = m.c.opts.Now()
+	}
+	cmd := m.update(msg)
+	m.alarm.set(m.nextChange(), m.c.opts.Now())
+	return m, cmd
+}
+
+func (m *Model) update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.c.width, m.c.height = msg.Width, msg.Height
 		m.layout()
-		return m, nil
+		return nil
 	case snapshotMsg:
-		return m, m.onSnapshot(msg)
+		return m.onSnapshot(msg)
 	case refreshMsg:
 		if msg.gen != m.gen || m.paused || m.inFlight {
-			return m, nil // stale tick, paused, or a refresh still running
+			return nil // stale tick, paused, or a refresh still running
 		}
-		return m, m.fetch()
+		return m.fetch()
 	case clockMsg:
-		return m, clock() // redraws ages and "refresh taking Ns"
+		m.alarm.rang()
+		return m.alarm.wait()
 	case tea.BackgroundColorMsg:
 		if m.c.opts.Theme == "" && !msg.IsDark() {
 			m.c.styles = LightStyles()
 			m.c.look++
 			m.refreshPanes()
 		}
-		return m, nil
+		return nil
 	case locksMsg:
 		if m.detail != nil && m.detail.sel.pid == msg.pid {
 			m.detail.setLocks(&m.c, msg.locks, msg.err)
 		}
-		return m, nil
+		return nil
 	case tea.KeyPressMsg:
-		return m, m.onKey(msg)
+		return m.onKey(msg)
 	case actionProgressMsg:
 		if m.running != nil {
 			m.running.progress = msg.text
 		}
-		return m, listen(msg.ch)
+		return listen(msg.ch)
 	case actionDoneMsg:
-		return m, m.onActionDone(msg.result)
+		return m.onActionDone(msg.result)
 	}
 	if m.detail != nil {
-		return m, m.detail.update(msg)
+		return m.detail.update(msg)
 	}
-	return m, nil
+	return nil
 }
 
 func (m *Model) onSnapshot(msg snapshotMsg) tea.Cmd {
 	m.inFlight = false
-	now := m.c.opts.Now()
+	now := m.now
 	if msg.err != nil {
 		if m.lastErr == nil {
 			m.errSince = now
