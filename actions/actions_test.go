@@ -77,10 +77,12 @@ func (l *lab) bench(t *testing.T, user string) *bench {
 	return b
 }
 
+// snapshot reads everything afresh, as the binary does to verify an
+// action, so the tests see indexes as they are now.
 func (b *bench) snapshot(ctx context.Context) (*inspect.Snapshot, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.coll.Snapshot(ctx)
+	return b.coll.FullSnapshot(ctx)
 }
 
 func (b *bench) snap(t *testing.T) *inspect.Snapshot {
@@ -229,6 +231,7 @@ func TestActions(t *testing.T) {
 		s := b.snap(t)
 		plan := actions.PlanSignal(s, actions.Terminate, victim[0].PID)
 		must(t, b.st.Exec(ctx, "SELECT pg_terminate_backend($1)", victim[0].PID))
+		must(t, b.st.AwaitGone(ctx, victim[0].PID))
 		r := actions.Run(ctx, b.env, plan, s)
 		if r.Outcome != "refused" || !strings.Contains(r.Message, "gone, or its pid now belongs to a new session") {
 			t.Errorf("terminate of a gone backend: %s", r.Describe())

@@ -11,18 +11,38 @@ func lockTag(alias string) string {
 
 // activitySQL reads pg_stat_activity and, for the sessions waiting on a
 // heavyweight lock only, what blocks them: one statement, one row per
-// backend.
+// backend. It is the costly statement of every refresh, and its shape
+// comes from measuring alternatives at 600 backends (README, Performance):
 //
-// pg_blocking_pids() takes every lock-manager partition lock, so it is
-// called only for sessions with wait_event_type = 'Lock', and its result is
-// cut to the first MaxBlockersPerWaiter (holders come first, then the queue
-// ahead) so a hot-row queue does not produce n² edges. pg_locks is not read
-// at all when nobody waits.
+//   - pg_stat_activity is read in one streaming pass. A MATERIALIZED CTE
+//     around it cost as much again as the read itself, so there is none.
+//   - pg_blocking_pids() takes every lock-manager partition lock, so it is
+//     called only for sessions with wait_event_type = 'Lock', once each
+//     (the OFFSET 0 keeps the subquery from being flattened, which would
+//     repeat the call for every use). Its result is cut to the first
+//     MaxBlockersPerWaiter (holders come first, then the queue ahead) so a
+//     hot-row queue does not send n² edges; the true count comes along.
+//   - pg_locks, whose cost grows with every lock in the cluster, is read
+//     once and only if a row asks for its lock: the CTE wl runs on its
+//     first use. It is one jsonb object keyed by pid, so each waiter finds
+//     its lock in constant time rather than by scanning the others.
+//   - A waiter asks only when the client does not know its lock yet: $1-$4
+//     list the waits the client already knows (pid, query_start,
+//     wait_event, first blocker). A wait that matches all four is the same
+//     wait; while an incident stands still, pg_locks is not read at all.
+//   - The prepared-transaction lookup reads pg_locks again, only when a
+//     prepared transaction blocks somebody.
+//   - No ORDER BY (the client sorts) and no join to pg_roles (the client
+//     knows the superuser roles from the slower server statement).
+//
+// With lockGraph false (the slow lock-graph cadence, at thousands of
+// waiters) neither pg_blocking_pids() nor pg_locks is called: the
+// collector carries the previous graph over.
 //
 // Without pg_read_all_stats, other roles' rows show no wait event, but
-// pg_locks and pg_blocking_pids() are open to everyone: when such hidden
-// rows exist, a session with an ungranted lock is a waiter too. A role
-// that sees everything never pays for that pg_locks read.
+// pg_locks and pg_blocking_pids() are open to everyone: for such hidden
+// rows (only), a session with an ungranted lock is a waiter too. A role
+// that sees everything never evaluates that subquery.
 //
 // Those hidden rows also lack backend_type. A client backend always has a
 // database and a role (autovacuum workers and launchers lack one or the
@@ -30,89 +50,76 @@ func lockTag(alias string) string {
 // empty to a monitoring role when it is full. Parallel workers of other
 // roles are the inference's one blind spot.
 //
-// A blocker is "queued" (a soft block) when it is itself waiting for a lock
-// with the same tag: it does not hold anything we need, it is only ahead of
-// us in the queue. A lock upgrader is the one case this labels queued
-// although it also holds a conflicting weaker lock.
-func activitySQL(caps Capabilities) string {
+// Each waiter's lock comes back as [locktype, mode, relation, waitstart,
+// tag]. The tag identifies the lockable object: the collector marks a
+// blocker as "queued" (a soft block) when it waits for the same tag, i.e.
+// it holds nothing we need and is only ahead of us in the queue. A lock
+// upgrader is the one case this labels queued although it also holds a
+// conflicting weaker lock.
+// unknownWait is true for a waiter whose wait the client does not know.
+const unknownWait = `cardinality(a.b) > 0 AND (k.pid IS NULL OR k.query_start IS DISTINCT FROM a.query_start
+         OR k.wait_event IS DISTINCT FROM a.wait_event OR k.blocker IS DISTINCT FROM a.b[1])`
+
+func activitySQL(caps Capabilities, lockGraph bool) string {
 	waitstart := "l.waitstart"
 	if !caps.WaitStart {
 		waitstart = "NULL::timestamptz" // pg_locks.waitstart is 14+
 	}
+	blockers := `CASE WHEN s.wait_event_type = 'Lock'
+                 OR (s.query = '<insufficient privilege>'
+                     AND s.pid IN (SELECT h.pid FROM pg_catalog.pg_locks h WHERE NOT h.granted))
+               THEN pg_catalog.pg_blocking_pids(s.pid) END`
+	if !lockGraph {
+		blockers = "NULL::int[]"
+	}
 	return fmt.Sprintf(`/* pgmedic:activity */
-WITH act AS MATERIALIZED (
-  SELECT a.pid, a.leader_pid, a.backend_type, a.datname, a.usename, a.application_name,
-         host(a.client_addr) AS client_addr, a.state, a.wait_event_type, a.wait_event,
-         a.backend_start, a.xact_start, a.query_start, a.state_change, a.query,
-         coalesce(r.rolsuper, false) AS rolsuper
-  FROM pg_catalog.pg_stat_activity a
-  LEFT JOIN pg_catalog.pg_roles r ON r.oid = a.usesysid
-), hidden_waiters AS MATERIALIZED (
-  SELECT DISTINCT l.pid FROM pg_catalog.pg_locks l
-  WHERE NOT l.granted AND l.pid IS NOT NULL
-    AND EXISTS (SELECT 1 FROM act WHERE act.query = '<insufficient privilege>')
-), waiters AS MATERIALIZED (
-  SELECT pid, b[1:%[1]d] AS blocked_by, cardinality(b) AS n_blockers
-  FROM (SELECT pid, pg_catalog.pg_blocking_pids(pid) AS b FROM act
-        WHERE wait_event_type = 'Lock' OR pid IN (SELECT pid FROM hidden_waiters)) x
-  WHERE cardinality(b) > 0
-), wlock AS MATERIALIZED (
-  SELECT DISTINCT ON (l.pid) l.pid, l.locktype, l.mode, l.database, l.relation,
-         %[2]s AS waitstart, %[3]s AS tag
+WITH wl AS MATERIALIZED (
+  SELECT pg_catalog.jsonb_object_agg(l.pid, pg_catalog.jsonb_build_array(l.locktype, l.mode,
+           CASE WHEN l.relation IS NULL THEN NULL
+                WHEN l.database = 0 OR d.datname = pg_catalog.current_database() THEN l.relation::regclass::text
+                ELSE coalesce(d.datname, l.database::text) || ':' || l.relation END,
+           %[2]s, %[3]s)) AS m
   FROM pg_catalog.pg_locks l
-  WHERE NOT l.granted AND EXISTS (SELECT 1 FROM waiters)
-  ORDER BY l.pid
-), queued AS (
-  SELECT w.pid, array_agg(DISTINCT b.pid) AS pids
-  FROM waiters w
-  CROSS JOIN LATERAL unnest(w.blocked_by) AS b(pid)
-  JOIN wlock x ON x.pid = w.pid
-  JOIN wlock y ON y.pid = b.pid
-  WHERE x.tag = y.tag
-  GROUP BY w.pid
-), prepared AS (
+  LEFT JOIN pg_catalog.pg_database d ON d.oid = l.database
+  WHERE NOT l.granted AND l.pid IS NOT NULL
+), prepared AS MATERIALIZED (
   -- A prepared transaction's locks keep its old virtualtransaction and no
   -- pid; its own transactionid lock leads to the gid.
-  SELECT x.pid,
-         (SELECT px.gid
-            FROM pg_catalog.pg_locks h
-            JOIN pg_catalog.pg_locks xl
-              ON xl.pid IS NULL AND xl.granted AND xl.locktype = 'transactionid'
-             AND xl.mode = 'ExclusiveLock' AND xl.virtualtransaction = h.virtualtransaction
-            JOIN pg_catalog.pg_prepared_xacts px ON px.transaction = xl.transactionid
-           WHERE h.pid IS NULL AND h.granted AND %[4]s = x.tag
-           LIMIT 1) AS gid
-  FROM wlock x JOIN waiters w ON w.pid = x.pid
-  WHERE 0 = ANY (w.blocked_by)
+  SELECT %[4]s AS tag, px.gid
+  FROM pg_catalog.pg_locks h
+  JOIN pg_catalog.pg_locks xl
+    ON xl.pid IS NULL AND xl.granted AND xl.locktype = 'transactionid'
+   AND xl.mode = 'ExclusiveLock' AND xl.virtualtransaction = h.virtualtransaction
+  JOIN pg_catalog.pg_prepared_xacts px ON px.transaction = xl.transactionid
+  WHERE h.pid IS NULL AND h.granted
 )
 SELECT a.pid, coalesce(a.leader_pid, 0),
        coalesce(a.backend_type,
                 CASE WHEN a.query = '<insufficient privilege>' AND a.datname IS NOT NULL AND a.usename IS NOT NULL
                      THEN 'client backend' END, ''),
-       coalesce(a.datname, ''), coalesce(a.usename, ''), coalesce(a.application_name, ''),
-       coalesce(a.client_addr, ''), coalesce(a.state, ''),
-       coalesce(a.wait_event_type, CASE WHEN w.pid IS NOT NULL THEN 'Lock' END, ''),
+       coalesce(a.datname, ''), coalesce(a.usename, ''), coalesce(a.usesysid, 0),
+       coalesce(a.application_name, ''), coalesce(host(a.client_addr), ''), coalesce(a.state, ''),
+       coalesce(a.wait_event_type, CASE WHEN cardinality(a.b) > 0 THEN 'Lock' END, ''),
        coalesce(a.wait_event, ''),
        a.backend_start, a.xact_start, a.query_start, a.state_change, coalesce(a.query, ''),
-       a.pid = pg_catalog.pg_backend_pid(),
-       w.blocked_by, coalesce(w.n_blockers, 0), q.pids,
-       l.locktype, l.mode,
-       CASE WHEN l.relation IS NULL THEN NULL
-            WHEN l.database = 0 OR d.datname = pg_catalog.current_database() THEN l.relation::regclass::text
-            ELSE coalesce(d.datname, l.database::text) || ':' || l.relation END,
-       l.waitstart, p.gid, a.rolsuper
-FROM act a
-LEFT JOIN waiters w  ON w.pid = a.pid
-LEFT JOIN wlock l    ON l.pid = a.pid
-LEFT JOIN pg_catalog.pg_database d ON d.oid = l.database
-LEFT JOIN queued q   ON q.pid = a.pid
-LEFT JOIN prepared p ON p.pid = a.pid
-ORDER BY a.pid`, MaxBlockersPerWaiter, waitstart, lockTag("l"), lockTag("h"))
+       CASE WHEN cardinality(a.b) > 0 THEN a.b[1:%[5]d] END, coalesce(cardinality(a.b), 0),
+       CASE WHEN %[6]s THEN (SELECT wl.m -> a.pid::text FROM wl) END,
+       CASE WHEN 0 = ANY (a.b) AND %[6]s THEN
+         (SELECT p.gid FROM prepared p WHERE p.tag = (SELECT wl.m -> a.pid::text ->> 4 FROM wl) LIMIT 1) END
+FROM (SELECT s.pid, s.leader_pid, s.backend_type, s.datname, s.usename, s.usesysid, s.application_name,
+             s.client_addr, s.state, s.wait_event_type, s.wait_event,
+             s.backend_start, s.xact_start, s.query_start, s.state_change, s.query,
+             %[1]s AS b
+      FROM pg_catalog.pg_stat_activity s OFFSET 0) a
+LEFT JOIN unnest($1::int[], $2::timestamptz[], $3::text[], $4::int[]) AS k(pid, query_start, wait_event, blocker)
+  ON k.pid = a.pid`, blockers, waitstart, lockTag("l"), lockTag("h"), MaxBlockersPerWaiter, unknownWait)
 }
 
-// serverSQL reads the limits that decide who can still connect, and what
-// our role may do. current_setting(..., true) and to_regrole() return NULL
-// where a setting or role does not exist yet, so it runs on 13-18.
+// serverSQL reads what changes rarely, on the slow cadence: the limits
+// that decide who can still connect, what our role may do, and which roles
+// are superusers (only a superuser may signal their backends).
+// current_setting(..., true) and to_regrole() return NULL where a setting
+// or role does not exist yet, so it runs on 13-18.
 const serverSQL = `/* pgmedic:server */
 SELECT pg_catalog.current_setting('server_version'),
        pg_catalog.current_setting('server_version_num')::int,
@@ -120,13 +127,17 @@ SELECT pg_catalog.current_setting('server_version'),
        pg_catalog.current_setting('max_connections')::int,
        pg_catalog.current_setting('superuser_reserved_connections')::int,
        coalesce(pg_catalog.current_setting('reserved_connections', true)::int, 0),
-       pg_catalog.pg_is_in_recovery(), pg_catalog.pg_backend_pid(),
        coalesce((SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user), false),
        pg_catalog.pg_has_role(current_user, 'pg_read_all_stats', 'USAGE'),
        pg_catalog.pg_has_role(current_user, 'pg_signal_backend', 'USAGE'),
        coalesce(pg_catalog.pg_has_role(current_user, pg_catalog.to_regrole('pg_use_reserved_connections'), 'USAGE'), false),
-       pg_catalog.clock_timestamp()`
+       ARRAY(SELECT oid FROM pg_catalog.pg_roles WHERE rolsuper)`
 
-const preparedSQL = `/* pgmedic:prepared-xacts */
-SELECT gid, coalesce(owner::text, ''), coalesce(database::text, ''), prepared
-FROM pg_catalog.pg_prepared_xacts ORDER BY prepared`
+// tickSQL reads, on every refresh, the server's clock (every age is
+// measured against it), whether it is a standby (a promotion changes it),
+// and the prepared transactions, as arrays in the same row.
+const tickSQL = `/* pgmedic:tick */
+SELECT pg_catalog.clock_timestamp(), pg_catalog.pg_is_in_recovery(), p.gids, p.owners, p.databases, p.prepared
+FROM (SELECT array_agg(gid ORDER BY prepared), array_agg(coalesce(owner::text, '') ORDER BY prepared),
+             array_agg(coalesce(database::text, '') ORDER BY prepared), array_agg(prepared ORDER BY prepared)
+      FROM pg_catalog.pg_prepared_xacts) p(gids, owners, databases, prepared)`

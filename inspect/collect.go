@@ -1,9 +1,12 @@
 package inspect
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -15,15 +18,51 @@ import (
 // Collector reads Snapshots over one connection. It is not safe for
 // concurrent use: a pgx.Conn runs one statement at a time, and pgmedic
 // never opens a second connection to watch.
+//
+// Every refresh sends three statements in one batch: the clock and
+// prepared transactions, the activity with its lock graph, and the index
+// builds. What changes rarely (settings, role privileges, invalid indexes)
+// is read every SlowEvery, in the same batch, and carried over in between;
+// it is read at once after ReadAllNext, when the running index builds
+// change, and on the first snapshot.
 type Collector struct {
-	conn     *pgx.Conn
-	caps     Capabilities
-	activity string
+	conn *pgx.Conn
+	caps Capabilities
+	// SlowEvery is the cadence of the slow-changing reads.
+	SlowEvery time.Duration
+	// LockGraphSlowAt is the number of lock waiters from which the lock
+	// graph is read only every LockGraphSlowEvery: pg_blocking_pids()
+	// costs grow with every queue's length, so its total grows with the
+	// square of one queue.
+	LockGraphSlowAt    int
+	LockGraphSlowEvery time.Duration
+
+	activity, activityNoGraph string
+
+	// Carried over between snapshots.
+	server       Server
+	superusers   map[uint32]bool
+	indexes      []Index
+	indexWarn    []string
+	slowAt       time.Time // zero: read the slow data on the next snapshot
+	graphAt      time.Time
+	graphWaiters int
+	prev         *Snapshot
+	// known holds the waiters whose lock the previous snapshot knew, by
+	// pid: the activity statement does not look those up again.
+	known map[int]*Backend
 
 	// The previous snapshot's builds give the rate for an ETA.
 	prevBuilds   []IndexBuild
 	prevBuildsAt time.Time
 }
+
+// Defaults of the Collector's cadences.
+const (
+	DefaultSlowEvery          = 10 * time.Second
+	DefaultLockGraphSlowAt    = 500
+	DefaultLockGraphSlowEvery = 5 * time.Second
+)
 
 // NewCollector prepares to read snapshots over conn. It fails with an
 // *UnsupportedVersionError on servers older than PostgreSQL 13.
@@ -36,7 +75,20 @@ func NewCollector(ctx context.Context, conn *pgx.Conn) (*Collector, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Collector{conn: conn, caps: caps, activity: activitySQL(caps)}, nil
+	return &Collector{conn: conn, caps: caps,
+		SlowEvery: DefaultSlowEvery, LockGraphSlowAt: DefaultLockGraphSlowAt, LockGraphSlowEvery: DefaultLockGraphSlowEvery,
+		activity: activitySQL(caps, true), activityNoGraph: activitySQL(caps, false)}, nil
+}
+
+// ReadAllNext makes the next Snapshot read the slow-changing data too:
+// after an action that drops or rebuilds an index, say.
+func (c *Collector) ReadAllNext() { c.slowAt = time.Time{} }
+
+// FullSnapshot is Snapshot with the slow-changing data read afresh: for
+// the snapshots that verify an action's effect.
+func (c *Collector) FullSnapshot(ctx context.Context) (*Snapshot, error) {
+	c.ReadAllNext()
+	return c.Snapshot(ctx)
 }
 
 // Capabilities reports what the server's catalogs offer.
@@ -89,27 +141,42 @@ func leadingInt(s string) (int, string) {
 // (recording what it skipped in Warnings and Index.Unavailable).
 func (c *Collector) Snapshot(ctx context.Context) (*Snapshot, error) {
 	s := &Snapshot{TakenAt: time.Now()}
+	slow := c.slowAt.IsZero() || s.TakenAt.Sub(c.slowAt) >= c.SlowEvery
+	graph := c.graphWaiters < c.LockGraphSlowAt || s.TakenAt.Sub(c.graphAt) >= c.LockGraphSlowEvery
 	batch := &pgx.Batch{}
-	batch.Queue(serverSQL)
-	batch.Queue(c.activity)
+	if slow {
+		batch.Queue(serverSQL)
+	}
+	batch.Queue(tickSQL)
+	activity := c.activity
+	if !graph {
+		activity = c.activityNoGraph
+	}
+	batch.Queue(activity, c.knownWaits()...)
 	batch.Queue(buildsSQL)
-	batch.Queue(preparedSQL)
-	batch.Queue(invalidIndexesSQL)
+	if slow {
+		batch.Queue(invalidIndexesSQL)
+	}
 	br := c.conn.SendBatch(ctx, batch)
 
-	err := scanServer(br.QueryRow(), s)
+	var err error
+	server, superusers := c.server, c.superusers
+	if slow {
+		err = scanServer(br.QueryRow(), &server, &superusers)
+	}
 	if err == nil {
-		err = c.scanBackends(br, s)
+		err = scanTick(br.QueryRow(), s, &server)
+	}
+	if err == nil {
+		err = scanBackends(br, s, int(c.conn.PgConn().PID()), superusers, c.known)
 	}
 	if err == nil {
 		err = scanBuilds(br, s)
 	}
-	if err == nil {
-		err = scanPrepared(br, s)
-	}
+	var indexes []Index
 	var indexErr error
-	if err == nil {
-		indexErr = scanIndexes(br, &s.Indexes)
+	if err == nil && slow {
+		indexErr = scanIndexes(br, &indexes)
 	}
 	if cerr := br.Close(); err == nil && indexErr == nil && cerr != nil {
 		err = cerr
@@ -122,22 +189,120 @@ func (c *Collector) Snapshot(ctx context.Context) (*Snapshot, error) {
 			return nil, fmt.Errorf("reading invalid indexes: %w", indexErr)
 		}
 		// A lock arrived between the guard and the call.
-		if s.Indexes, err = readIndexesNoLock(ctx, c.conn); err != nil {
+		if indexes, err = readIndexesNoLock(ctx, c.conn); err != nil {
 			return nil, err
 		}
 	}
+	server.OwnPID = int(c.conn.PgConn().PID())
+	s.Server = server
+	c.server, c.superusers = server, superusers
+	if slow {
+		finishIndexes(indexes)
+		c.indexes, c.slowAt = indexes, s.TakenAt
+	}
+	// Each snapshot owns its indexes: the TUI and the actions keep them.
+	s.Indexes = slices.Clone(c.indexes)
+	s.IndexesReadAt = c.slowAt
+	if graph {
+		c.graphAt = s.TakenAt
+	} else {
+		carryLockGraph(c.prev, s)
+		s.LockGraphInterval = c.LockGraphSlowEvery.Seconds()
+	}
+	s.LockGraphReadAt = c.graphAt
 	c.finish(s)
+	if graph {
+		c.graphWaiters = s.LockForest.Waiting
+	}
+	c.known = make(map[int]*Backend, len(c.known))
+	for i := range s.Backends {
+		if b := &s.Backends[i]; b.Waiting != nil && len(b.BlockedBy) > 0 {
+			c.known[b.PID] = b
+		}
+	}
+	if buildsChanged(c.prev, s) {
+		c.ReadAllNext() // a build that ended changed the indexes' validity
+	}
+	c.prev = s
 	return s, nil
+}
+
+// knownWaits are the activity statement's parameters: the waits whose
+// lock the client knows.
+func (c *Collector) knownWaits() []any {
+	var (
+		pids, blockers []int32
+		starts         []*time.Time
+		events         []string
+	)
+	for pid, b := range c.known {
+		pids = append(pids, int32(pid))
+		starts = append(starts, b.QueryStart)
+		events = append(events, b.WaitEvent)
+		blockers = append(blockers, int32(b.BlockedBy[0]))
+	}
+	return []any{pids, starts, events, blockers}
+}
+
+// sameWait reports whether b waits for what prev waited for: the same
+// session, statement, kind of lock and first blocker.
+func sameWait(prev, b *Backend) bool {
+	return prev != nil && len(b.BlockedBy) > 0 && sameTime(prev.BackendStart, b.BackendStart) &&
+		sameTime(prev.QueryStart, b.QueryStart) && prev.WaitEvent == b.WaitEvent && prev.BlockedBy[0] == b.BlockedBy[0]
+}
+
+// buildsChanged reports whether an index build started or ended since the
+// previous snapshot.
+func buildsChanged(prev, s *Snapshot) bool {
+	if prev == nil {
+		return false
+	}
+	if len(prev.Builds) != len(s.Builds) {
+		return true
+	}
+	for i := range s.Builds {
+		if s.Builds[i].PID != prev.Builds[i].PID || s.Builds[i].IndexOID != prev.Builds[i].IndexOID {
+			return true
+		}
+	}
+	return false
+}
+
+func sameTime(a, b *time.Time) bool {
+	return a == nil && b == nil || a != nil && b != nil && a.Equal(*b)
+}
+
+// carryLockGraph gives the backends that still wait, in the same
+// session, the edges and lock the previous snapshot read for them. New
+// waiters stay without edges until the next lock-graph read.
+func carryLockGraph(prev, s *Snapshot) {
+	if prev == nil {
+		return
+	}
+	before := make(map[int]*Backend, prev.LockForest.Waiting)
+	for i := range prev.Backends {
+		if b := &prev.Backends[i]; len(b.BlockedBy) > 0 {
+			before[b.PID] = b
+		}
+	}
+	for i := range s.Backends {
+		b := &s.Backends[i]
+		p, ok := before[b.PID]
+		if !ok || b.WaitEventType != "Lock" || !sameTime(p.BackendStart, b.BackendStart) {
+			continue
+		}
+		b.BlockedBy, b.BlockersTotal, b.Waiting, b.PreparedGID = p.BlockedBy, p.BlockersTotal, p.Waiting, p.PreparedGID
+	}
 }
 
 // finish derives everything that is computed rather than read.
 func (c *Collector) finish(s *Snapshot) {
 	now := s.ServerTime
 	hidden := 0
+	markQueued(s.Backends)
 	for i := range s.Backends {
 		b := &s.Backends[i]
 		if b.Own {
-			s.Server.OwnPID = b.PID
 			continue
 		}
 		if b.IsClient() {
@@ -153,7 +318,6 @@ func (c *Collector) finish(s *Snapshot) {
 	EstimateBuilds(c.prevBuilds, c.prevBuildsAt, s.Builds, now)
 	c.prevBuilds, c.prevBuildsAt = s.Builds, now
 
-	finishIndexes(s.Indexes)
 	if n := countUnavailable(s.Indexes); n > 0 {
 		s.Warnings = append(s.Warnings, fmt.Sprintf(
 			"%d invalid index(es): size or definition not read because the table or index is locked ACCESS EXCLUSIVE "+
@@ -183,18 +347,34 @@ func isLockOrStatementTimeout(err error) bool {
 	return errors.As(err, &pgErr) && (pgErr.Code == "55P03" || pgErr.Code == "57014")
 }
 
-func scanServer(row pgx.Row, s *Snapshot) error {
-	srv := &s.Server
+func scanServer(row pgx.Row, srv *Server, superusers *map[uint32]bool) error {
 	r := &srv.Role
+	var supers []uint32
 	if err := row.Scan(&srv.Version, &srv.VersionNum, &srv.Database, &srv.User,
 		&srv.MaxConnections, &srv.SuperuserReserved, &srv.RoleReserved,
-		&srv.InRecovery, &srv.OwnPID,
-		&r.Superuser, &r.ReadAllStats, &r.SignalBackend, &r.UseReserved,
-		&s.ServerTime); err != nil {
+		&r.Superuser, &r.ReadAllStats, &r.SignalBackend, &r.UseReserved, &supers); err != nil {
 		return fmt.Errorf("reading server settings: %w", err)
 	}
 	srv.Reserved = srv.SuperuserReserved + srv.RoleReserved
 	srv.Usable = max(srv.MaxConnections-srv.Reserved, 0)
+	*superusers = make(map[uint32]bool, len(supers))
+	for _, oid := range supers {
+		(*superusers)[oid] = true
+	}
+	return nil
+}
+
+func scanTick(row pgx.Row, s *Snapshot, srv *Server) error {
+	var (
+		gids, owners, dbs []string
+		prepared          []time.Time
+	)
+	if err := row.Scan(&s.ServerTime, &srv.InRecovery, &gids, &owners, &dbs, &prepared); err != nil {
+		return fmt.Errorf("reading the server clock: %w", err)
+	}
+	for i := range gids {
+		s.Prepared = append(s.Prepared, PreparedXact{GID: gids[i], Owner: owners[i], Database: dbs[i], Prepared: prepared[i]})
+	}
 	return nil
 }
 
@@ -211,30 +391,96 @@ func readEach(br pgx.BatchResults, what string, targets []any, row func()) error
 	return nil
 }
 
-func (c *Collector) scanBackends(br pgx.BatchResults, s *Snapshot) error {
+func scanBackends(br pgx.BatchResults, s *Snapshot, ownPID int, superusers map[uint32]bool, known map[int]*Backend) error {
 	var (
 		b                   Backend
-		blockedBy, queued   []int32
-		lockType, mode, rel *string
-		waitStart           *time.Time
+		blockedBy           []int32
+		lock                []byte
 		gid                 *string
 		pid, leader, nBlock int32
+		roleOID             uint32
+		lockErr             error
 	)
-	return readEach(br, "pg_stat_activity", []any{&pid, &leader, &b.BackendType, &b.Database, &b.User,
+	err := readEach(br, "pg_stat_activity", []any{&pid, &leader, &b.BackendType, &b.Database, &b.User, &roleOID,
 		&b.ApplicationName, &b.ClientAddr, &b.State, &b.WaitEventType, &b.WaitEvent,
 		&b.BackendStart, &b.XactStart, &b.QueryStart, &b.StateChange, &b.Query,
-		&b.Own, &blockedBy, &nBlock, &queued, &lockType, &mode, &rel, &waitStart, &gid, &b.Superuser,
+		&blockedBy, &nBlock, &lock, &gid,
 	}, func() {
 		row := b
 		row.PID, row.LeaderPID, row.BlockersTotal = int(pid), int(leader), int(nBlock)
-		row.BlockedBy, row.QueuedBehind = ints(blockedBy), ints(queued)
+		row.BlockedBy = ints(blockedBy)
 		row.Waiting = nil
-		if lockType != nil {
-			row.Waiting = &LockWait{LockType: *lockType, Mode: deref(mode), Relation: deref(rel), Since: waitStart}
+		if lock != nil {
+			var perr error
+			if row.Waiting, perr = parseLockWait(lock); perr != nil && lockErr == nil {
+				lockErr = perr
+			}
 		}
 		row.PreparedGID = deref(gid)
+		if lock == nil {
+			// Not looked up: the wait is known, or the lock was granted
+			// between reading pg_stat_activity and pg_locks.
+			if k := known[row.PID]; sameWait(k, &row) {
+				row.Waiting, row.PreparedGID = k.Waiting, k.PreparedGID
+			}
+		}
+		row.Superuser = superusers[roleOID]
+		row.Own = row.PID == ownPID
 		s.Backends = append(s.Backends, row)
 	})
+	if err == nil {
+		err = lockErr
+	}
+	if err != nil {
+		return err
+	}
+	slices.SortFunc(s.Backends, func(a, b Backend) int { return cmp.Compare(a.PID, b.PID) })
+	return nil
+}
+
+// parseLockWait reads the lock a waiter waits for, sent as the JSON array
+// [locktype, mode, relation, waitstart, tag]; null when the lock was
+// granted between reading pg_stat_activity and pg_locks.
+func parseLockWait(raw []byte) (*LockWait, error) {
+	var f [5]*string
+	if err := json.Unmarshal(raw, &f); err != nil {
+		return nil, fmt.Errorf("reading a waiter's lock %q: %w", raw, err)
+	}
+	if f[0] == nil {
+		return nil, nil
+	}
+	w := &LockWait{LockType: *f[0], Mode: deref(f[1]), Relation: deref(f[2]), tag: deref(f[4])}
+	if f[3] != nil {
+		t, err := time.Parse(time.RFC3339Nano, *f[3])
+		if err != nil {
+			return nil, fmt.Errorf("reading a waiter's wait start %q: %w", *f[3], err)
+		}
+		w.Since = &t
+	}
+	return w, nil
+}
+
+// markQueued sets each waiter's QueuedBehind: the blockers that wait for
+// the same lock (same tag) rather than hold it.
+func markQueued(bs []Backend) {
+	tags := map[int]string{}
+	for i := range bs {
+		if w := bs[i].Waiting; w != nil && w.tag != "" {
+			tags[bs[i].PID] = w.tag
+		}
+	}
+	for i := range bs {
+		b := &bs[i]
+		b.QueuedBehind = nil
+		if b.Waiting == nil || b.Waiting.tag == "" {
+			continue
+		}
+		for _, blocker := range b.BlockedBy {
+			if t, ok := tags[blocker]; ok && t == b.Waiting.tag {
+				b.QueuedBehind = append(b.QueuedBehind, blocker)
+			}
+		}
+	}
 }
 
 func scanBuilds(br pgx.BatchResults, s *Snapshot) error {
@@ -258,12 +504,6 @@ func scanBuilds(br pgx.BatchResults, s *Snapshot) error {
 		}
 		s.Builds = append(s.Builds, row)
 	})
-}
-
-func scanPrepared(br pgx.BatchResults, s *Snapshot) error {
-	var p PreparedXact
-	return readEach(br, "pg_prepared_xacts", []any{&p.GID, &p.Owner, &p.Database, &p.Prepared},
-		func() { s.Prepared = append(s.Prepared, p) })
 }
 
 func scanIndexes(br pgx.BatchResults, out *[]Index) error {

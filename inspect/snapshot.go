@@ -27,6 +27,17 @@ type Snapshot struct {
 	Builds     []IndexBuild   `json:"builds"`
 	Prepared   []PreparedXact `json:"prepared_xacts"`
 
+	// IndexesReadAt is when the invalid indexes and the server's settings
+	// were read: they change rarely and are read on a slower cadence than
+	// the activity (Collector.SlowEvery).
+	IndexesReadAt time.Time `json:"indexes_read_at"`
+	// LockGraphReadAt is when the wait-for edges (blocked_by) were read.
+	// With thousands of waiters the lock graph is read every
+	// LockGraphInterval seconds rather than on every refresh, and the
+	// edges in between are carried over from that read.
+	LockGraphReadAt   time.Time `json:"lock_graph_read_at"`
+	LockGraphInterval float64   `json:"lock_graph_interval_seconds"`
+
 	// Databases lists the databases whose indexes were checked.
 	Databases []string `json:"databases_checked"`
 	// Warnings say what could not be read and why (missing privileges, a
@@ -153,6 +164,9 @@ type LockWait struct {
 	// nil before 14, where the wait is only known to be at most as old as
 	// the current statement.
 	Since *time.Time `json:"since"`
+	// tag identifies the lock: two waiters with the same tag queue for
+	// the same object.
+	tag string
 }
 
 // PreparedXact is a transaction prepared for two-phase commit. It can hold

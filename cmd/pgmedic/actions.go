@@ -96,7 +96,7 @@ func runAction(ctx context.Context, f *flags, kind actions.Kind, args []string, 
 			other.Database = db
 			return connect.Open(ctx, other)
 		},
-		Snapshot: coll.Snapshot,
+		Snapshot: coll.FullSnapshot,
 		Audit:    audit,
 		Progress: func(msg string) { fmt.Fprintln(stderr, "pgmedic:", safetext.Line(msg)) },
 	}

@@ -131,6 +131,14 @@ func (st *Stage) AwaitState(ctx context.Context, state string, pids ...int) erro
 		`SELECT count(*) FROM pg_stat_activity WHERE pid = ANY($1) AND state = $2`, state)
 }
 
+// AwaitGone waits until every pid has left pg_stat_activity:
+// pg_terminate_backend() only sends the signal.
+func (st *Stage) AwaitGone(ctx context.Context, pids ...int) error {
+	return st.await(ctx, "gone", pids,
+		`SELECT count(*) FROM unnest($1::int[]) p(pid)
+		 WHERE NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = p.pid) AND $2 <> ''`, "gone")
+}
+
 func (st *Stage) await(ctx context.Context, what string, pids []int, sql, arg string) error {
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()

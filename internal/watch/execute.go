@@ -35,7 +35,7 @@ func (e *Executor) Execute(ctx context.Context, plan actions.Plan, before *inspe
 			other.Database = db
 			return connect.Open(ctx, other)
 		},
-		Snapshot: s.Snapshot,
+		Snapshot: s.fullSnapshot,
 		Audit:    e.Audit,
 		Progress: progress,
 	}

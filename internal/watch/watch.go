@@ -81,12 +81,26 @@ func (s *Source) connect(ctx context.Context) error {
 // Snapshot reads the server, reconnecting first when the connection was
 // lost. Errors are explained for the header.
 func (s *Source) Snapshot(ctx context.Context) (*inspect.Snapshot, error) {
+	return s.snapshot(ctx, false)
+}
+
+// fullSnapshot is Snapshot with the slow-changing data (indexes, settings)
+// read afresh: for the snapshots that verify an action's effect.
+func (s *Source) fullSnapshot(ctx context.Context) (*inspect.Snapshot, error) {
+	return s.snapshot(ctx, true)
+}
+
+func (s *Source) snapshot(ctx context.Context, all bool) (*inspect.Snapshot, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.connect(ctx); err != nil {
 		return nil, err
 	}
-	snap, err := s.coll.Snapshot(ctx)
+	read := s.coll.Snapshot
+	if all {
+		read = s.coll.FullSnapshot
+	}
+	snap, err := read(ctx)
 	if err != nil {
 		if s.conn.IsClosed() {
 			s.conn = nil // reopened on the next refresh

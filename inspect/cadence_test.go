@@ -1,0 +1,271 @@
+package inspect_test
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgmedic/pgmedic/inspect"
+	"github.com/pgmedic/pgmedic/internal/connect"
+	"github.com/pgmedic/pgmedic/internal/scenario"
+)
+
+// batchLog records the statements of each batch pgx sends, as the server
+// receives them.
+type batchLog struct {
+	mu      sync.Mutex
+	batches [][]string
+	// args holds the first argument of each activity statement: the pids
+	// of the waits the collector already knew.
+	args [][]int32
+}
+
+func (l *batchLog) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	return ctx
+}
+func (l *batchLog) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+func (l *batchLog) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	l.mu.Lock()
+	l.batches = append(l.batches, nil)
+	l.mu.Unlock()
+	return ctx
+}
+
+func (l *batchLog) TraceBatchQuery(_ context.Context, _ *pgx.Conn, d pgx.TraceBatchQueryData) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	last := &l.batches[len(l.batches)-1]
+	*last = append(*last, d.SQL)
+	if strings.Contains(d.SQL, "pgmedic:activity") {
+		pids, _ := d.Args[0].([]int32)
+		l.args = append(l.args, pids)
+	}
+}
+
+func (l *batchLog) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}
+
+// last returns the /* pgmedic:name */ tags of the last batch.
+func (l *batchLog) last() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var tags []string
+	for _, sql := range l.batches[len(l.batches)-1] {
+		_, rest, _ := strings.Cut(sql, "/* pgmedic:")
+		tag, _, _ := strings.Cut(rest, " */")
+		if strings.Contains(sql, "pg_blocking_pids") {
+			tag += "+graph"
+		}
+		tags = append(tags, tag)
+	}
+	return tags
+}
+
+// tracedCollector is a Collector over a connection whose batches are
+// logged.
+func tracedCollector(t *testing.T, l *lab, db string) (*inspect.Collector, *batchLog) {
+	t.Helper()
+	ctx := context.Background()
+	cfg, err := connect.Config(connect.Options{DBName: l.c.ConnString(db, "")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := &batchLog{}
+	cfg.Tracer = log
+	conn, err := connect.Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	c, err := inspect.NewCollector(ctx, conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, log
+}
+
+func wantBatch(t *testing.T, log *batchLog, want ...string) {
+	t.Helper()
+	if got := log.last(); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("batch sent %v; want %v", got, want)
+	}
+}
+
+// Every refresh costs three statements; settings and indexes come on the
+// slow cadence, at once when an action asks, and when a build ends.
+func TestSlowCadence(t *testing.T) {
+	l := newLab(t, nil)
+	st, db := l.stage(t)
+	ctx := context.Background()
+	c, log := tracedCollector(t, l, db)
+	c.SlowEvery = time.Hour
+	snap := func(read func(context.Context) (*inspect.Snapshot, error)) *inspect.Snapshot {
+		t.Helper()
+		s, err := read(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	tbl := scenario.Table{Schema: "public", Name: "accounts"}
+	must(t, st.CreateTable(ctx, tbl, 100))
+
+	first := snap(c.Snapshot)
+	wantBatch(t, log, "server", "tick", "activity+graph", "index-builds", "invalid-indexes")
+	if first.Server.MaxConnections == 0 || first.Server.OwnPID == 0 || !first.IndexesReadAt.Equal(first.TakenAt) {
+		t.Errorf("first snapshot: max_connections %d, own pid %d, indexes read at %v (taken %v)",
+			first.Server.MaxConnections, first.Server.OwnPID, first.IndexesReadAt, first.TakenAt)
+	}
+
+	must(t, st.FailedUniqueIndex(ctx, tbl, "accounts_code_uq"))
+	second := snap(c.Snapshot)
+	wantBatch(t, log, "tick", "activity+graph", "index-builds")
+	if len(second.Indexes) != 0 || !second.IndexesReadAt.Equal(first.IndexesReadAt) {
+		t.Errorf("between slow reads: %d indexes read at %v; want the first snapshot's (none, %v)",
+			len(second.Indexes), second.IndexesReadAt, first.IndexesReadAt)
+	}
+	// Carried over, not lost: the settings of the slow read are still there.
+	if second.Server.MaxConnections != first.Server.MaxConnections || second.Server.Version == "" ||
+		second.Server.OwnPID != first.Server.OwnPID || second.Saturation.Usable != first.Saturation.Usable {
+		t.Errorf("settings not carried over: %+v", second.Server)
+	}
+
+	full := snap(c.FullSnapshot)
+	wantBatch(t, log, "server", "tick", "activity+graph", "index-builds", "invalid-indexes")
+	index(t, full, "accounts_code_uq")
+
+	slow := scenario.Table{Schema: "public", Name: "slow"}
+	builder, err := st.SlowBuild(ctx, slow, "slow_k_idx", 40, 50*time.Millisecond)
+	must(t, err)
+	building := snap(c.Snapshot)
+	if len(building.Builds) != 1 {
+		t.Fatalf("builds: %+v; want the slow build", building.Builds)
+	}
+	wantBatch(t, log, "tick", "activity+graph", "index-builds")
+	// A build started: the index list is read on the next refresh.
+	next := snap(c.Snapshot)
+	wantBatch(t, log, "server", "tick", "activity+graph", "index-builds", "invalid-indexes")
+	index(t, next, "slow_k_idx") // invalid while it builds
+	must(t, builder.Wait(30*time.Second))
+}
+
+// With LockGraphSlowAt waiters or more, the lock graph is read every
+// LockGraphSlowEvery; in between, waiters keep the edges last read.
+func TestLockGraphCadence(t *testing.T) {
+	l := newLab(t, nil)
+	st, db := l.stage(t)
+	ctx := context.Background()
+	c, log := tracedCollector(t, l, db)
+	c.LockGraphSlowAt, c.LockGraphSlowEvery = 3, time.Hour
+	tbl := scenario.Table{Schema: "public", Name: "users"}
+	must(t, st.CreateTable(ctx, tbl, 10))
+	pile, err := st.MigrationBehindIdleTx(ctx, tbl, 2)
+	must(t, err)
+
+	read, err := c.Snapshot(ctx)
+	must(t, err)
+	if read.LockForest.Waiting != 3 || read.LockGraphInterval != 0 || !read.LockGraphReadAt.Equal(read.TakenAt) {
+		t.Fatalf("graph read: %d waiting, interval %v, read at %v; want 3, 0, %v",
+			read.LockForest.Waiting, read.LockGraphInterval, read.LockGraphReadAt, read.TakenAt)
+	}
+
+	late, err := st.Open(ctx, "api-late")
+	must(t, err)
+	late.Go("SELECT count(*) FROM " + tbl.Ident())
+	must(t, st.AwaitLockWait(ctx, late.PID))
+
+	carried, err := c.Snapshot(ctx)
+	must(t, err)
+	wantBatch(t, log, "tick", "activity", "index-builds")
+	if carried.LockGraphInterval != 3600 || !carried.LockGraphReadAt.Equal(read.LockGraphReadAt) {
+		t.Errorf("carried graph: interval %v, read at %v; want 3600 and %v",
+			carried.LockGraphInterval, carried.LockGraphReadAt, read.LockGraphReadAt)
+	}
+	if got := rootPIDs(carried); len(got) != 1 || got[0] != pile.Root.PID || carried.LockForest.Waiting != 3 {
+		t.Errorf("carried forest: roots %v, %d waiting; want [%d] and the 3 waiters last read",
+			got, carried.LockForest.Waiting, pile.Root.PID)
+	}
+	for _, b := range carried.Backends {
+		if b.PID == pile.DDL.PID && (b.Waiting == nil || b.Waiting.Mode != "AccessExclusiveLock") {
+			t.Errorf("the ALTER lost its lock between graph reads: %+v", b.Waiting)
+		}
+		if b.PID == late.PID && (b.WaitEventType != "Lock" || len(b.BlockedBy) != 0) {
+			t.Errorf("a new waiter between graph reads: %s, blocked by %v; want Lock and no edges yet",
+				b.WaitEventType, b.BlockedBy)
+		}
+	}
+
+	c.LockGraphSlowEvery = 0 // due now
+	again, err := c.Snapshot(ctx)
+	must(t, err)
+	wantBatch(t, log, "tick", "activity+graph", "index-builds")
+	if again.LockForest.Waiting != 4 {
+		t.Errorf("after the next graph read: %d waiting; want 4", again.LockForest.Waiting)
+	}
+}
+
+// A waiter's lock is looked up in pg_locks once, and again only when its
+// wait changes: here the same statement waits for table a, then for
+// table b.
+func TestKnownWaitsAreNotLookedUpAgain(t *testing.T) {
+	l := newLab(t, nil)
+	st, db := l.stage(t)
+	ctx := context.Background()
+	c, log := tracedCollector(t, l, db)
+	a, b := scenario.Table{Schema: "public", Name: "a"}, scenario.Table{Schema: "public", Name: "b"}
+	must(t, st.CreateTable(ctx, a, 1))
+	must(t, st.CreateTable(ctx, b, 1))
+	holdA, err := st.Open(ctx, "hold-a")
+	must(t, err)
+	holdB, err := st.Open(ctx, "hold-b")
+	must(t, err)
+	must(t, holdA.Exec(ctx, "BEGIN; LOCK TABLE "+a.Ident()+" IN ACCESS EXCLUSIVE MODE"))
+	must(t, holdB.Exec(ctx, "BEGIN; LOCK TABLE "+b.Ident()+" IN ACCESS EXCLUSIVE MODE"))
+	waiter, err := st.Open(ctx, "join")
+	must(t, err)
+	waiter.Go("SELECT count(*) FROM " + a.Ident() + " JOIN " + b.Ident() + " USING (id)")
+	must(t, st.AwaitLockWait(ctx, waiter.PID))
+
+	waitsOn := func(want string, blocker int) {
+		t.Helper()
+		s, err := c.Snapshot(ctx)
+		must(t, err)
+		w := s.Backend(waiter.PID)
+		if w == nil || w.Waiting == nil || w.Waiting.Relation != want || len(w.BlockedBy) == 0 || w.BlockedBy[0] != blocker {
+			t.Fatalf("waiter: %+v; want waiting for %s, blocked by %d", w, want, blocker)
+		}
+	}
+	known := func() int {
+		log.mu.Lock()
+		defer log.mu.Unlock()
+		return len(log.args[len(log.args)-1])
+	}
+	waitsOn("a", holdA.PID)
+	if n := known(); n != 0 {
+		t.Errorf("first snapshot passed %d known waits; want none", n)
+	}
+	waitsOn("a", holdA.PID) // from what the client knew
+	if n := known(); n != 1 {
+		t.Errorf("second snapshot passed %d known waits; want the join's", n)
+	}
+	must(t, holdA.Exec(ctx, "COMMIT"))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s, err := c.Snapshot(ctx)
+		must(t, err)
+		if w := s.Backend(waiter.PID); w != nil && len(w.BlockedBy) > 0 && w.BlockedBy[0] == holdB.PID {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the join never moved on to wait for b")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	waitsOn("b", holdB.PID)
+	must(t, holdB.Exec(ctx, "COMMIT"))
+	must(t, waiter.Wait(10*time.Second))
+}
