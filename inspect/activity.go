@@ -1,6 +1,9 @@
 package inspect
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // lockTag renders the identity of a pg_locks row: two rows with the same
 // tag are the same lockable object.
@@ -32,6 +35,11 @@ func lockTag(alias string) string {
 //     wait; while an incident stands still, pg_locks is not read at all.
 //   - The prepared-transaction lookup reads pg_locks again, only when a
 //     prepared transaction blocks somebody.
+//   - A row the client has seen, with the same state_change, comes back
+//     without the columns that cannot have changed (query, names, times):
+//     the client keeps them from its previous snapshot. $5 and $6 list
+//     what it has seen. Every statement and every state transition
+//     updates state_change; wait events do not, so they always come.
 //   - No ORDER BY (the client sorts) and no join to pg_roles (the client
 //     knows the superuser roles from the slower server statement).
 //
@@ -56,6 +64,16 @@ func lockTag(alias string) string {
 // it holds nothing we need and is only ahead of us in the queue. A lock
 // upgrader is the one case this labels queued although it also holds a
 // conflicting weaker lock.
+// unlessSame sends each column only for rows that changed since the
+// client last read them.
+func unlessSame(columns ...string) string {
+	var b strings.Builder
+	for _, c := range columns {
+		fmt.Fprintf(&b, "CASE WHEN NOT a.same THEN %s END,\n       ", c)
+	}
+	return b.String()
+}
+
 // unknownWait is true for a waiter whose wait the client does not know.
 const unknownWait = `cardinality(a.b) > 0 AND (k.pid IS NULL OR k.query_start IS DISTINCT FROM a.query_start
          OR k.wait_event IS DISTINCT FROM a.wait_event OR k.blocker IS DISTINCT FROM a.b[1])`
@@ -93,15 +111,10 @@ WITH wl AS MATERIALIZED (
   JOIN pg_catalog.pg_prepared_xacts px ON px.transaction = xl.transactionid
   WHERE h.pid IS NULL AND h.granted
 )
-SELECT a.pid, coalesce(a.leader_pid, 0),
-       coalesce(a.backend_type,
-                CASE WHEN a.query = '<insufficient privilege>' AND a.datname IS NOT NULL AND a.usename IS NOT NULL
-                     THEN 'client backend' END, ''),
-       coalesce(a.datname, ''), coalesce(a.usename, ''), coalesce(a.usesysid, 0),
-       coalesce(a.application_name, ''), coalesce(host(a.client_addr), ''), coalesce(a.state, ''),
+SELECT a.pid, a.same,
+       %[7]s
        coalesce(a.wait_event_type, CASE WHEN cardinality(a.b) > 0 THEN 'Lock' END, ''),
        coalesce(a.wait_event, ''),
-       a.backend_start, a.xact_start, a.query_start, a.state_change, coalesce(a.query, ''),
        CASE WHEN cardinality(a.b) > 0 THEN a.b[1:%[5]d] END, coalesce(cardinality(a.b), 0),
        CASE WHEN %[6]s THEN (SELECT wl.m -> a.pid::text FROM wl) END,
        CASE WHEN 0 = ANY (a.b) AND %[6]s THEN
@@ -109,10 +122,20 @@ SELECT a.pid, coalesce(a.leader_pid, 0),
 FROM (SELECT s.pid, s.leader_pid, s.backend_type, s.datname, s.usename, s.usesysid, s.application_name,
              s.client_addr, s.state, s.wait_event_type, s.wait_event,
              s.backend_start, s.xact_start, s.query_start, s.state_change, s.query,
-             %[1]s AS b
-      FROM pg_catalog.pg_stat_activity s OFFSET 0) a
+             %[1]s AS b,
+             coalesce(seen.state_change = s.state_change, false) AS same
+      FROM pg_catalog.pg_stat_activity s
+      LEFT JOIN unnest($5::int[], $6::timestamptz[]) AS seen(pid, state_change) ON seen.pid = s.pid
+      OFFSET 0) a
 LEFT JOIN unnest($1::int[], $2::timestamptz[], $3::text[], $4::int[]) AS k(pid, query_start, wait_event, blocker)
-  ON k.pid = a.pid`, blockers, waitstart, lockTag("l"), lockTag("h"), MaxBlockersPerWaiter, unknownWait)
+  ON k.pid = a.pid`, blockers, waitstart, lockTag("l"), lockTag("h"), MaxBlockersPerWaiter, unknownWait, unlessSame(
+		"coalesce(a.leader_pid, 0)",
+		`coalesce(a.backend_type,
+                CASE WHEN a.query = '<insufficient privilege>' AND a.datname IS NOT NULL AND a.usename IS NOT NULL
+                     THEN 'client backend' END, '')`,
+		"coalesce(a.datname, '')", "coalesce(a.usename, '')", "coalesce(a.usesysid, 0)",
+		"coalesce(a.application_name, '')", "coalesce(host(a.client_addr), '')", "coalesce(a.state, '')",
+		"a.backend_start", "a.xact_start", "a.query_start", "a.state_change", "coalesce(a.query, '')"))
 }
 
 // serverSQL reads what changes rarely, on the slow cadence: the limits

@@ -2,6 +2,8 @@ package inspect_test
 
 import (
 	"context"
+	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -22,6 +24,8 @@ type batchLog struct {
 	// args holds the first argument of each activity statement: the pids
 	// of the waits the collector already knew.
 	args [][]int32
+	// seen holds the rows each activity statement said it had seen ($5).
+	seen [][]int32
 }
 
 func (l *batchLog) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
@@ -43,7 +47,9 @@ func (l *batchLog) TraceBatchQuery(_ context.Context, _ *pgx.Conn, d pgx.TraceBa
 	*last = append(*last, d.SQL)
 	if strings.Contains(d.SQL, "pgmedic:activity") {
 		pids, _ := d.Args[0].([]int32)
-		l.args = append(l.args, pids)
+		seen, _ := d.Args[4].([]int32)
+		l.args = append(l.args, slices.Clone(pids))
+		l.seen = append(l.seen, slices.Clone(seen))
 	}
 }
 
@@ -268,4 +274,45 @@ func TestKnownWaitsAreNotLookedUpAgain(t *testing.T) {
 	waitsOn("b", holdB.PID)
 	must(t, holdB.Exec(ctx, "COMMIT"))
 	must(t, waiter.Wait(10*time.Second))
+}
+
+// Rows that have not changed come back without their columns and are
+// kept from the previous snapshot; a statement, even a SET, changes them.
+func TestUnchangedRowsAreCarried(t *testing.T) {
+	l := newLab(t, nil)
+	st, db := l.stage(t)
+	ctx := context.Background()
+	c, log := tracedCollector(t, l, db)
+	still, err := st.Open(ctx, "still")
+	must(t, err)
+	must(t, still.Exec(ctx, "SELECT 'still here'"))
+	busy, err := st.Open(ctx, "busy")
+	must(t, err)
+	must(t, busy.Exec(ctx, "SELECT 'first'"))
+
+	first, err := c.Snapshot(ctx)
+	must(t, err)
+	must(t, busy.Exec(ctx, "SET application_name = 'renamed'"))
+	newcomer, err := st.Open(ctx, "newcomer")
+	must(t, err)
+	second, err := c.Snapshot(ctx)
+	must(t, err)
+
+	log.mu.Lock()
+	seen := log.seen[len(log.seen)-1]
+	log.mu.Unlock()
+	if !slices.Contains(seen, int32(still.PID)) || !slices.Contains(seen, int32(busy.PID)) {
+		t.Errorf("the second snapshot told the server it had seen %v; want %d and %d among them", seen, still.PID, busy.PID)
+	}
+	if a, b := first.Backend(still.PID), second.Backend(still.PID); a == nil || b == nil || !reflect.DeepEqual(*a, *b) {
+		t.Errorf("an idle session changed between snapshots:\n%+v\n%+v", a, b)
+	} else if b.Query != "SELECT 'still here'" || b.ApplicationName != "still" || b.BackendStart == nil {
+		t.Errorf("carried row lost its columns: %+v", b)
+	}
+	if b := second.Backend(busy.PID); b == nil || b.ApplicationName != "renamed" || b.Query != "SET application_name = 'renamed'" {
+		t.Errorf("a session that ran a statement: %+v; want the new name and query", b)
+	}
+	if b := second.Backend(newcomer.PID); b == nil || b.ApplicationName != "newcomer" {
+		t.Errorf("a new session: %+v", b)
+	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // Collector reads Snapshots over one connection. It is not safe for
@@ -51,6 +52,12 @@ type Collector struct {
 	// known holds the waiters whose lock the previous snapshot knew, by
 	// pid: the activity statement does not look those up again.
 	known map[int]*Backend
+	args  struct {
+		waitPIDs, waitBlockers, seenPIDs []int32
+		waitStarts                       []*time.Time
+		waitEvents                       []string
+		seenChanges                      []time.Time
+	}
 
 	// The previous snapshot's builds give the rate for an ETA.
 	prevBuilds   []IndexBuild
@@ -152,7 +159,7 @@ func (c *Collector) Snapshot(ctx context.Context) (*Snapshot, error) {
 	if !graph {
 		activity = c.activityNoGraph
 	}
-	batch.Queue(activity, c.knownWaits()...)
+	batch.Queue(activity, c.activityArgs()...)
 	batch.Queue(buildsSQL)
 	if slow {
 		batch.Queue(invalidIndexesSQL)
@@ -168,7 +175,7 @@ func (c *Collector) Snapshot(ctx context.Context) (*Snapshot, error) {
 		err = scanTick(br.QueryRow(), s, &server)
 	}
 	if err == nil {
-		err = scanBackends(br, s, int(c.conn.PgConn().PID()), superusers, c.known)
+		err = c.scanBackends(br, s, superusers)
 	}
 	if err == nil {
 		err = scanBuilds(br, s)
@@ -227,21 +234,29 @@ func (c *Collector) Snapshot(ctx context.Context) (*Snapshot, error) {
 	return s, nil
 }
 
-// knownWaits are the activity statement's parameters: the waits whose
-// lock the client knows.
-func (c *Collector) knownWaits() []any {
-	var (
-		pids, blockers []int32
-		starts         []*time.Time
-		events         []string
-	)
+// activityArgs are the activity statement's parameters: the waits
+// whose lock the client knows ($1-$4), and the rows it has seen with
+// their state_change ($5, $6). The slices are reused between refreshes:
+// pgx has encoded them by the time SendBatch returns.
+func (c *Collector) activityArgs() []any {
+	a := &c.args
+	a.waitPIDs, a.waitStarts, a.waitEvents, a.waitBlockers = a.waitPIDs[:0], a.waitStarts[:0], a.waitEvents[:0], a.waitBlockers[:0]
 	for pid, b := range c.known {
-		pids = append(pids, int32(pid))
-		starts = append(starts, b.QueryStart)
-		events = append(events, b.WaitEvent)
-		blockers = append(blockers, int32(b.BlockedBy[0]))
+		a.waitPIDs = append(a.waitPIDs, int32(pid))
+		a.waitStarts = append(a.waitStarts, b.QueryStart)
+		a.waitEvents = append(a.waitEvents, b.WaitEvent)
+		a.waitBlockers = append(a.waitBlockers, int32(b.BlockedBy[0]))
 	}
-	return []any{pids, starts, events, blockers}
+	a.seenPIDs, a.seenChanges = a.seenPIDs[:0], a.seenChanges[:0]
+	if c.prev != nil {
+		for i := range c.prev.Backends {
+			if b := &c.prev.Backends[i]; b.StateChange != nil {
+				a.seenPIDs = append(a.seenPIDs, int32(b.PID))
+				a.seenChanges = append(a.seenChanges, *b.StateChange)
+			}
+		}
+	}
+	return []any{a.waitPIDs, a.waitStarts, a.waitEvents, a.waitBlockers, a.seenPIDs, a.seenChanges}
 }
 
 // sameWait reports whether b waits for what prev waited for: the same
@@ -391,51 +406,86 @@ func readEach(br pgx.BatchResults, what string, targets []any, row func()) error
 	return nil
 }
 
-func scanBackends(br pgx.BatchResults, s *Snapshot, ownPID int, superusers map[uint32]bool, known map[int]*Backend) error {
+// scanBackends reads the activity statement. A row marked same has not
+// changed since the previous snapshot but for its wait: it starts as a
+// copy of the previous row, so nothing of it is decoded or allocated.
+func (c *Collector) scanBackends(br pgx.BatchResults, s *Snapshot, superusers map[uint32]bool) error {
 	var (
-		b                   Backend
-		blockedBy           []int32
-		lock                []byte
-		gid                 *string
-		pid, leader, nBlock int32
-		roleOID             uint32
-		lockErr             error
+		pid, nBlock                       int32
+		same                              bool
+		leader                            pgtype.Int4
+		btype, db, user, app, addr, state pgtype.Text
+		roleOID                           pgtype.Uint32
+		start, xact, qstart, change       *time.Time
+		query                             pgtype.Text
+		wtype, wevent                     string
+		blockedBy                         []int32
+		lock                              []byte
+		gid                               *string
+		badRow                            error
 	)
-	err := readEach(br, "pg_stat_activity", []any{&pid, &leader, &b.BackendType, &b.Database, &b.User, &roleOID,
-		&b.ApplicationName, &b.ClientAddr, &b.State, &b.WaitEventType, &b.WaitEvent,
-		&b.BackendStart, &b.XactStart, &b.QueryStart, &b.StateChange, &b.Query,
-		&blockedBy, &nBlock, &lock, &gid,
+	ownPID := int(c.conn.PgConn().PID())
+	if c.prev != nil {
+		s.Backends = make([]Backend, 0, len(c.prev.Backends)+16)
+	}
+	err := readEach(br, "pg_stat_activity", []any{&pid, &same,
+		&leader, &btype, &db, &user, &roleOID, &app, &addr, &state, &start, &xact, &qstart, &change, &query,
+		&wtype, &wevent, &blockedBy, &nBlock, &lock, &gid,
 	}, func() {
-		row := b
-		row.PID, row.LeaderPID, row.BlockersTotal = int(pid), int(leader), int(nBlock)
-		row.BlockedBy = ints(blockedBy)
-		row.Waiting = nil
+		var row Backend
+		if same {
+			prev := c.prevBackend(int(pid))
+			if prev == nil {
+				badRow = fmt.Errorf("the server sent pid %d as unchanged, but the previous snapshot lacks it", pid)
+				return
+			}
+			row = *prev
+		} else {
+			row = Backend{PID: int(pid), LeaderPID: int(leader.Int32), BackendType: btype.String,
+				Database: db.String, User: user.String, roleOID: roleOID.Uint32,
+				ApplicationName: app.String, ClientAddr: addr.String, State: state.String,
+				BackendStart: start, XactStart: xact, QueryStart: qstart, StateChange: change, Query: query.String}
+		}
+		row.WaitEventType, row.WaitEvent = wtype, wevent
+		row.BlockersTotal, row.BlockedBy = int(nBlock), ints(blockedBy)
+		row.Waiting, row.PreparedGID = nil, deref(gid)
 		if lock != nil {
 			var perr error
-			if row.Waiting, perr = parseLockWait(lock); perr != nil && lockErr == nil {
-				lockErr = perr
+			if row.Waiting, perr = parseLockWait(lock); perr != nil && badRow == nil {
+				badRow = perr
 			}
+		} else if k := c.known[row.PID]; sameWait(k, &row) {
+			// Not looked up because the client knows this wait. (A wait
+			// looked up finds no lock when it was granted between reading
+			// pg_stat_activity and pg_locks.)
+			row.Waiting, row.PreparedGID = k.Waiting, k.PreparedGID
 		}
-		row.PreparedGID = deref(gid)
-		if lock == nil {
-			// Not looked up: the wait is known, or the lock was granted
-			// between reading pg_stat_activity and pg_locks.
-			if k := known[row.PID]; sameWait(k, &row) {
-				row.Waiting, row.PreparedGID = k.Waiting, k.PreparedGID
-			}
-		}
-		row.Superuser = superusers[roleOID]
+		row.Superuser = superusers[row.roleOID]
 		row.Own = row.PID == ownPID
 		s.Backends = append(s.Backends, row)
 	})
 	if err == nil {
-		err = lockErr
+		err = badRow
 	}
 	if err != nil {
 		return err
 	}
 	slices.SortFunc(s.Backends, func(a, b Backend) int { return cmp.Compare(a.PID, b.PID) })
 	return nil
+}
+
+// prevBackend finds pid in the previous snapshot, whose backends are
+// sorted by pid.
+func (c *Collector) prevBackend(pid int) *Backend {
+	if c.prev == nil {
+		return nil
+	}
+	bs := c.prev.Backends
+	i, ok := slices.BinarySearchFunc(bs, pid, func(b Backend, pid int) int { return cmp.Compare(b.PID, pid) })
+	if !ok {
+		return nil
+	}
+	return &bs[i]
 }
 
 // parseLockWait reads the lock a waiter waits for, sent as the JSON array
