@@ -146,7 +146,7 @@ type Backend struct {
 
 	// Superuser: the backend's role is a superuser; only a superuser may
 	// cancel or terminate it.
-	Superuser bool `json:"superuser"`
+	Superuser bool   `json:"superuser"`
 	roleOID   uint32 // pg_stat_activity.usesysid
 
 	// Own marks pgmedic's own session; it is left out of counts and trees.
