@@ -151,7 +151,8 @@ func (m *Model) onActionDone(r actions.Result) tea.Cmd {
 	// Blocker shift: the queue has a new head; put the cursor on it.
 	if len(r.NewRoots) > 0 {
 		key := pidKey(r.NewRoots[0])
-		for _, p := range m.panes[:3] {
+		for i, p := range m.panes[:3] {
+			m.refreshPane(i) // the key must be looked for in current rows
 			switch p := p.(type) {
 			case *triage:
 				p.list.selectKey(key)

@@ -52,3 +52,19 @@ func cacheModel(keys []string) *Model {
 	press(m, keys...)
 	return m
 }
+
+// A refresh rebuilds only the pane on screen; the others catch up when
+// shown, and show the latest snapshot then.
+func TestHiddenPanesShowTheLatestSnapshot(t *testing.T) {
+	for _, v := range views[1:4] {
+		m := newTestModel(t, fixture(3), 200, 60)
+		m.Update(snapshotMsg{gen: m.gen, snap: fixture(20)})
+		press(m, v.keys...)
+		fresh := newTestModel(t, fixture(20), 200, 60)
+		press(fresh, v.keys...)
+		fresh.panes[fresh.active].refresh(&fresh.c) // built from the snapshot, whatever the model did
+		if got, want := m.View().Content, fresh.View().Content; got != want {
+			t.Errorf("%s shown after a refresh on Triage:\n%s\nwant:\n%s", v.name, got, want)
+		}
+	}
+}

@@ -135,6 +135,7 @@ type Model struct {
 	c      common
 	src    Source
 	panes  []pane
+	stale  []bool // panes that missed a refresh while not on screen
 	active int
 
 	gen          int
@@ -197,6 +198,7 @@ func New(src Source, opts Options) *Model {
 		input:    in,
 	}
 	m.panes = []pane{newTriage(), newConnections(), newLocks(), newIndexes(), &commandLog{log: &m.log}}
+	m.stale = make([]bool, len(m.panes))
 	return m
 }
 
@@ -296,7 +298,9 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		}
 		return nil
 	case tea.KeyPressMsg:
-		return m.onKey(msg)
+		cmd := m.onKey(msg)
+		m.refreshPane(m.active) // a view key shows another pane
+		return cmd
 	case actionProgressMsg:
 		if m.running != nil {
 			m.running.progress = msg.text
@@ -341,13 +345,25 @@ func (m *Model) onSnapshot(msg snapshotMsg) tea.Cmd {
 	return tea.Batch(m.schedule(m.interval), locks)
 }
 
+// refreshPanes rebuilds what the panes show from the snapshot and the
+// filter. Only the pane on screen is rebuilt now, the others when they are
+// shown next: a refresh costs one pane's rows, not five.
 func (m *Model) refreshPanes() {
 	m.c.index()
-	for _, p := range m.panes {
-		p.refresh(&m.c)
+	for i := range m.stale {
+		m.stale[i] = true
 	}
+	m.refreshPane(m.active)
 	if m.detail != nil {
 		m.detail.refresh(&m.c)
+	}
+}
+
+// refreshPane rebuilds pane i if it missed a refresh.
+func (m *Model) refreshPane(i int) {
+	if m.stale[i] {
+		m.stale[i] = false
+		m.panes[i].refresh(&m.c)
 	}
 }
 
