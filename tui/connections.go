@@ -46,14 +46,17 @@ var connColumns = []column{
 // sortOrder is the cycle of `s`; state ranks the pile-up first.
 var sortOrder = []int{colState, colAge, colXact, colPID, colUser, colApp, colDB, colClient}
 
+// connRow is one backend. A refresh builds only what sorting needs; the
+// cells are built when the row is drawn, filtered or sorted on a text
+// column, so 600 backends cost 60 drawn rows.
 type connRow struct {
-	key   string
-	pid   int
-	cells []string
-	rank  int           // state severity, for sorting
-	age   time.Duration // for sorting
-	xact  time.Duration
-	word  string
+	key  string
+	b    *inspect.Backend
+	pid  int
+	rank int           // state severity, for sorting
+	age  time.Duration // for sorting
+	xact time.Duration
+	word string
 }
 
 var stateRank = map[string]int{"DEADLOCK": 0, "BLOCKING": 1, "WAITING": 2, "QUEUED": 2, "ABORTED TX": 3, "IDLE IN TX": 3, "ACTIVE": 4, "IDLE": 5}
@@ -95,44 +98,67 @@ func (p *connections) refresh(c *common) {
 
 func newConnRow(b *inspect.Backend, n *inspect.LockNode, now time.Time) connRow {
 	word := stateWord(b, n)
-	wait := ""
-	if b.WaitEventType != "" {
-		wait = clean(b.WaitEventType) + ":" + clean(b.WaitEvent)
-	}
-	blocked := pidList(b.BlockedBy)
-	if b.BlockersTotal > len(b.BlockedBy) {
-		blocked += fmt.Sprintf("+%d", b.BlockersTotal-len(b.BlockedBy))
-	}
-	a, x := stateAge(b, now), b.XactAge(now)
-	cells := make([]string, len(connColumns))
-	cells[colPID] = strconv.Itoa(b.PID)
-	cells[colState] = word
-	cells[colAge] = age(a)
-	cells[colXact] = age(x)
-	cells[colWait] = wait
-	cells[colBlockedBy] = blocked
-	cells[colUser] = clean(b.User)
-	cells[colApp] = clean(b.ApplicationName)
-	cells[colDB] = clean(b.Database)
-	cells[colClient] = clean(b.ClientAddr)
-	cells[colQuery] = clean(b.Query)
-	if !b.IsClient() && b.Query == "" {
-		cells[colQuery] = "(" + clean(b.BackendType) + ")"
-	}
 	rank, ok := stateRank[word]
 	if !ok {
 		rank = 6
 	}
-	return connRow{key: pidKey(b.PID), pid: b.PID, cells: cells, rank: rank, age: a, xact: x, word: word}
+	return connRow{key: pidKey(b.PID), b: b, pid: b.PID, rank: rank, age: stateAge(b, now), xact: b.XactAge(now), word: word}
+}
+
+// cell is the text of one column.
+func (r *connRow) cell(col int) string {
+	b := r.b
+	switch col {
+	case colPID:
+		return strconv.Itoa(b.PID)
+	case colState:
+		return r.word
+	case colAge:
+		return age(r.age)
+	case colXact:
+		return age(r.xact)
+	case colWait:
+		if b.WaitEventType != "" {
+			return clean(b.WaitEventType) + ":" + clean(b.WaitEvent)
+		}
+	case colBlockedBy:
+		blocked := pidList(b.BlockedBy)
+		if b.BlockersTotal > len(b.BlockedBy) {
+			blocked += "+" + strconv.Itoa(b.BlockersTotal-len(b.BlockedBy))
+		}
+		return blocked
+	case colUser:
+		return clean(b.User)
+	case colApp:
+		return clean(b.ApplicationName)
+	case colDB:
+		return clean(b.Database)
+	case colClient:
+		return clean(b.ClientAddr)
+	case colQuery:
+		if !b.IsClient() && b.Query == "" {
+			return "(" + clean(b.BackendType) + ")"
+		}
+		return clean(b.Query)
+	}
+	return ""
+}
+
+func (r *connRow) cells() []string {
+	cells := make([]string, len(connColumns))
+	for col := range cells {
+		cells[col] = r.cell(col)
+	}
+	return cells
 }
 
 // apply filters and sorts; called on refresh and when filter or sort change.
 func (p *connections) apply(c *common) {
 	needle := strings.ToLower(c.filter)
 	p.rows = p.rows[:0]
-	for _, r := range p.all {
-		if needle == "" || matchesFilter(r, needle) {
-			p.rows = append(p.rows, r)
+	for i := range p.all {
+		if needle == "" || matchesFilter(&p.all[i], needle) {
+			p.rows = append(p.rows, p.all[i])
 		}
 	}
 	col := sortOrder[p.sort]
@@ -148,7 +174,7 @@ func (p *connections) apply(c *common) {
 		case colPID:
 			c = cmp.Compare(a.pid, b.pid)
 		default:
-			c = strings.Compare(strings.ToLower(a.cells[col]), strings.ToLower(b.cells[col]))
+			c = strings.Compare(strings.ToLower(a.cell(col)), strings.ToLower(b.cell(col)))
 		}
 		if p.desc {
 			c = -c
@@ -163,9 +189,9 @@ func (p *connections) apply(c *common) {
 	p.table.forget()
 }
 
-func matchesFilter(r connRow, needle string) bool {
+func matchesFilter(r *connRow, needle string) bool {
 	for _, col := range []int{colUser, colApp, colDB, colClient, colState, colQuery} {
-		if containsFold(r.cells[col], needle) {
+		if containsFold(r.cell(col), needle) {
 			return true
 		}
 	}
@@ -204,7 +230,6 @@ func (p *connections) selected() target {
 }
 
 func (p *connections) view(c *common) string {
-	st := &c.styles
 	if c.snap == nil {
 		return "\n  Waiting for the first snapshot…"
 	}
@@ -212,12 +237,12 @@ func (p *connections) view(c *common) string {
 		return p.groupView(c)
 	}
 	var b strings.Builder
-	b.WriteString(p.table.header(st, sortOrder[p.sort], p.desc))
+	b.WriteString(p.table.header(c, sortOrder[p.sort], p.desc))
 	if len(p.rows) == 0 {
 		b.WriteString("\n  No backend matches the filter.")
 		return b.String()
 	}
-	p.table.window(&b, st, &p.list, colState, func(i int) ([]string, string) { return p.rows[i].cells, p.rows[i].word })
+	p.table.window(&b, c, &p.list, colState, func(i int) ([]string, string) { return p.rows[i].cells(), p.rows[i].word })
 	return b.String()
 }
 

@@ -221,8 +221,8 @@ func (p *indexes) view(c *common) string {
 		b.WriteString("  " + st.OK.Render("None:") + " every index is valid.")
 		return b.String()
 	}
-	b.WriteString(p.table.header(st, -1, false))
-	p.table.window(&b, st, &p.list, icStatus, func(i int) ([]string, string) {
+	b.WriteString(p.table.header(c, -1, false))
+	p.table.window(&b, c, &p.list, icStatus, func(i int) ([]string, string) {
 		return p.rows[i].cells, labelStyleWord(p.rows[i].word)
 	})
 	return b.String()

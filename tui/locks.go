@@ -190,7 +190,7 @@ func (p *locks) view(c *common) string {
 		return "\n  " + st.OK.Render("No lock waits:") + " no session is waiting for a lock another session holds."
 	}
 	var b strings.Builder
-	b.WriteString(p.table.header(st, -1, false))
-	p.table.window(&b, st, &p.list, lcState, func(i int) ([]string, string) { return p.rows[i].cells, p.rows[i].word })
+	b.WriteString(p.table.header(c, -1, false))
+	p.table.window(&b, c, &p.list, lcState, func(i int) ([]string, string) { return p.rows[i].cells, p.rows[i].word })
 	return b.String()
 }

@@ -84,7 +84,9 @@ type common struct {
 	opts          Options
 	snap          *inspect.Snapshot
 	filter        string
-	look          int         // counts theme changes: what was drawn in the old one is stale
+	look          int // counts theme changes: what was drawn in the old one is stale
+	painted       map[paintKey]string
+	paintedLook   int
 	nodeByPID     map[int]int // lock-forest node of each pid in snap
 	err           error       // the last refresh's failure, nil when live
 }

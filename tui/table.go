@@ -261,14 +261,14 @@ func (t *table) forget() {
 	t.head.line = ""
 }
 
-func (t *table) header(st *Styles, sortCol int, desc bool) string {
+func (t *table) header(c *common, sortCol int, desc bool) string {
 	if t.head.line != "" && t.head.sortCol == sortCol && t.head.desc == desc {
 		return t.head.line
 	}
 	var b strings.Builder
 	b.WriteString("  ")
-	for i, c := range t.cols {
-		title := c.title
+	for i, col := range t.cols {
+		title := col.title
 		if t.index[i] == sortCol {
 			if desc {
 				title += "▼"
@@ -276,7 +276,7 @@ func (t *table) header(st *Styles, sortCol int, desc bool) string {
 				title += "▲"
 			}
 		}
-		b.WriteString(st.Column.Render(fitCell(title, c.width, c.right)))
+		b.WriteString(c.paint(&c.styles.Column, fitCell(title, col.width, col.right)))
 		b.WriteByte(' ')
 	}
 	t.head.sortCol, t.head.desc, t.head.line = sortCol, desc, b.String()
@@ -285,7 +285,7 @@ func (t *table) header(st *Styles, sortCol int, desc bool) string {
 
 // row renders one row; cells has one entry per column of all. style, when
 // set, colours the row's state cell (column stateCol).
-func (t *table) row(st *Styles, cells []string, selected bool, stateCol int, stateStyle *lipgloss.Style) string {
+func (t *table) row(c *common, cells []string, selected bool, stateCol int, stateStyle *lipgloss.Style) string {
 	var b strings.Builder
 	b.Grow(t.width + 16)
 	if selected {
@@ -294,14 +294,14 @@ func (t *table) row(st *Styles, cells []string, selected bool, stateCol int, sta
 		b.WriteString("  ")
 	}
 	n := 2
-	for i, c := range t.cols {
-		cell, w := cut(cells[t.index[i]], c.width)
+	for i, col := range t.cols {
+		cell, w := cut(cells[t.index[i]], col.width)
 		if !selected && stateStyle != nil && t.index[i] == stateCol {
-			b.WriteString(stateStyle.Render(fitCell(cell, c.width, c.right)))
+			b.WriteString(c.paint(stateStyle, fitCell(cell, col.width, col.right)))
 		} else {
-			writeCell(&b, cell, w, c.width, c.right)
+			writeCell(&b, cell, w, col.width, col.right)
 		}
-		n += c.width
+		n += col.width
 		if i < len(t.cols)-1 {
 			b.WriteByte(' ')
 			n++
@@ -312,7 +312,7 @@ func (t *table) row(st *Styles, cells []string, selected bool, stateCol int, sta
 		if n != t.width {
 			line = fitCell(line, t.width, false)
 		}
-		return st.Selected.Render(line)
+		return c.styles.Selected.Render(line)
 	}
 	return line
 }
@@ -320,14 +320,15 @@ func (t *table) row(st *Styles, cells []string, selected bool, stateCol int, sta
 // window draws the list's visible rows. row returns a row's cells and its
 // state word, which colours the stateCol cell; it is called only for rows
 // not drawn before.
-func (t *table) window(b *strings.Builder, st *Styles, l *list, stateCol int, row func(i int) ([]string, string)) {
+func (t *table) window(b *strings.Builder, c *common, l *list, stateCol int, row func(i int) ([]string, string)) {
+	st := &c.styles
 	start, end := l.window()
 	for i := start; i < end; i++ {
 		b.WriteByte('\n')
 		if i == l.cursor {
 			if t.selected.line == "" || t.selected.row != i {
 				cells, word := row(i)
-				t.selected.row, t.selected.line = i, t.row(st, cells, true, stateCol, stateStyle(st, word))
+				t.selected.row, t.selected.line = i, t.row(c, cells, true, stateCol, stateStyle(st, word))
 			}
 			b.WriteString(t.selected.line)
 			continue
@@ -337,7 +338,7 @@ func (t *table) window(b *strings.Builder, st *Styles, l *list, stateCol int, ro
 		}
 		if t.lines[i] == "" {
 			cells, word := row(i)
-			t.lines[i] = t.row(st, cells, false, stateCol, stateStyle(st, word))
+			t.lines[i] = t.row(c, cells, false, stateCol, stateStyle(st, word))
 		}
 		b.WriteString(t.lines[i])
 	}

@@ -252,8 +252,8 @@ func (t *triage) findingsView(c *common) string {
 			"  and the pool is at %.0f%% (%d of %d usable slots).", st.OK.Render("Nothing looks wrong:"), sat.Percent, sat.Used, sat.Usable)
 	}
 	var b strings.Builder
-	b.WriteString(t.table.header(st, -1, false))
-	t.table.window(&b, st, &t.list, 0, func(i int) ([]string, string) {
+	b.WriteString(t.table.header(c, -1, false))
+	t.table.window(&b, c, &t.list, 0, func(i int) ([]string, string) {
 		r := &t.rows[i]
 		return []string{r.label, r.text, r.hint}, labelStyleWord(r.label)
 	})
