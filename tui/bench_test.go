@@ -4,9 +4,12 @@ import (
 	"fmt"
 	"io"
 	"testing"
+	"time"
 
 	tea "charm.land/bubbletea/v2"
 	uv "github.com/charmbracelet/ultraviolet"
+
+	"github.com/pgmedic/pgmedic/inspect"
 )
 
 // benchModel is a 200×60 model of the incident with n queued readers,
@@ -50,15 +53,17 @@ func BenchmarkKeyToFrame(b *testing.B) {
 }
 
 // One refresh at the size of the performance target: 600 backends reach
-// the model and the frame is drawn.
+// the model and the frame is drawn. The server's clock moves a second
+// between snapshots, as it does live, so every age on screen changes.
 func BenchmarkRefresh(b *testing.B) {
 	for _, v := range views {
 		b.Run(v.name, func(b *testing.B) {
 			m := benchModel(b, 600, v.keys)
-			s := fixture(600)
+			snaps := [2]*inspect.Snapshot{fixture(600), fixture(600)}
+			snaps[1].ServerTime = snaps[1].ServerTime.Add(time.Second)
 			b.ReportAllocs()
-			for b.Loop() {
-				m.Update(snapshotMsg{gen: m.gen, snap: s})
+			for i := 0; b.Loop(); i++ {
+				m.Update(snapshotMsg{gen: m.gen, snap: snaps[i%2]})
 				_ = m.View()
 			}
 		})

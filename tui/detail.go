@@ -23,6 +23,15 @@ type detail struct {
 	w    int
 	text string // unwrapped; wrapped to the width on every resize
 
+	// wrapped holds each line of text as last wrapped, at wrapWidth;
+	// content is them all, as the viewport has it, and gen counts its
+	// changes, for frame.
+	wrapped   map[string]string
+	wrapWidth int
+	content   string
+	gen       int
+	frame     memo[detailKey]
+
 	locks    []inspect.Lock
 	locksErr error
 	locksSet bool
@@ -49,12 +58,38 @@ func (d *detail) setSize(w, h int) {
 	d.wrap()
 }
 
+// wrap fits the text to the width. lipgloss wraps and pads each line on
+// its own, so wrapping line by line gives the same block, and the lines a
+// refresh left as they were (most of them) are not wrapped again.
 func (d *detail) wrap() {
 	width := max(20, d.w-2)
 	if d.w == 0 {
 		width = MinWidth - 2
 	}
-	d.vp.SetContent(lipgloss.NewStyle().Width(width).Render(d.text))
+	if width != d.wrapWidth {
+		d.wrapped, d.wrapWidth = nil, width
+	}
+	style := lipgloss.NewStyle().Width(width)
+	lines := strings.Split(d.text, "\n")
+	wrapped := make(map[string]string, len(lines))
+	for i, l := range lines {
+		w, ok := d.wrapped[l]
+		if !ok {
+			w = style.Render(l)
+		}
+		wrapped[l], lines[i] = w, w
+	}
+	d.wrapped = wrapped
+	// The locks, read again after each refresh, are mostly the same.
+	if content := strings.Join(lines, "\n"); content != d.content {
+		d.content = content
+		d.gen++
+		d.vp.SetContent(content)
+	}
+}
+
+type detailKey struct {
+	gen, y, x, w, h int
 }
 
 func (d *detail) update(msg tea.Msg) tea.Cmd {
@@ -63,7 +98,11 @@ func (d *detail) update(msg tea.Msg) tea.Cmd {
 	return cmd
 }
 
-func (d *detail) view(*common) string { return d.vp.View() }
+// view is the viewport's window, drawn again only when it scrolled, was
+// resized or its contents changed.
+func (d *detail) view(*common) string {
+	return d.frame.get(detailKey{d.gen, d.vp.YOffset(), d.vp.XOffset(), d.vp.Width(), d.vp.Height()}, d.vp.View)
+}
 
 func (d *detail) refresh(c *common) {
 	var text string

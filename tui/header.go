@@ -29,6 +29,7 @@ type lines struct {
 	tabs            memo[tabsKey]
 	keys            memo[frameKey]
 	flash           memo[flashKey]
+	help            memo[helpKey]
 }
 
 type (
@@ -46,6 +47,10 @@ type (
 	flashKey struct {
 		frameKey
 		flash string
+	}
+	helpKey struct {
+		frameKey
+		height int
 	}
 )
 
@@ -189,6 +194,10 @@ func (m *Model) keysLine() string {
 
 // helpView is the full help, generated from the keymap.
 func (m *Model) helpView() string {
+	return m.lines.help.get(helpKey{m.frameKey(), m.bodyHeight()}, m.drawHelp)
+}
+
+func (m *Model) drawHelp() string {
 	st := &m.c.styles
 	groups := m.c.keys.FullHelp()
 	cols := make([]string, len(groups))
