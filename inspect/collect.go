@@ -52,6 +52,7 @@ type Collector struct {
 	// known holds the waiters whose lock the previous snapshot knew, by
 	// pid: the activity statement does not look those up again.
 	known map[int]*Backend
+	words map[string]string // see intern
 	args  struct {
 		waitPIDs, waitBlockers, seenPIDs []int32
 		waitStarts                       []*time.Time
@@ -418,8 +419,8 @@ func (c *Collector) scanBackends(br pgx.BatchResults, s *Snapshot, superusers ma
 		roleOID                           pgtype.Uint32
 		start, xact, qstart, change       *time.Time
 		query                             pgtype.Text
-		wtype, wevent                     string
-		blockedBy                         []int32
+		wtype, wevent                     pgtype.DriverBytes
+		blockedBy                         []int
 		lock                              []byte
 		gid                               *string
 		badRow                            error
@@ -446,8 +447,8 @@ func (c *Collector) scanBackends(br pgx.BatchResults, s *Snapshot, superusers ma
 				ApplicationName: app.String, ClientAddr: addr.String, State: state.String,
 				BackendStart: start, XactStart: xact, QueryStart: qstart, StateChange: change, Query: query.String}
 		}
-		row.WaitEventType, row.WaitEvent = wtype, wevent
-		row.BlockersTotal, row.BlockedBy = int(nBlock), ints(blockedBy)
+		row.WaitEventType, row.WaitEvent = c.intern(wtype), c.intern(wevent)
+		row.BlockersTotal, row.BlockedBy = int(nBlock), blockedBy
 		row.Waiting, row.PreparedGID = nil, deref(gid)
 		if lock != nil {
 			var perr error
@@ -472,6 +473,20 @@ func (c *Collector) scanBackends(br pgx.BatchResults, s *Snapshot, superusers ma
 	}
 	slices.SortFunc(s.Backends, func(a, b Backend) int { return cmp.Compare(a.PID, b.PID) })
 	return nil
+}
+
+// intern returns b as a string, allocating it only the first time: every
+// row carries a wait event, and there are a few hundred kinds of them.
+func (c *Collector) intern(b []byte) string {
+	if s, ok := c.words[string(b)]; ok {
+		return s
+	}
+	if c.words == nil || len(c.words) > 2000 {
+		c.words = map[string]string{}
+	}
+	s := string(b)
+	c.words[s] = s
+	return s
 }
 
 // prevBackend finds pid in the previous snapshot, whose backends are
@@ -665,17 +680,6 @@ func constraintKind(t string) string {
 		return "exclusion"
 	}
 	return t
-}
-
-func ints(a []int32) []int {
-	if a == nil {
-		return nil
-	}
-	out := make([]int, len(a))
-	for i, v := range a {
-		out[i] = int(v)
-	}
-	return out
 }
 
 func deref(p *string) string {
