@@ -1,0 +1,64 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pgmedic/pgmedic/internal/pgcluster"
+)
+
+// A short run of the whole harness: the real binary in tmux against a
+// small load. The machine-dependent numbers (CPU, RSS, milliseconds) are
+// only checked for being measured; what pgmedic sends and holds is
+// checked exactly.
+func TestHarness(t *testing.T) {
+	required := os.Getenv("CI") != "" || os.Getenv("PGMEDIC_REQUIRE_PG") != ""
+	if _, err := exec.LookPath("tmux"); err != nil {
+		if required {
+			t.Fatalf("tmux is required: %v", err)
+		}
+		t.Skip("tmux not installed")
+	}
+	bin, err := pgcluster.FindBinDir()
+	if err != nil {
+		if required {
+			t.Fatalf("PostgreSQL is required: %v", err)
+		}
+		t.Skip(err)
+	}
+	cfg := Config{
+		Load:     Load{Backends: 30, Waiting: 6, IdleInTx: 4, Active: 2, Tables: 4},
+		Duration: 3 * time.Second, Warmup: time.Second, Interval: time.Second,
+		Width: 120, Height: 40, PGBin: bin, Logf: t.Logf,
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	r, err := Run(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Refreshes < 2 || r.PerRefresh != 3 {
+		t.Errorf("%d refreshes, %d statements on each; want at least 2, and 3", r.Refreshes, r.PerRefresh)
+	}
+	if r.MaxConnections != 1 || r.Sessions != 1 {
+		t.Errorf("pgmedic held up to %d connections in %d sessions; want 1 and 1", r.MaxConnections, r.Sessions)
+	}
+	if r.FirstFrame <= 0 || r.PeakRSS <= 0 || r.ExecMS <= 0 || r.Window < cfg.Duration {
+		t.Errorf("not measured: first frame %v, peak RSS %d, server %.3f ms, window %v", r.FirstFrame, r.PeakRSS, r.ExecMS, r.Window)
+	}
+	if !strings.Contains(r.Screen, "6 waiting") {
+		t.Errorf("the screen does not show the 6 waiters:\n%s", r.Screen)
+	}
+	var out bytes.Buffer
+	r.Print(&out)
+	for _, want := range []string{"| statements on every refresh | 3 |", "| activity |", "30 backends"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, out.String())
+		}
+	}
+}
