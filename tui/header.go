@@ -54,13 +54,14 @@ type (
 	}
 )
 
-func (m *Model) header() string {
+func (m *Model) writeHeader(b *strings.Builder) {
 	w := m.c.width
-	st := &m.c.styles
 	k := snapKey{m.frameKey(), m.c.snap, m.src.Target()}
-	return m.lines.identity.get(k, func() string { return fitCell(m.identityLine(), w, false) }) + "\n" +
-		m.lines.gauge.get(k, func() string { return fitCell(m.gaugeLine(), w, false) }) + "\n" +
-		fitCell(m.healthLine(st), w, false)
+	b.WriteString(m.lines.identity.get(k, func() string { return fitCell(m.identityLine(), w, false) }))
+	b.WriteByte('\n')
+	b.WriteString(m.lines.gauge.get(k, func() string { return fitCell(m.gaugeLine(), w, false) }))
+	b.WriteByte('\n')
+	b.WriteString(fitCell(m.healthLine(), w, false))
 }
 
 func (m *Model) identityLine() string {
@@ -115,7 +116,8 @@ func (m *Model) gaugeLine() string {
 
 // healthLine says whether the data on screen is live: connected,
 // paused, slow, or disconnected with stale data and why.
-func (m *Model) healthLine(st *Styles) string {
+func (m *Model) healthLine() string {
+	st, paint := &m.c.styles, m.c.paint
 	now := m.now
 	age := func() string {
 		if m.lastOK.IsZero() {
@@ -132,16 +134,16 @@ func (m *Model) healthLine(st *Styles) string {
 		if m.paused {
 			retry = "paused"
 		}
-		return st.Stale.Render("✖ DISCONNECTED") + fmt.Sprintf(" since %s, %s; STALE %s: ",
+		return paint(&st.Stale, "✖ DISCONNECTED") + fmt.Sprintf(" since %s, %s; STALE %s: ",
 			m.errSince.Format("15:04:05"), retry, age()) + safetext.Line(m.lastErr.Error())
 	case m.paused:
-		return st.Stale.Render("⏸ PAUSED") + " " + age() + ", frozen; space resumes"
+		return paint(&st.Stale, "⏸ PAUSED") + " " + age() + ", frozen; space resumes"
 	case m.inFlight && now.Sub(m.fetchStarted) >= slowRefresh:
-		return st.Warn.Render("⟳ refresh taking "+human.Duration(now.Sub(m.fetchStarted))) + "; showing " + age()
+		return paint(&st.Warn, "⟳ refresh taking "+human.Duration(now.Sub(m.fetchStarted))) + "; showing " + age()
 	case m.c.snap == nil:
 		return "⟳ connecting…"
 	}
-	return st.OK.Render("● live") + fmt.Sprintf(" refreshed %s ago, every %s", human.Duration(now.Sub(m.lastOK)), m.interval)
+	return paint(&st.OK, "● live") + fmt.Sprintf(" refreshed %s ago, every %s", human.Duration(now.Sub(m.lastOK)), m.interval)
 }
 
 func (m *Model) tabs() string {

@@ -48,6 +48,7 @@ type indexes struct {
 	list   list
 	table  *table
 	w, h   int
+	top    memo[int] // by look; forgotten on refresh
 }
 
 type buildBar struct {
@@ -77,6 +78,7 @@ func (p *indexes) refresh(c *common) {
 	}
 	p.list.setKeys(keys)
 	p.table.forget()
+	p.top = memo[int]{}
 	p.setSize(p.w, p.h)
 }
 
@@ -197,10 +199,25 @@ func (p *indexes) selected() target {
 }
 
 func (p *indexes) view(c *common) string {
-	st := &c.styles
 	if c.snap == nil {
 		return "\n  Waiting for the first snapshot…"
 	}
+	var b strings.Builder
+	b.WriteString(p.top.get(c.look, func() string { return p.drawTop(c) }))
+	if len(p.rows) == 0 {
+		return b.String()
+	}
+	b.WriteString(p.table.header(c, -1, false))
+	p.table.window(&b, c, &p.list, icStatus, func(i int) ([]string, string) {
+		return p.rows[i].cells, labelStyleWord(p.rows[i].word)
+	})
+	return b.String()
+}
+
+// drawTop draws the builds in progress and the list's title, which change
+// only with the snapshot.
+func (p *indexes) drawTop(c *common) string {
+	st := &c.styles
 	var b strings.Builder
 	if len(p.builds) > 0 {
 		fmt.Fprintf(&b, "%s\n", st.Column.Render(fmt.Sprintf("BUILDS IN PROGRESS (%d)", len(p.builds))))
@@ -219,11 +236,6 @@ func (p *indexes) view(c *common) string {
 	fmt.Fprintf(&b, "%s in %s\n", st.Column.Render(fmt.Sprintf("INVALID INDEXES (%d)", len(p.rows))), clean(strings.Join(c.snap.Databases, ", ")))
 	if len(p.rows) == 0 {
 		b.WriteString("  " + st.OK.Render("None:") + " every index is valid.")
-		return b.String()
 	}
-	b.WriteString(p.table.header(c, -1, false))
-	p.table.window(&b, c, &p.list, icStatus, func(i int) ([]string, string) {
-		return p.rows[i].cells, labelStyleWord(p.rows[i].word)
-	})
 	return b.String()
 }

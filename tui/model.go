@@ -161,7 +161,8 @@ type Model struct {
 	filtering bool
 	input     textinput.Model
 
-	lines lines
+	lines     lines
+	frameSize int
 
 	detail   *detail
 	showHelp bool
@@ -572,7 +573,8 @@ func (m *Model) render() string {
 		return lipgloss.Place(w, h, lipgloss.Center, lipgloss.Center, fitCell(msg, w, false))
 	}
 	var b strings.Builder
-	b.WriteString(m.header())
+	b.Grow(m.frameSize)
+	m.writeHeader(&b)
 	b.WriteByte('\n')
 	b.WriteString(m.tabs())
 	b.WriteByte('\n')
@@ -590,6 +592,7 @@ func (m *Model) render() string {
 	writeBlock(&b, body, w, m.bodyHeight())
 	b.WriteByte('\n')
 	b.WriteString(m.footer())
+	m.frameSize = b.Len() + b.Len()/8 // the next frame is about as long
 	return b.String()
 }
 
@@ -606,7 +609,7 @@ func writeBlock(b *strings.Builder, s string, w, h int) {
 		}
 		line, rest, _ := strings.Cut(s, "\n")
 		s = rest
-		if ansiWidth(line) > w {
+		if len(line) > w && ansiWidth(line) > w { // no character is wider than its bytes
 			line = fitCell(line, w, false)
 		}
 		b.WriteString(line)

@@ -323,6 +323,7 @@ func (t *table) row(c *common, cells []string, selected bool, stateCol int, stat
 func (t *table) window(b *strings.Builder, c *common, l *list, stateCol int, row func(i int) ([]string, string)) {
 	st := &c.styles
 	start, end := l.window()
+	b.Grow((end - start) * (t.width + 32))
 	for i := start; i < end; i++ {
 		b.WriteByte('\n')
 		if i == l.cursor {
