@@ -83,7 +83,10 @@ func BenchmarkRenderer(b *testing.B) {
 			press(m, "down")
 			frames := [2]string{first, m.View().Content}
 			buf := uv.NewScreenBuffer(200, 60)
+			// As Bubble Tea sets it up for the alt screen.
 			scr := uv.NewTerminalRenderer(io.Discard, []string{"TERM=xterm-256color"})
+			scr.SetTabStops(-1)
+			scr.SetScrollOptim(true)
 			scr.SetFullscreen(true)
 			scr.SetRelativeCursor(false)
 			b.ReportAllocs()
