@@ -65,14 +65,31 @@ var stateRank = map[string]int{"DEADLOCK": 0, "BLOCKING": 1, "WAITING": 2, "QUEU
 var groupings = []string{"", "application", "user", "database", "client"}
 
 type connections struct {
-	all   []connRow // every backend, built on refresh
-	rows  []connRow // filtered and sorted
+	keys  map[int]string // pidKey by pid: the same backends come back each refresh
+	all   []connRow      // every backend, built on refresh
+	rows  []connRow      // filtered and sorted
 	list  list
 	table *table
 	sort  int // index into sortOrder
 	desc  bool
 	group int // index into groupings
 	w     int
+}
+
+// key is pidKey(pid), kept from one refresh to the next.
+func (p *connections) key(pid int) string {
+	if len(p.keys) > 4*len(p.all)+1024 {
+		clear(p.keys) // backends come and go; do not keep them all
+	}
+	k, ok := p.keys[pid]
+	if !ok {
+		if p.keys == nil {
+			p.keys = map[int]string{}
+		}
+		k = pidKey(pid)
+		p.keys[pid] = k
+	}
+	return k
 }
 
 func newConnections() *connections {
@@ -90,7 +107,9 @@ func (p *connections) refresh(c *common) {
 			if b.Own {
 				continue
 			}
-			p.all = append(p.all, newConnRow(b, c.node(b.PID), now))
+			r := newConnRow(b, c.node(b.PID), now)
+			r.key = p.key(b.PID)
+			p.all = append(p.all, r)
 		}
 	}
 	p.apply(c)
@@ -102,7 +121,7 @@ func newConnRow(b *inspect.Backend, n *inspect.LockNode, now time.Time) connRow 
 	if !ok {
 		rank = 6
 	}
-	return connRow{key: pidKey(b.PID), b: b, pid: b.PID, rank: rank, age: stateAge(b, now), xact: b.XactAge(now), word: word}
+	return connRow{b: b, pid: b.PID, rank: rank, age: stateAge(b, now), xact: b.XactAge(now), word: word}
 }
 
 // cell is the text of one column.
@@ -162,7 +181,9 @@ func (p *connections) apply(c *common) {
 		}
 	}
 	col := sortOrder[p.sort]
-	slices.SortStableFunc(p.rows, func(a, b connRow) int {
+	// The pid breaks every tie, so the order is total and needs no
+	// stable sort.
+	slices.SortFunc(p.rows, func(a, b connRow) int {
 		var c int
 		switch col {
 		case colState:
