@@ -8,6 +8,7 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 	uv "github.com/charmbracelet/ultraviolet"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/pgmedic/pgmedic/inspect"
 )
@@ -74,30 +75,36 @@ func BenchmarkRefresh(b *testing.B) {
 // (cursedRenderer.flush): parse the string into a cell buffer, diff it with
 // the screen and write the changes, here to io.Discard. The frames
 // alternate between the view and the view after a key press, so every
-// pass has a change to find and write.
+// pass has a change to find and write. Terminals that report Unicode mode
+// (2027) get grapheme widths, which segment every character.
 func BenchmarkRenderer(b *testing.B) {
-	for _, v := range views {
-		b.Run(v.name, func(b *testing.B) {
-			m := benchModel(b, 5000, v.keys)
-			first := m.View().Content
-			press(m, "down")
-			frames := [2]string{first, m.View().Content}
-			buf := uv.NewScreenBuffer(200, 60)
-			// As Bubble Tea sets it up for the alt screen.
-			scr := uv.NewTerminalRenderer(io.Discard, []string{"TERM=xterm-256color"})
-			scr.SetTabStops(-1)
-			scr.SetScrollOptim(true)
-			scr.SetFullscreen(true)
-			scr.SetRelativeCursor(false)
-			b.ReportAllocs()
-			for i := 0; b.Loop(); i++ {
-				buf.Clear()
-				uv.NewStyledString(frames[i%2]).Draw(buf, buf.Bounds())
-				scr.Render(buf.RenderBuffer)
-				if err := scr.Flush(); err != nil {
-					b.Fatal(err)
+	for _, method := range []ansi.Method{ansi.WcWidth, ansi.GraphemeWidth} {
+		for _, v := range views {
+			b.Run(fmt.Sprintf("%s/%s", v.name, methodName[method]), func(b *testing.B) {
+				m := benchModel(b, 5000, v.keys)
+				first := m.View().Content
+				press(m, "down")
+				frames := [2]string{first, m.View().Content}
+				buf := uv.NewScreenBuffer(200, 60)
+				buf.Method = method
+				// As Bubble Tea sets it up for the alt screen.
+				scr := uv.NewTerminalRenderer(io.Discard, []string{"TERM=xterm-256color"})
+				scr.SetTabStops(-1)
+				scr.SetScrollOptim(true)
+				scr.SetFullscreen(true)
+				scr.SetRelativeCursor(false)
+				b.ReportAllocs()
+				for i := 0; b.Loop(); i++ {
+					buf.Clear()
+					uv.NewStyledString(frames[i%2]).Draw(buf, buf.Bounds())
+					scr.Render(buf.RenderBuffer)
+					if err := scr.Flush(); err != nil {
+						b.Fatal(err)
+					}
 				}
-			}
-		})
+			})
+		}
 	}
 }
+
+var methodName = map[ansi.Method]string{ansi.WcWidth: "wcwidth", ansi.GraphemeWidth: "grapheme"}
