@@ -2,6 +2,7 @@ package tui
 
 import (
 	"image/color"
+	"strings"
 	"testing"
 	"time"
 
@@ -65,6 +66,28 @@ func TestHiddenPanesShowTheLatestSnapshot(t *testing.T) {
 		fresh.panes[fresh.active].refresh(&fresh.c) // built from the snapshot, whatever the model did
 		if got, want := m.View().Content, fresh.View().Content; got != want {
 			t.Errorf("%s shown after a refresh on Triage:\n%s\nwant:\n%s", v.name, got, want)
+		}
+	}
+}
+
+// The detail pane draws the viewport's window itself; it must be what
+// the viewport would draw, at any size and scroll position.
+func TestDetailWindowIsTheViewports(t *testing.T) {
+	s := fixture(40)
+	s.Backends[0].Query = "SELECT " + strings.Repeat("a_rather_long_column_name, ", 60) + "日本語 1"
+	for _, size := range [][2]int{{80, 24}, {120, 40}, {200, 60}, {97, 31}} {
+		for _, keys := range [][]string{{"enter"}, {"4", "enter"}, {"4", "j", "j", "enter"}, {"2", "j", "j", "j", "enter"}, {"1", "j", "j", "enter"}} {
+			m := newTestModel(t, s, size[0], size[1])
+			press(m, keys...)
+			for step := range 12 {
+				if got, want := m.detail.window(), m.detail.vp.View(); got != want {
+					t.Fatalf("%v at %v, %d down: the window differs from the viewport's:\n%q\nwant:\n%q", keys, size, step, got, want)
+				}
+				press(m, "down")
+				if step == 6 {
+					press(m, "space", "space", "space") // pages down, to the end
+				}
+			}
 		}
 	}
 }
