@@ -30,6 +30,7 @@ type lines struct {
 	keys            memo[frameKey]
 	flash           memo[flashKey]
 	help            memo[helpKey]
+	title           memo[string] // the window's, by target
 }
 
 type (

@@ -162,6 +162,7 @@ type Model struct {
 	input     textinput.Model
 
 	lines     lines
+	frame     string // the last frame View returned
 	frameSize int
 
 	detail   *detail
@@ -557,9 +558,15 @@ func (m *Model) setInterval(d time.Duration) tea.Cmd {
 
 // View draws the screen. It only renders what Update built.
 func (m *Model) View() tea.View {
-	v := tea.NewView(m.render())
+	// An unchanged frame is handed over as the same string: Bubble Tea
+	// compares it with the last one drawn at every tick of its 60Hz
+	// renderer, and the same string compares at once.
+	if frame := m.render(); frame != m.frame {
+		m.frame = frame
+	}
+	v := tea.NewView(m.frame)
 	v.AltScreen = true
-	v.WindowTitle = "pgmedic " + m.src.Target()
+	v.WindowTitle = m.lines.title.get(m.src.Target(), func() string { return "pgmedic " + m.src.Target() })
 	return v
 }
 
