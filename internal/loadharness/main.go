@@ -267,7 +267,7 @@ type Report struct {
 	RSS        int64
 
 	Statements []Statement
-	Refreshes  int64 // calls of the activity statement
+	Refreshes  int64 // calls of the tick statement, which every refresh sends
 	// PerRefresh counts the statements run on every refresh; the others
 	// run on a slower cadence.
 	PerRefresh int
@@ -282,20 +282,20 @@ type Report struct {
 
 func (r *Report) count() error {
 	var exec, plan float64
+	calls := map[string]int64{} // the activity statement has two variants
 	for _, s := range r.Statements {
-		if s.Name == "activity" {
-			r.Refreshes = s.Calls
-		}
+		calls[s.Name] += s.Calls
 		exec += s.ExecMS
 		plan += s.PlanMS
 	}
+	r.Refreshes = calls["tick"]
 	if r.Refreshes == 0 {
-		return errors.New("pg_stat_statements recorded no activity statement: did pgmedic refresh?")
+		return errors.New("pg_stat_statements recorded no tick statement: did pgmedic refresh?")
 	}
-	for _, s := range r.Statements {
+	for _, n := range calls {
 		// A statement of every refresh may miss the last one of the
 		// window by a call or two.
-		if s.Calls >= r.Refreshes-2 {
+		if n >= r.Refreshes-2 {
 			r.PerRefresh++
 		}
 	}
