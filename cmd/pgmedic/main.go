@@ -50,6 +50,10 @@ Options:
                            one short-lived connection at a time (every 30s in
                            the full-screen view)
       --interval=1s        full-screen refresh interval (+ and - change it)
+      --fps=60             full-screen: redraw at most this many times a second;
+                           every check wakes the process even when nothing
+                           changed, so fewer cost less CPU, and keys show up
+                           to 1/FPS s later (1 to 120)
       --warn-at=75         pool saturation (%) at which the gauge warns
       --color=auto         auto, always or never (NO_COLOR is honoured)
       --theme=THEME        dark, light or high-contrast (default: from the
@@ -126,6 +130,7 @@ type flags struct {
 	help         bool
 	interval     time.Duration
 	warnAt       float64
+	fps          int
 	color        string
 	yes          bool
 	dryRun       bool
@@ -154,6 +159,7 @@ func parseFlags(args []string) (*flags, []string, error) {
 	fs.BoolVar(&f.help, "help", false, "")
 	fs.DurationVar(&f.interval, "interval", time.Second, "")
 	fs.Float64Var(&f.warnAt, "warn-at", 75, "")
+	fs.IntVar(&f.fps, "fps", 60, "")
 	fs.StringVar(&f.color, "color", "auto", "")
 	fs.BoolVar(&f.yes, "yes", false, "")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "")
@@ -166,6 +172,9 @@ func parseFlags(args []string) (*flags, []string, error) {
 	fs.BoolVar(&f.redact, "redact", false, "")
 	if err := fs.Parse(args); err != nil {
 		return nil, nil, usageError("%v", err)
+	}
+	if f.fps < 1 || f.fps > 120 {
+		return nil, nil, usageError("--fps %d: want 1 to 120 redraws a second", f.fps)
 	}
 	return f, fs.Args(), nil
 }

@@ -49,7 +49,9 @@ func runTUI(ctx context.Context, f *flags, stdout io.Writer) error {
 	if err := src.Connect(ctx); err != nil {
 		return err
 	}
-	opts := []tea.ProgramOption{tea.WithContext(ctx)}
+	// Bubble Tea checks for a new frame FPS times a second, whether or not
+	// anything changed; see the README's Performance section.
+	opts := []tea.ProgramOption{tea.WithContext(ctx), tea.WithFPS(f.fps)}
 	if profile != nil {
 		opts = append(opts, tea.WithColorProfile(*profile))
 	}

@@ -46,6 +46,7 @@ type Config struct {
 	Duration time.Duration // the measured window
 	Warmup   time.Duration // from the first frame to the window's start
 	Interval time.Duration // pgmedic's --interval
+	FPS      int           // pgmedic's --fps; 0 leaves its default
 	Width    int
 	Height   int
 	Bin      string // the pgmedic binary; "" builds one
@@ -70,8 +71,9 @@ func main() {
 	flag.DurationVar(&cfg.Duration, "duration", time.Minute, "measured window")
 	flag.DurationVar(&cfg.Warmup, "warmup", 5*time.Second, "wait after the first frame before measuring")
 	flag.DurationVar(&cfg.Interval, "interval", time.Second, "pgmedic's refresh interval")
+	flag.IntVar(&cfg.FPS, "fps", 0, "pgmedic's --fps (default: pgmedic's default)")
 	size := flag.String("size", "200x60", "terminal size, WxH")
-	flag.StringVar(&cfg.Bin, "bin", "", "pgmedic binary (default: go build ./cmd/pgmedic)")
+	flag.StringVar(&cfg.Bin, "bin", "", "pgmedic binary (default: built as make build does)")
 	flag.BoolVar(&cfg.Hold, "hold", false, "stage the load, print the pgmedic command and wait for Ctrl+C instead of measuring")
 	flag.StringVar(&cfg.PGBin, "pg-bin", "", "PostgreSQL bin directory (default: as pgmedic demo finds it)")
 	flag.Parse()
@@ -107,8 +109,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	defer os.RemoveAll(tmp)
 	if cfg.Bin == "" {
 		cfg.Bin = filepath.Join(tmp, "pgmedic")
-		cfg.Logf("building pgmedic")
+		cfg.Logf("building pgmedic as make build does (CGO_ENABLED=0)")
 		build := exec.CommandContext(ctx, "go", "build", "-o", cfg.Bin, "github.com/pgmedic/pgmedic/cmd/pgmedic")
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := build.CombinedOutput(); err != nil {
 			return nil, fmt.Errorf("go build: %v\n%s", err, out)
 		}
@@ -147,6 +150,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	r := &Report{Config: cfg, Server: c.Version, CPUs: runtime.NumCPU()}
 	argv := []string{cfg.Bin, "-h", c.SocketDir, "-p", strconv.Itoa(c.Port), "-U", role, "-d", "app",
 		"--interval", cfg.Interval.String(), "--audit-log", filepath.Join(tmp, "audit.jsonl")}
+	if cfg.FPS > 0 {
+		argv = append(argv, "--fps", strconv.Itoa(cfg.FPS))
+	}
 	r.Command = "pgmedic " + strings.Join(argv[1:], " ")
 	if cfg.Hold {
 		fmt.Printf("staged; run:\n  %s\nCtrl+C ends it\n", strings.Join(argv, " "))
@@ -340,8 +346,8 @@ func (r *Report) Met() bool {
 
 // Print writes the report as Markdown, ready for the README.
 func (r *Report) Print(w io.Writer) {
-	fmt.Fprintf(w, "Load: %s. PostgreSQL %s, %d CPUs, %s, terminal %dx%d, refresh every %s.\n\n",
-		r.Config.Load, r.Server, r.CPUs, runtime.Version(), r.Config.Width, r.Config.Height, r.Config.Interval)
+	fmt.Fprintf(w, "Load: %s. PostgreSQL %s, %d CPUs, %s, terminal %dx%d, refresh every %s.\n\nCommand: `%s`\n\n",
+		r.Config.Load, r.Server, r.CPUs, runtime.Version(), r.Config.Width, r.Config.Height, r.Config.Interval, r.Command)
 	fmt.Fprintf(w, "| measure | result | target | |\n|---|---|---|---|\n")
 	for _, t := range r.targets() {
 		verdict := "met"
