@@ -182,6 +182,9 @@ func fitCell(s string, w int, right bool) string {
 // cut shortens s to at most w cells, ending in "…" when it was longer,
 // and returns its width.
 func cut(s string, w int) (string, int) {
+	if w <= 0 {
+		return "", 0
+	}
 	if isPlain(s) {
 		if len(s) <= w {
 			return s, len(s)
