@@ -53,21 +53,26 @@ func BenchmarkKeyToFrame(b *testing.B) {
 	}
 }
 
-// One refresh at the size of the performance target: 600 backends reach
-// the model and the frame is drawn. The server's clock moves a second
-// between snapshots, as it does live, so every age on screen changes.
+// One refresh: n backends reach the model and the frame is drawn, at 50,
+// at the performance target's 600, and at 5,000. The server's clock moves
+// a second between snapshots, as it does live, so every age on screen
+// changes and nothing drawn can come from a cache.
 func BenchmarkRefresh(b *testing.B) {
-	for _, v := range views {
-		b.Run(v.name, func(b *testing.B) {
-			m := benchModel(b, 600, v.keys)
-			snaps := [2]*inspect.Snapshot{fixture(600), fixture(600)}
-			snaps[1].ServerTime = snaps[1].ServerTime.Add(time.Second)
-			b.ReportAllocs()
-			for i := 0; b.Loop(); i++ {
-				m.Update(snapshotMsg{gen: m.gen, snap: snaps[i%2]})
-				_ = m.View()
-			}
-		})
+	for _, n := range []int{50, 600, 5000} {
+		for _, v := range views {
+			b.Run(fmt.Sprintf("%s/%d", v.name, n), func(b *testing.B) { benchRefresh(b, n, v.keys) })
+		}
+	}
+}
+
+func benchRefresh(b *testing.B, n int, keys []string) {
+	m := benchModel(b, n, keys)
+	snaps := [2]*inspect.Snapshot{fixture(n), fixture(n)}
+	snaps[1].ServerTime = snaps[1].ServerTime.Add(time.Second)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		m.Update(snapshotMsg{gen: m.gen, snap: snaps[i%2]})
+		_ = m.View()
 	}
 }
 
