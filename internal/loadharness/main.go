@@ -62,6 +62,13 @@ type Config struct {
 const role = "pgmedic"
 
 func main() {
+	if os.Getenv(emptyEnv) != "" {
+		if err := runEmptyTUI(); err != nil {
+			fmt.Fprintln(os.Stderr, "loadharness:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	cfg := Config{Logf: func(f string, a ...any) { fmt.Fprintf(os.Stderr, "loadharness: "+f+"\n", a...) }}
 	flag.IntVar(&cfg.Load.Backends, "backends", 600, "backends to open, all kinds together")
 	flag.IntVar(&cfg.Load.Waiting, "waiting", 60, "of which waiting on locks (even)")
@@ -73,6 +80,7 @@ func main() {
 	flag.DurationVar(&cfg.Interval, "interval", time.Second, "pgmedic's refresh interval")
 	flag.IntVar(&cfg.FPS, "fps", 0, "pgmedic's --fps (default: pgmedic's default)")
 	size := flag.String("size", "200x60", "terminal size, WxH")
+	floor := flag.Bool("floor", false, "measure an empty Bubble Tea program in the same terminal instead: the idle floor")
 	flag.StringVar(&cfg.Bin, "bin", "", "pgmedic binary (default: built as make build does)")
 	flag.BoolVar(&cfg.Hold, "hold", false, "stage the load, print the pgmedic command and wait for Ctrl+C instead of measuring")
 	flag.StringVar(&cfg.PGBin, "pg-bin", "", "PostgreSQL bin directory (default: as pgmedic demo finds it)")
@@ -83,6 +91,17 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if *floor {
+		cpu, window, rss, err := Floor(ctx, cfg)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "loadharness:", err)
+			os.Exit(1)
+		}
+		fmt.Printf("An empty Bubble Tea program, terminal %dx%d, %s: %.3f %% of a core (%s of CPU in %s), peak RSS %.1f MB.\n",
+			cfg.Width, cfg.Height, runtime.Version(), 100*cpu.Seconds()/window.Seconds(), cpu, window.Round(time.Second),
+			float64(rss)/(1<<20))
+		return
+	}
 	r, err := Run(ctx, cfg)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "loadharness:", err)
