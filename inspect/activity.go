@@ -35,11 +35,13 @@ func lockTag(alias string) string {
 //     wait; while an incident stands still, pg_locks is not read at all.
 //   - The prepared-transaction lookup reads pg_locks again, only when a
 //     prepared transaction blocks somebody.
-//   - A row the client has seen, with the same state_change, comes back
-//     without the columns that cannot have changed (query, names, times):
-//     the client keeps them from its previous snapshot. $5 and $6 list
-//     what it has seen. Every statement and every state transition
-//     updates state_change; wait events do not, so they always come.
+//   - A row the client has seen ($5: its pids) whose state_change is not
+//     later than the previous snapshot's clock ($6) comes back without the
+//     columns that cannot have changed (query, names, times): the client
+//     keeps them from its previous snapshot. Every statement and every
+//     state transition updates state_change, and the tick statement reads
+//     that clock before this one reads pg_stat_activity, so a later change
+//     is never missed; wait events are not covered, so they always come.
 //   - No ORDER BY (the client sorts) and no join to pg_roles (the client
 //     knows the superuser roles from the slower server statement).
 //
@@ -123,9 +125,9 @@ FROM (SELECT s.pid, s.leader_pid, s.backend_type, s.datname, s.usename, s.usesys
              s.client_addr, s.state, s.wait_event_type, s.wait_event,
              s.backend_start, s.xact_start, s.query_start, s.state_change, s.query,
              %[1]s AS b,
-             coalesce(seen.state_change = s.state_change, false) AS same
+             coalesce(seen.pid IS NOT NULL AND s.state_change <= $6, false) AS same
       FROM pg_catalog.pg_stat_activity s
-      LEFT JOIN unnest($5::int[], $6::timestamptz[]) AS seen(pid, state_change) ON seen.pid = s.pid
+      LEFT JOIN unnest($5::int[]) AS seen(pid) ON seen.pid = s.pid
       OFFSET 0) a
 LEFT JOIN unnest($1::int[], $2::timestamptz[], $3::text[], $4::int[]) AS k(pid, query_start, wait_event, blocker)
   ON k.pid = a.pid`, blockers, waitstart, lockTag("l"), lockTag("h"), MaxBlockersPerWaiter, unknownWait, unlessSame(

@@ -57,7 +57,6 @@ type Collector struct {
 		waitPIDs, waitBlockers, seenPIDs []int32
 		waitStarts                       []*time.Time
 		waitEvents                       []string
-		seenChanges                      []time.Time
 	}
 
 	// The previous snapshot's builds give the rate for an ETA.
@@ -236,8 +235,8 @@ func (c *Collector) Snapshot(ctx context.Context) (*Snapshot, error) {
 }
 
 // activityArgs are the activity statement's parameters: the waits
-// whose lock the client knows ($1-$4), and the rows it has seen with
-// their state_change ($5, $6). The slices are reused between refreshes:
+// whose lock the client knows ($1-$4), the rows it has seen ($5) and the
+// server's clock when it saw them ($6). The slices are reused between refreshes:
 // pgx has encoded them by the time SendBatch returns.
 func (c *Collector) activityArgs() []any {
 	a := &c.args
@@ -248,16 +247,17 @@ func (c *Collector) activityArgs() []any {
 		a.waitEvents = append(a.waitEvents, b.WaitEvent)
 		a.waitBlockers = append(a.waitBlockers, int32(b.BlockedBy[0]))
 	}
-	a.seenPIDs, a.seenChanges = a.seenPIDs[:0], a.seenChanges[:0]
+	a.seenPIDs = a.seenPIDs[:0]
+	var seenAt *time.Time
 	if c.prev != nil {
 		for i := range c.prev.Backends {
 			if b := &c.prev.Backends[i]; b.StateChange != nil {
 				a.seenPIDs = append(a.seenPIDs, int32(b.PID))
-				a.seenChanges = append(a.seenChanges, *b.StateChange)
 			}
 		}
+		seenAt = &c.prev.ServerTime
 	}
-	return []any{a.waitPIDs, a.waitStarts, a.waitEvents, a.waitBlockers, a.seenPIDs, a.seenChanges}
+	return []any{a.waitPIDs, a.waitStarts, a.waitEvents, a.waitBlockers, a.seenPIDs, seenAt}
 }
 
 // sameWait reports whether b waits for what prev waited for: the same
