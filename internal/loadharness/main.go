@@ -318,9 +318,9 @@ func (r *Report) count() error {
 		return errors.New("pg_stat_statements recorded no tick statement: did pgmedic refresh?")
 	}
 	for _, n := range calls {
-		// A statement of every refresh may miss the last one of the
-		// window by a call or two.
-		if n >= r.Refreshes-2 {
+		// The statements of a refresh share its batch; the window's reset
+		// can fall inside one, so they may differ from the tick by one.
+		if n >= r.Refreshes-1 {
 			r.PerRefresh++
 		}
 	}
