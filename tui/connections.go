@@ -78,9 +78,6 @@ type connections struct {
 
 // key is pidKey(pid), kept from one refresh to the next.
 func (p *connections) key(pid int) string {
-	if len(p.keys) > 4*len(p.all)+1024 {
-		clear(p.keys) // backends come and go; do not keep them all
-	}
 	k, ok := p.keys[pid]
 	if !ok {
 		if p.keys == nil {
@@ -100,6 +97,9 @@ func (p *connections) title() string { return "Connections" }
 
 func (p *connections) refresh(c *common) {
 	p.all = p.all[:0]
+	if c.snap != nil && len(p.keys) > 4*len(c.snap.Backends)+1024 {
+		clear(p.keys) // backends come and go; do not keep them all
+	}
 	if c.snap != nil {
 		now := c.snap.ServerTime
 		for i := range c.snap.Backends {
