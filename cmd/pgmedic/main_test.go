@@ -221,7 +221,7 @@ func TestUsage(t *testing.T) {
 	if err := run(context.Background(), []string{"--help"}, &out, &bytes.Buffer{}); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"-h, --host", "pg_use_reserved_connections", "PGSERVICE=prod-primary pgmedic snapshot", "--fps=60"} {
+	for _, want := range []string{"-h, --host", "pg_use_reserved_connections", "PGSERVICE=prod-primary pgmedic snapshot", "--fps=70"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("help lacks %q", want)
 		}

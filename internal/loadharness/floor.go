@@ -56,7 +56,7 @@ func Floor(ctx context.Context, cfg Config) (cpu time.Duration, window time.Dura
 	}
 	fps := cfg.FPS
 	if fps <= 0 {
-		fps = 60 // pgmedic's default, and Bubble Tea's
+		fps = 70 // pgmedic's default
 	}
 	term, err := startTerminal(cfg.Width, cfg.Height, []string{"env", fmt.Sprintf("%s=%d", emptyEnv, fps), self})
 	if err != nil {
