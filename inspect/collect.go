@@ -49,11 +49,8 @@ type Collector struct {
 	graphAt      time.Time
 	graphWaiters int
 	prev         *Snapshot
-	// known holds the waiters whose lock the previous snapshot knew, by
-	// pid: the activity statement does not look those up again.
-	known map[int]*Backend
-	words map[string]string // see intern
-	args  struct {
+	words        map[string]string // see intern
+	args         struct {
 		waitPIDs, waitBlockers, seenPIDs []int32
 		waitStarts                       []*time.Time
 		waitEvents                       []string
@@ -213,19 +210,13 @@ func (c *Collector) Snapshot(ctx context.Context) (*Snapshot, error) {
 	if graph {
 		c.graphAt = s.TakenAt
 	} else {
-		carryLockGraph(c.prev, s)
+		c.carryLockGraph(s)
 		s.LockGraphInterval = c.LockGraphSlowEvery.Seconds()
 	}
 	s.LockGraphReadAt = c.graphAt
 	c.finish(s)
 	if graph {
 		c.graphWaiters = s.LockForest.Waiting
-	}
-	c.known = make(map[int]*Backend, len(c.known))
-	for i := range s.Backends {
-		if b := &s.Backends[i]; b.Waiting != nil && len(b.BlockedBy) > 0 {
-			c.known[b.PID] = b
-		}
 	}
 	if buildsChanged(c.prev, s) {
 		c.ReadAllNext() // a build that ended changed the indexes' validity
@@ -234,24 +225,25 @@ func (c *Collector) Snapshot(ctx context.Context) (*Snapshot, error) {
 	return s, nil
 }
 
-// activityArgs are the activity statement's parameters: the waits
-// whose lock the client knows ($1-$4), the rows it has seen ($5) and the
-// server's clock when it saw them ($6). The slices are reused between refreshes:
-// pgx has encoded them by the time SendBatch returns.
+// activityArgs are the activity statement's parameters, from the
+// previous snapshot: the waits whose lock it knew ($1-$4), the rows it saw
+// ($5) and the server's clock when it saw them ($6). The slices are reused
+// between refreshes: pgx has encoded them by the time SendBatch returns.
 func (c *Collector) activityArgs() []any {
 	a := &c.args
 	a.waitPIDs, a.waitStarts, a.waitEvents, a.waitBlockers = a.waitPIDs[:0], a.waitStarts[:0], a.waitEvents[:0], a.waitBlockers[:0]
-	for pid, b := range c.known {
-		a.waitPIDs = append(a.waitPIDs, int32(pid))
-		a.waitStarts = append(a.waitStarts, b.QueryStart)
-		a.waitEvents = append(a.waitEvents, b.WaitEvent)
-		a.waitBlockers = append(a.waitBlockers, int32(b.BlockedBy[0]))
-	}
 	a.seenPIDs = a.seenPIDs[:0]
 	var seenAt *time.Time
 	if c.prev != nil {
 		for i := range c.prev.Backends {
-			if b := &c.prev.Backends[i]; b.StateChange != nil {
+			b := &c.prev.Backends[i]
+			if knownWait(b) {
+				a.waitPIDs = append(a.waitPIDs, int32(b.PID))
+				a.waitStarts = append(a.waitStarts, b.QueryStart)
+				a.waitEvents = append(a.waitEvents, b.WaitEvent)
+				a.waitBlockers = append(a.waitBlockers, int32(b.BlockedBy[0]))
+			}
+			if b.StateChange != nil {
 				a.seenPIDs = append(a.seenPIDs, int32(b.PID))
 			}
 		}
@@ -260,10 +252,14 @@ func (c *Collector) activityArgs() []any {
 	return []any{a.waitPIDs, a.waitStarts, a.waitEvents, a.waitBlockers, a.seenPIDs, seenAt}
 }
 
+// knownWait reports whether the snapshot knows what b waits for, and who
+// blocks it.
+func knownWait(b *Backend) bool { return b.Waiting != nil && len(b.BlockedBy) > 0 }
+
 // sameWait reports whether b waits for what prev waited for: the same
 // session, statement, kind of lock and first blocker.
 func sameWait(prev, b *Backend) bool {
-	return prev != nil && len(b.BlockedBy) > 0 && sameTime(prev.BackendStart, b.BackendStart) &&
+	return prev != nil && knownWait(prev) && len(b.BlockedBy) > 0 && sameTime(prev.BackendStart, b.BackendStart) &&
 		sameTime(prev.QueryStart, b.QueryStart) && prev.WaitEvent == b.WaitEvent && prev.BlockedBy[0] == b.BlockedBy[0]
 }
 
@@ -291,23 +287,15 @@ func sameTime(a, b *time.Time) bool {
 // carryLockGraph gives the backends that still wait, in the same
 // session, the edges and lock the previous snapshot read for them. New
 // waiters stay without edges until the next lock-graph read.
-func carryLockGraph(prev, s *Snapshot) {
-	if prev == nil {
-		return
-	}
-	before := make(map[int]*Backend, prev.LockForest.Waiting)
-	for i := range prev.Backends {
-		if b := &prev.Backends[i]; len(b.BlockedBy) > 0 {
-			before[b.PID] = b
-		}
-	}
+func (c *Collector) carryLockGraph(s *Snapshot) {
 	for i := range s.Backends {
 		b := &s.Backends[i]
-		p, ok := before[b.PID]
-		if !ok || b.WaitEventType != "Lock" || !sameTime(p.BackendStart, b.BackendStart) {
+		if b.WaitEventType != "Lock" {
 			continue
 		}
-		b.BlockedBy, b.BlockersTotal, b.Waiting, b.PreparedGID = p.BlockedBy, p.BlockersTotal, p.Waiting, p.PreparedGID
+		if p := c.prevBackend(b.PID); p != nil && len(p.BlockedBy) > 0 && sameTime(p.BackendStart, b.BackendStart) {
+			b.BlockedBy, b.BlockersTotal, b.Waiting, b.PreparedGID = p.BlockedBy, p.BlockersTotal, p.Waiting, p.PreparedGID
+		}
 	}
 }
 
@@ -434,8 +422,8 @@ func (c *Collector) scanBackends(br pgx.BatchResults, s *Snapshot, superusers ma
 		&wtype, &wevent, &blockedBy, &nBlock, &lock, &gid,
 	}, func() {
 		var row Backend
+		prev := c.prevBackend(int(pid))
 		if same {
-			prev := c.prevBackend(int(pid))
 			if prev == nil {
 				badRow = fmt.Errorf("the server sent pid %d as unchanged, but the previous snapshot lacks it", pid)
 				return
@@ -455,11 +443,11 @@ func (c *Collector) scanBackends(br pgx.BatchResults, s *Snapshot, superusers ma
 			if row.Waiting, perr = parseLockWait(lock); perr != nil && badRow == nil {
 				badRow = perr
 			}
-		} else if k := c.known[row.PID]; sameWait(k, &row) {
+		} else if sameWait(prev, &row) {
 			// Not looked up because the client knows this wait. (A wait
 			// looked up finds no lock when it was granted between reading
 			// pg_stat_activity and pg_locks.)
-			row.Waiting, row.PreparedGID = k.Waiting, k.PreparedGID
+			row.Waiting, row.PreparedGID = prev.Waiting, prev.PreparedGID
 		}
 		row.Superuser = superusers[row.roleOID]
 		row.Own = row.PID == ownPID
@@ -528,9 +516,12 @@ func parseLockWait(raw []byte) (*LockWait, error) {
 // markQueued sets each waiter's QueuedBehind: the blockers that wait for
 // the same lock (same tag) rather than hold it.
 func markQueued(bs []Backend) {
-	tags := map[int]string{}
+	var tags map[int]string // most refreshes have no waiter
 	for i := range bs {
 		if w := bs[i].Waiting; w != nil && w.tag != "" {
+			if tags == nil {
+				tags = map[int]string{}
+			}
 			tags[bs[i].PID] = w.tag
 		}
 	}
