@@ -141,7 +141,9 @@ func (m *Model) healthLine() string {
 	case m.paused:
 		return paint(&st.Stale, "⏸ PAUSED") + " " + age() + ", frozen; space resumes"
 	case m.inFlight && now.Sub(m.fetchStarted) >= slowRefresh:
-		return paint(&st.Warn, "⟳ refresh taking "+human.Duration(now.Sub(m.fetchStarted))) + "; showing " + age()
+		// Counting text is rendered, not painted: paint remembers what it
+		// styles, and this changes every second.
+		return st.Warn.Render("⟳ refresh taking "+human.Duration(now.Sub(m.fetchStarted))) + "; showing " + age()
 	case m.c.snap == nil:
 		return "⟳ connecting…"
 	}
@@ -149,7 +151,7 @@ func (m *Model) healthLine() string {
 	if s := m.c.snap; s.LockGraphInterval > 0 {
 		// Thousands of waiters: the collector reads who blocks whom less
 		// often, and the responder must know the tree can be that old.
-		line += "; " + paint(&st.Warn, fmt.Sprintf("lock graph every %s at %d waiting, read %s ago",
+		line += "; " + st.Warn.Render(fmt.Sprintf("lock graph every %s at %d waiting, read %s ago",
 			human.Duration(time.Duration(s.LockGraphInterval*float64(time.Second))), s.LockForest.Waiting,
 			human.Duration(now.Sub(s.LockGraphReadAt))))
 	}
