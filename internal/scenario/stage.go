@@ -136,15 +136,17 @@ func (st *Stage) AwaitState(ctx context.Context, state string, pids ...int) erro
 func (st *Stage) AwaitGone(ctx context.Context, pids ...int) error {
 	return st.await(ctx, "gone", pids,
 		`SELECT count(*) FROM unnest($1::int[]) p(pid)
-		 WHERE NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = p.pid) AND $2 <> ''`, "gone")
+		 WHERE NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = p.pid)`)
 }
 
-func (st *Stage) await(ctx context.Context, what string, pids []int, sql, arg string) error {
+// await polls sql, which counts the pids ($1, then args) that are what
+// they should be, until it counts them all.
+func (st *Stage) await(ctx context.Context, what string, pids []int, sql string, args ...any) error {
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	for {
 		var n int
-		if err := st.admin.QueryRow(ctx, sql, pids, arg).Scan(&n); err != nil {
+		if err := st.admin.QueryRow(ctx, sql, append([]any{pids}, args...)...).Scan(&n); err != nil {
 			return fmt.Errorf("waiting for %v to be %s: %w", pids, what, err)
 		}
 		if n == len(pids) {
