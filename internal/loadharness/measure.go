@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/pgmedic/pgmedic/internal/safetext"
 )
 
 // clockTicks is USER_HZ, the unit of utime and stime in /proc/PID/stat:
@@ -105,7 +107,7 @@ WHERE r.rolname = $1 ORDER BY s.total_exec_time DESC`, role)
 	)
 	_, err = pgx.ForEachRow(rows, []any{&query, &st.Calls, &st.ExecMS, &st.PlanMS, &st.Rows}, func() error {
 		s := st
-		s.Name = "other: " + strings.Join(strings.Fields(query), " ")
+		s.Name = "other: " + safetext.Line(strings.Join(strings.Fields(query), " "))
 		if m := tagRE.FindStringSubmatch(query); m != nil {
 			s.Name = m[1]
 		}
