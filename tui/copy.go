@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/pgmedic/pgmedic/actions"
 	"github.com/pgmedic/pgmedic/internal/clipboard"
@@ -61,7 +62,9 @@ func (m *Model) copyCmd(text, what string) tea.Cmd {
 		return nil
 	}
 	env := m.c.opts.Clipboard
-	cmds := []tea.Cmd{tea.SetClipboard(text)}
+	// OSC 52 as Bubble Tea would write it, as a raw sequence so it reaches
+	// the terminal at once (see Run).
+	cmds := []tea.Cmd{tea.Raw(ansi.SetSystemClipboard(text))}
 	if seq := env.Passthrough(text); seq != "" {
 		cmds = append(cmds, tea.Raw(seq))
 	}

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"encoding/base64"
 	"fmt"
 	"strings"
 	"testing"
@@ -26,12 +27,19 @@ func copies(t *testing.T, cmd tea.Cmd) (osc52 string, raw []string) {
 	for _, c := range batch {
 		switch msg := c().(type) {
 		case tea.RawMsg:
-			raw = append(raw, fmt.Sprint(msg.Msg))
+			seq := fmt.Sprint(msg.Msg)
+			if p, ok := strings.CutPrefix(seq, "\x1b]52;c;"); ok && strings.HasSuffix(p, "\a") {
+				text, err := base64.StdEncoding.DecodeString(strings.TrimSuffix(p, "\a"))
+				if err != nil {
+					t.Fatalf("OSC 52 payload %q: %v", p, err)
+				}
+				osc52 = string(text)
+				continue
+			}
+			raw = append(raw, seq)
 		case nil:
 		default:
-			if fmt.Sprintf("%T", msg) == "tea.setClipboardMsg" {
-				osc52 = fmt.Sprint(msg)
-			}
+			t.Fatalf("unexpected message %T from a copy", msg)
 		}
 	}
 	return osc52, raw

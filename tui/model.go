@@ -14,6 +14,7 @@ import (
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/pgmedic/pgmedic/actions"
 	"github.com/pgmedic/pgmedic/inspect"
@@ -211,7 +212,9 @@ func (m *Model) Init() tea.Cmd {
 	m.now = m.c.opts.Now()
 	cmds := []tea.Cmd{m.fetch(), m.alarm.wait()}
 	if m.c.opts.Theme == "" {
-		cmds = append(cmds, tea.RequestBackgroundColor)
+		// Raw, not tea.RequestBackgroundColor: Bubble Tea would hold it
+		// for its next tick (see Run). It still parses the reply.
+		cmds = append(cmds, tea.Raw(ansi.RequestBackgroundColor))
 	}
 	m.alarm.set(m.nextChange(), m.now)
 	return tea.Batch(cmds...)
@@ -566,7 +569,7 @@ func (m *Model) View() tea.View {
 	}
 	v := tea.NewView(m.frame)
 	v.AltScreen = true
-	v.WindowTitle = m.lines.title.get(m.src.Target(), func() string { return "pgmedic " + m.src.Target() })
+	v.WindowTitle = m.lines.title.get(m.src.Target(), func() string { return "pgmedic " + safetext.Line(m.src.Target()) })
 	return v
 }
 

@@ -52,11 +52,6 @@ Options:
                            one short-lived connection at a time (every 30s in
                            the full-screen view)
       --interval=1s        full-screen refresh interval (+ and - change it)
-      --fps=70             full-screen: redraw at most this many times a second;
-                           every check wakes the process even when nothing
-                           changed, so fewer cost less CPU, and keys show up
-                           to 1/FPS s later (1 to 120; at 70 a key's frame is
-                           on screen within 16 ms)
       --warn-at=75         pool saturation (%) at which the gauge warns
       --color=auto         auto, always or never (NO_COLOR is honoured)
       --theme=THEME        dark, light or high-contrast (default: from the
@@ -149,7 +144,6 @@ type flags struct {
 	help         bool
 	interval     time.Duration
 	warnAt       float64
-	fps          int
 	color        string
 	yes          bool
 	dryRun       bool
@@ -178,10 +172,6 @@ func parseFlags(args []string) (*flags, []string, error) {
 	fs.BoolVar(&f.help, "help", false, "")
 	fs.DurationVar(&f.interval, "interval", time.Second, "")
 	fs.Float64Var(&f.warnAt, "warn-at", 75, "")
-	// 70, not Bubble Tea's 60: a key's frame waits for the next tick
-	// (14.3 ms at most) and then Bubble Tea's pass (about 0.8 ms at
-	// 200x60), which keeps it within 16 ms; at 60 it could take 17.5.
-	fs.IntVar(&f.fps, "fps", 70, "")
 	fs.StringVar(&f.color, "color", "auto", "")
 	fs.BoolVar(&f.yes, "yes", false, "")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "")
@@ -194,9 +184,6 @@ func parseFlags(args []string) (*flags, []string, error) {
 	fs.BoolVar(&f.redact, "redact", false, "")
 	if err := fs.Parse(args); err != nil {
 		return nil, nil, usageError("%v", err)
-	}
-	if f.fps < 1 || f.fps > 120 {
-		return nil, nil, usageError("--fps %d: want 1 to 120 redraws a second", f.fps)
 	}
 	return f, fs.Args(), nil
 }

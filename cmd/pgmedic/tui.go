@@ -64,17 +64,11 @@ func runTUI(ctx context.Context, f *flags, stdout io.Writer) error {
 	if err := src.Connect(ctx); err != nil {
 		return err
 	}
-	// Bubble Tea checks for a new frame FPS times a second, whether or not
-	// anything changed; see the README's Performance section.
-	opts := []tea.ProgramOption{tea.WithContext(ctx), tea.WithFPS(f.fps)}
-	if profile != nil {
-		opts = append(opts, tea.WithColorProfile(*profile))
-	}
 	audit := auditFor(f, cfg)
 	model := tui.New(tidySource{src}, tui.Options{Interval: f.interval, WarnPercent: f.warnAt,
 		Executor: &watch.Executor{Source: src, Audit: audit}, ReadOnly: f.readOnly, Banner: f.banner,
 		Clipboard: clipboard.FromEnviron(), Theme: theme, Redacted: f.redact})
-	_, err = tea.NewProgram(model, opts...).Run()
+	err = tui.Run(ctx, model, os.Stdin, os.Stdout, profile)
 	printLog(stdout, model.Log(), audit.Path)
 	switch {
 	case err == nil, errors.Is(err, tea.ErrInterrupted), errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil:

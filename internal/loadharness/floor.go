@@ -15,9 +15,9 @@ import (
 // emptyEnv makes the harness's own binary run emptyTUI instead.
 const emptyEnv = "LOADHARNESS_EMPTY_TUI"
 
-// emptyTUI is a Bubble Tea program that draws one full screen and then
-// does nothing: what any Bubble Tea v2 program costs while idle, the
-// floor under pgmedic's own numbers.
+// emptyTUI is a Bubble Tea program with its own renderer that draws one
+// full screen and then does nothing: what any Bubble Tea v2 program costs
+// while idle, and why pgmedic draws through internal/terminal instead.
 type emptyTUI struct{ w, h int }
 
 func (m emptyTUI) Init() tea.Cmd { return nil }
@@ -56,7 +56,7 @@ func Floor(ctx context.Context, cfg Config) (cpu time.Duration, window time.Dura
 	}
 	fps := cfg.FPS
 	if fps <= 0 {
-		fps = 70 // pgmedic's default
+		fps = 60 // Bubble Tea's default
 	}
 	term, err := startTerminal(cfg.Width, cfg.Height, []string{"env", fmt.Sprintf("%s=%d", emptyEnv, fps), self})
 	if err != nil {

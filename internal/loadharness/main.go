@@ -46,7 +46,7 @@ type Config struct {
 	Duration time.Duration // the measured window
 	Warmup   time.Duration // from the first frame to the window's start
 	Interval time.Duration // pgmedic's --interval
-	FPS      int           // pgmedic's --fps; 0 leaves its default
+	FPS      int           // with Floor, the empty program's frame rate; 0 is Bubble Tea's 60
 	Width    int
 	Height   int
 	Bin      string // the pgmedic binary; "" builds one
@@ -78,7 +78,7 @@ func main() {
 	flag.DurationVar(&cfg.Duration, "duration", time.Minute, "measured window")
 	flag.DurationVar(&cfg.Warmup, "warmup", 5*time.Second, "wait after the first frame before measuring")
 	flag.DurationVar(&cfg.Interval, "interval", time.Second, "pgmedic's refresh interval")
-	flag.IntVar(&cfg.FPS, "fps", 0, "pgmedic's --fps (default: pgmedic's default)")
+	flag.IntVar(&cfg.FPS, "fps", 0, "with -floor, the empty Bubble Tea program's frame rate (default: Bubble Tea's 60)")
 	size := flag.String("size", "200x60", "terminal size, WxH")
 	floor := flag.Bool("floor", false, "measure an empty Bubble Tea program in the same terminal instead: the idle floor")
 	flag.StringVar(&cfg.Bin, "bin", "", "pgmedic binary (default: built as make build does)")
@@ -169,9 +169,6 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	r := &Report{Config: cfg, Server: c.Version, CPUs: runtime.NumCPU()}
 	argv := []string{cfg.Bin, "-h", c.SocketDir, "-p", strconv.Itoa(c.Port), "-U", role, "-d", "app",
 		"--interval", cfg.Interval.String(), "--audit-log", filepath.Join(tmp, "audit.jsonl")}
-	if cfg.FPS > 0 {
-		argv = append(argv, "--fps", strconv.Itoa(cfg.FPS))
-	}
 	r.Command = "pgmedic " + strings.Join(argv[1:], " ")
 	if cfg.Hold {
 		fmt.Printf("staged; run:\n  %s\nCtrl+C ends it\n", strings.Join(argv, " "))
