@@ -2,8 +2,10 @@ package inspect_test
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -24,8 +26,22 @@ type batchLog struct {
 	// args holds the first argument of each activity statement: the pids
 	// of the waits the collector already knew.
 	args [][]int32
-	// seen holds the rows each activity statement said it had seen ($5).
-	seen [][]int32
+	// seen holds the rows each activity statement said it had seen ($5),
+	// quiet those of them it held as quiet ($7), and rows how many rows
+	// the statement returned.
+	seen, quiet [][]int32
+	rows        []int64
+}
+
+// textArray reads an array literal such as {1,2,3} or {t,f,t}: the
+// collector sends $5 and $7 as text.
+func textArray(v any) []string {
+	s, _ := v.(string)
+	s = strings.TrimSuffix(strings.TrimPrefix(s, "{"), "}")
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, ",")
 }
 
 func (l *batchLog) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
@@ -47,9 +63,21 @@ func (l *batchLog) TraceBatchQuery(_ context.Context, _ *pgx.Conn, d pgx.TraceBa
 	*last = append(*last, d.SQL)
 	if strings.Contains(d.SQL, "pgmedic:activity") {
 		pids, _ := d.Args[0].([]int32)
-		seen, _ := d.Args[4].([]int32)
 		l.args = append(l.args, slices.Clone(pids))
-		l.seen = append(l.seen, slices.Clone(seen))
+		var seen, quiet []int32
+		flags := textArray(d.Args[6])
+		for i, p := range textArray(d.Args[4]) {
+			pid, err := strconv.Atoi(p)
+			if err != nil || len(flags) <= i {
+				panic(fmt.Sprintf("activity statement: $5 %v, $7 %v", d.Args[4], d.Args[6]))
+			}
+			seen = append(seen, int32(pid))
+			if flags[i] == "t" {
+				quiet = append(quiet, int32(pid))
+			}
+		}
+		l.seen, l.quiet = append(l.seen, seen), append(l.quiet, quiet)
+		l.rows = append(l.rows, d.CommandTag.RowsAffected())
 	}
 }
 
@@ -316,6 +344,44 @@ func TestUnchangedRowsAreCarried(t *testing.T) {
 	}
 	if b := second.Backend(newcomer.PID); b == nil || b.ApplicationName != "newcomer" {
 		t.Errorf("a new session: %+v", b)
+	}
+
+	// Sessions idle and reading from their client are quiet: once the
+	// client holds them so, they are not sent at all while nothing
+	// changes, yet stay in the snapshot whole; one that leaves is gone.
+	var third *inspect.Snapshot
+	for i := 0; ; i++ {
+		if third, err = c.Snapshot(ctx); err != nil {
+			t.Fatal(err)
+		}
+		log.mu.Lock()
+		quiet, rows := log.quiet[len(log.quiet)-1], log.rows[len(log.rows)-1]
+		log.mu.Unlock()
+		if slices.Contains(quiet, int32(still.PID)) && slices.Contains(quiet, int32(newcomer.PID)) {
+			if rows >= int64(len(third.Backends)) {
+				t.Errorf("%d rows sent for %d backends, %d of them quiet", rows, len(third.Backends), len(quiet))
+			}
+			break
+		}
+		if i == 50 {
+			t.Fatalf("the idle sessions never became quiet: quiet %v", quiet)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if a, b := first.Backend(still.PID), third.Backend(still.PID); b == nil || !reflect.DeepEqual(withWait(*a, b), *b) ||
+		b.WaitEvent != "ClientRead" {
+		t.Errorf("a quiet session, carried:\n%+v\nwas\n%+v", b, a)
+	}
+	_, err = st.Admin().Exec(ctx, "SELECT pg_terminate_backend($1)", newcomer.PID)
+	must(t, err)
+	must(t, st.AwaitGone(ctx, newcomer.PID))
+	fourth, err := c.Snapshot(ctx)
+	must(t, err)
+	if fourth.Backend(newcomer.PID) != nil {
+		t.Errorf("pid %d left, but the snapshot still has it", newcomer.PID)
+	}
+	if fourth.Backend(still.PID) == nil || fourth.Backend(busy.PID) == nil {
+		t.Errorf("quiet sessions went missing: %v", fourth.Backends)
 	}
 }
 
