@@ -23,6 +23,7 @@ const OtherDatabasesEvery = 30 * time.Second
 // time; Close may come from another goroutine at exit.
 type Source struct {
 	cfg          *pgx.ConnConfig
+	target       string
 	allDatabases bool
 	// Redact, when set, takes the literals out of every query text before
 	// anything else sees it: the screen, copies, plans, the audit log.
@@ -40,18 +41,18 @@ type Source struct {
 
 // New prepares a source; nothing is opened until Connect or Snapshot.
 func New(cfg *pgx.ConnConfig, allDatabases bool) *Source {
-	return &Source{cfg: cfg, allDatabases: allDatabases}
+	host := cfg.Host
+	if strings.HasPrefix(host, "/") {
+		host = "socket " + host
+	}
+	target := fmt.Sprintf("%s@%s:%d/%s", cfg.User, host, cfg.Port, cfg.Database)
+	return &Source{cfg: cfg, target: target, allDatabases: allDatabases}
 }
 
 // Target is user@host:port/database, for the header. The password is not
 // part of it.
-func (s *Source) Target() string {
-	host := s.cfg.Host
-	if strings.HasPrefix(host, "/") {
-		host = "socket " + host
-	}
-	return fmt.Sprintf("%s@%s:%d/%s", s.cfg.User, host, s.cfg.Port, s.cfg.Database)
-}
+// It is asked for on every frame, so it is made once.
+func (s *Source) Target() string { return s.target }
 
 // Connect opens the connection now, so that a failure at start-up is
 // reported before the screen takes over.
