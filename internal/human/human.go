@@ -3,27 +3,46 @@ package human
 
 import (
 	"fmt"
+	"strconv"
 	"time"
 	"unicode/utf8"
 )
 
 // Duration renders an age the way responders say it: "45s", "5m12s",
 // "2h03m", "3d04h".
+//
+// It is called for every age on screen on every refresh, so it builds the
+// string directly rather than through fmt.
 func Duration(d time.Duration) string {
 	if d < 0 {
 		d = 0
 	}
-	switch {
-	case d < time.Second:
-		return fmt.Sprintf("%dms", d.Milliseconds())
-	case d < time.Minute:
-		return fmt.Sprintf("%ds", int(d.Seconds()))
-	case d < time.Hour:
-		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
-	case d < 24*time.Hour:
-		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+	var buf [24]byte
+	b := buf[:0]
+	unit := func(n int64, suffix byte, pad bool) {
+		if pad && n < 10 {
+			b = append(b, '0')
+		}
+		b = strconv.AppendInt(b, n, 10)
+		b = append(b, suffix)
 	}
-	return fmt.Sprintf("%dd%02dh", int(d.Hours())/24, int(d.Hours())%24)
+	switch s := int64(d / time.Second); {
+	case d < time.Second:
+		b = strconv.AppendInt(b, d.Milliseconds(), 10)
+		b = append(b, "ms"...)
+	case d < time.Minute:
+		unit(s, 's', false)
+	case d < time.Hour:
+		unit(s/60, 'm', false)
+		unit(s%60, 's', true)
+	case d < 24*time.Hour:
+		unit(s/3600, 'h', false)
+		unit(s/60%60, 'm', true)
+	default:
+		unit(s/86400, 'd', false)
+		unit(s/3600%24, 'h', true)
+	}
+	return string(b)
 }
 
 // Bytes renders a size in binary units, as pg_size_pretty does.
