@@ -24,7 +24,7 @@ type batchLog struct {
 	mu      sync.Mutex
 	batches [][]string
 	// args holds the first argument of each activity statement: the pids
-	// of the waits the collector already knew.
+	// of the waits the collector already knew (sent as text, like $5).
 	args [][]int32
 	// seen holds the rows each activity statement said it had seen ($5),
 	// quiet those of them it held as quiet ($7), and rows how many rows
@@ -62,9 +62,15 @@ func (l *batchLog) TraceBatchQuery(_ context.Context, _ *pgx.Conn, d pgx.TraceBa
 	last := &l.batches[len(l.batches)-1]
 	*last = append(*last, d.SQL)
 	if strings.Contains(d.SQL, "pgmedic:activity") {
-		pids, _ := d.Args[0].([]int32)
-		l.args = append(l.args, slices.Clone(pids))
-		var seen, quiet []int32
+		var pids, seen, quiet []int32
+		for _, p := range textArray(d.Args[0]) {
+			pid, err := strconv.Atoi(p)
+			if err != nil {
+				panic(fmt.Sprintf("activity statement: $1 %v", d.Args[0]))
+			}
+			pids = append(pids, int32(pid))
+		}
+		l.args = append(l.args, pids)
 		flags := textArray(d.Args[6])
 		for i, p := range textArray(d.Args[4]) {
 			pid, err := strconv.Atoi(p)

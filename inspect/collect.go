@@ -52,10 +52,7 @@ type Collector struct {
 	prev         *Snapshot
 	words        map[string]string // see intern
 	args         struct {
-		waitPIDs, waitBlockers []int32
-		waitStarts             []*time.Time
-		waitEvents             []string
-		seen, seenQuiet        []byte // array literals, see activityArgs
+		waitPIDs, waitStarts, waitEvents, waitBlockers, seen, seenQuiet arrayLiteral
 	}
 
 	// The previous snapshot's builds give the rate for an ETA.
@@ -234,40 +231,84 @@ func (c *Collector) Snapshot(ctx context.Context) (*Snapshot, error) {
 // encoded them by the time SendBatch returns.
 func (c *Collector) activityArgs() []any {
 	a := &c.args
-	a.waitPIDs, a.waitStarts, a.waitEvents, a.waitBlockers = a.waitPIDs[:0], a.waitStarts[:0], a.waitEvents[:0], a.waitBlockers[:0]
-	// The rows seen go as array literals in text: pgx's binary array
-	// encoder took a twentieth of a refresh's CPU for 600 of them.
-	a.seen, a.seenQuiet = append(a.seen[:0], '{'), append(a.seenQuiet[:0], '{')
+	for _, l := range []*arrayLiteral{&a.waitPIDs, &a.waitStarts, &a.waitEvents, &a.waitBlockers, &a.seen, &a.seenQuiet} {
+		l.reset()
+	}
 	var seenAt *time.Time
 	if c.prev != nil {
 		for i := range c.prev.Backends {
 			b := &c.prev.Backends[i]
 			if knownWait(b) {
-				a.waitPIDs = append(a.waitPIDs, int32(b.PID))
-				a.waitStarts = append(a.waitStarts, b.QueryStart)
-				a.waitEvents = append(a.waitEvents, b.WaitEvent)
-				a.waitBlockers = append(a.waitBlockers, int32(b.BlockedBy[0]))
+				a.waitPIDs.int(b.PID)
+				a.waitStarts.time(b.QueryStart)
+				a.waitEvents.text(b.WaitEvent)
+				a.waitBlockers.int(b.BlockedBy[0])
 			}
 			if b.StateChange != nil {
-				if len(a.seen) > 1 {
-					a.seen, a.seenQuiet = append(a.seen, ','), append(a.seenQuiet, ',')
-				}
-				a.seen = strconv.AppendInt(a.seen, int64(b.PID), 10)
-				a.seenQuiet = append(a.seenQuiet, "ft"[b2i(quiet(b))])
+				a.seen.int(b.PID)
+				a.seenQuiet.bool(quiet(b))
 			}
 		}
 		seenAt = &c.prev.ServerTime
 	}
-	a.seen, a.seenQuiet = append(a.seen, '}'), append(a.seenQuiet, '}')
-	return []any{a.waitPIDs, a.waitStarts, a.waitEvents, a.waitBlockers, string(a.seen), seenAt, string(a.seenQuiet)}
+	return []any{a.waitPIDs.String(), a.waitStarts.String(), a.waitEvents.String(), a.waitBlockers.String(),
+		a.seen.String(), seenAt, a.seenQuiet.String()}
 }
 
-func b2i(b bool) int {
-	if b {
-		return 1
+// arrayLiteral builds a PostgreSQL array literal, {1,2,3}, in a buffer
+// kept between refreshes. The activity statement's arrays go to the server
+// as text: pgx's binary array encoder (by reflection, for timestamps) took
+// a tenth of a refresh's CPU, and a string is sent as it is.
+type arrayLiteral []byte
+
+func (l *arrayLiteral) reset() { *l = append((*l)[:0], '{') }
+
+func (l *arrayLiteral) sep() {
+	if len(*l) > 1 {
+		*l = append(*l, ',')
 	}
-	return 0
 }
+
+func (l *arrayLiteral) int(n int) {
+	l.sep()
+	*l = strconv.AppendInt(*l, int64(n), 10)
+}
+
+func (l *arrayLiteral) bool(v bool) {
+	l.sep()
+	if v {
+		*l = append(*l, 't')
+	} else {
+		*l = append(*l, 'f')
+	}
+}
+
+// time appends t to microseconds, as the server keeps it, or NULL.
+func (l *arrayLiteral) time(t *time.Time) {
+	l.sep()
+	if t == nil {
+		*l = append(*l, "NULL"...)
+		return
+	}
+	*l = append(*l, '"')
+	*l = t.AppendFormat(*l, "2006-01-02 15:04:05.999999Z07:00")
+	*l = append(*l, '"')
+}
+
+// text appends s quoted, its quotes and backslashes escaped.
+func (l *arrayLiteral) text(s string) {
+	l.sep()
+	*l = append(*l, '"')
+	for i := 0; i < len(s); i++ {
+		if s[i] == '"' || s[i] == '\\' {
+			*l = append(*l, '\\')
+		}
+		*l = append(*l, s[i])
+	}
+	*l = append(*l, '"')
+}
+
+func (l arrayLiteral) String() string { return string(l) + "}" }
 
 // quiet reports whether b is a session waiting for its client to send
 // something (idle, or idle in a transaction) and for nothing else. While
