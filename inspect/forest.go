@@ -100,7 +100,10 @@ func BuildForest(backends []Backend, now time.Time) LockForest {
 	if waiterEdges == 0 {
 		return LockForest{}
 	}
-	slices.SortFunc(byPID, func(a, b pidIdx) int { return cmp.Compare(a.pid, b.pid) })
+	// A snapshot's backends are sorted by pid already: one pass finds out.
+	if cmpPID := func(a, b pidIdx) int { return cmp.Compare(a.pid, b.pid) }; !slices.IsSortedFunc(byPID, cmpPID) {
+		slices.SortFunc(byPID, cmpPID)
+	}
 	lookup := func(pid int) int {
 		i, ok := slices.BinarySearchFunc(byPID, int32(pid), func(e pidIdx, t int32) int { return cmp.Compare(e.pid, t) })
 		if !ok {

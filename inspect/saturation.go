@@ -120,20 +120,41 @@ func clientKey(addr string) string {
 	return addr
 }
 
-// countMap counts backends per key.
-type countMap map[string]int
+// countMap counts backends per key. Backends come sorted by pid, and a
+// pool opens its connections in a row, so neighbours mostly share their
+// application, user and database: a run of the same key is counted
+// before the map is touched, which spares most of its hashing.
+type countMap struct {
+	m    map[string]int
+	last string
+	run  int
+}
 
-func (m *countMap) add(key string) {
-	if *m == nil {
-		*m = make(countMap)
+func (c *countMap) add(key string) {
+	if c.run > 0 && key == c.last {
+		c.run++
+		return
 	}
-	(*m)[key]++
+	c.flush()
+	c.last, c.run = key, 1
+}
+
+func (c *countMap) flush() {
+	if c.run == 0 {
+		return
+	}
+	if c.m == nil {
+		c.m = make(map[string]int)
+	}
+	c.m[c.last] += c.run
+	c.run = 0
 }
 
 // sorted returns the groups largest first, ties by name.
-func (m countMap) sorted() []Count {
-	out := make([]Count, 0, len(m))
-	for k, n := range m {
+func (c *countMap) sorted() []Count {
+	c.flush()
+	out := make([]Count, 0, len(c.m))
+	for k, n := range c.m {
 		out = append(out, Count{Key: k, N: n})
 	}
 	slices.SortFunc(out, func(a, b Count) int {
