@@ -26,19 +26,32 @@ func (m *Model) frameKey() frameKey { return frameKey{m.c.width, m.c.look} }
 
 // lines are the cached lines of the frame around the body.
 type lines struct {
-	identity, gauge memo[snapKey]
-	tabs            memo[tabsKey]
-	keys            memo[frameKey]
-	flash           memo[flashKey]
-	help            memo[helpKey]
-	title           memo[string] // the window's, by target
+	identity memo[identityKey]
+	gauge    memo[gaugeKey]
+	tabs     memo[tabsKey]
+	keys     memo[frameKey]
+	flash    memo[flashKey]
+	help     memo[helpKey]
+	title    memo[string] // the window's, by target
 }
 
 type (
-	snapKey struct {
+	// The first two header lines change with the server and the pool's
+	// counts, not with every snapshot: keyed by what they show, they are
+	// drawn again only when that changes.
+	identityKey struct {
 		frameKey
-		snap   *inspect.Snapshot
-		target string
+		version      int
+		mode, role   string
+		target       string
+		haveSnapshot bool
+	}
+	gaugeKey struct {
+		frameKey
+		used, usable, active, idle, inTx, waiting, reserved int
+		percent                                             float64
+		level                                               string
+		haveSnapshot                                        bool
 	}
 	tabsKey struct {
 		frameKey
@@ -58,10 +71,16 @@ type (
 
 func (m *Model) writeHeader(b *strings.Builder) {
 	w := m.c.width
-	k := snapKey{m.frameKey(), m.c.snap, m.src.Target()}
-	b.WriteString(m.lines.identity.get(k, func() string { return fitCell(m.identityLine(), w, false) }))
+	ik, gk := identityKey{frameKey: m.frameKey(), target: m.src.Target()}, gaugeKey{frameKey: m.frameKey()}
+	if s := m.c.snap; s != nil {
+		srv, sat := &s.Server, &s.Saturation
+		ik.version, ik.mode, ik.role, ik.haveSnapshot = srv.VersionNum, srv.ModeWord(), srv.RoleWord(), true
+		gk = gaugeKey{m.frameKey(), sat.Used, sat.Usable, sat.Active, sat.Idle, sat.IdleInTx + sat.IdleInTxAborted,
+			sat.WaitingOnLock, srv.Reserved, sat.Percent, sat.Level(m.c.opts.WarnPercent), true}
+	}
+	b.WriteString(m.lines.identity.get(ik, func() string { return fitCell(m.identityLine(), w, false) }))
 	b.WriteByte('\n')
-	b.WriteString(m.lines.gauge.get(k, func() string { return fitCell(m.gaugeLine(), w, false) }))
+	b.WriteString(m.lines.gauge.get(gk, func() string { return fitCell(m.gaugeLine(), w, false) }))
 	b.WriteByte('\n')
 	b.WriteString(fitCell(m.healthLine(), w, false))
 }
