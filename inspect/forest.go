@@ -86,7 +86,7 @@ func BuildForest(backends []Backend, now time.Time) LockForest {
 	// pid -> backend index, by binary search over a sorted copy.
 	type pidIdx struct{ pid, idx int32 }
 	byPID := make([]pidIdx, 0, len(backends))
-	waiterEdges := 0
+	waiters, waiterEdges := 0, 0
 	for i := range backends {
 		b := &backends[i]
 		if b.Own {
@@ -94,6 +94,7 @@ func BuildForest(backends []Backend, now time.Time) LockForest {
 		}
 		byPID = append(byPID, pidIdx{int32(b.PID), int32(i)})
 		if b.WaitsOnLock() {
+			waiters++
 			waiterEdges += len(b.BlockedBy)
 		}
 	}
@@ -123,7 +124,10 @@ func BuildForest(backends []Backend, now time.Time) LockForest {
 		return i
 	}
 
-	f := LockForest{Nodes: make([]LockNode, 0, min(len(backends), 2*waiterEdges)+1)}
+	// Nodes are the waiters and their blockers, most of which wait too: a
+	// queue of n has n waiters and one root, however many edges
+	// pg_blocking_pids() lists. The few roots beyond the margin grow it.
+	f := LockForest{Nodes: make([]LockNode, 0, min(len(backends), waiters+8)+1)}
 	nodeOf := make([]int32, len(backends)) // backend index -> node index + 1
 	var extras []int                       // prepared transactions and vanished blockers; few
 	extra := func(pid int, gid string) int {
