@@ -51,6 +51,7 @@ type Collector struct {
 	graphWaiters int
 	prev         *Snapshot
 	words        map[string]string // see intern
+	scans        struct{ tick, activity, builds scanner }
 	args         struct {
 		waitPIDs, waitStarts, waitEvents, waitBlockers, seen, seenQuiet arrayLiteral
 	}
@@ -168,13 +169,13 @@ func (c *Collector) Snapshot(ctx context.Context) (*Snapshot, error) {
 		err = scanServer(br.QueryRow(), &server, &superusers)
 	}
 	if err == nil {
-		err = scanTick(br.QueryRow(), s, &server)
+		err = scanTick(br, &c.scans.tick, s, &server)
 	}
 	if err == nil {
 		err = c.scanBackends(br, s, superusers)
 	}
 	if err == nil {
-		err = scanBuilds(br, s)
+		err = scanBuilds(br, &c.scans.builds, s)
 	}
 	var indexes []Index
 	var indexErr error
@@ -435,29 +436,22 @@ func scanServer(row pgx.Row, srv *Server, superusers *map[uint32]bool) error {
 	return nil
 }
 
-func scanTick(row pgx.Row, s *Snapshot, srv *Server) error {
+func scanTick(br pgx.BatchResults, sc *scanner, s *Snapshot, srv *Server) error {
 	var (
 		gids, owners, dbs []string
 		prepared          []time.Time
+		n                 int
 	)
-	if err := row.Scan(&s.ServerTime, &srv.InRecovery, &gids, &owners, &dbs, &prepared); err != nil {
-		return fmt.Errorf("reading the server clock: %w", err)
+	err := readEach(br, sc, "the server clock", []any{&s.ServerTime, &srv.InRecovery, &gids, &owners, &dbs, &prepared},
+		func() { n++ })
+	if err == nil && n != 1 {
+		err = fmt.Errorf("reading the server clock: %d rows, want 1", n)
+	}
+	if err != nil {
+		return err
 	}
 	for i := range gids {
 		s.Prepared = append(s.Prepared, PreparedXact{GID: gids[i], Owner: owners[i], Database: dbs[i], Prepared: prepared[i]})
-	}
-	return nil
-}
-
-// readEach runs the batch's next statement and calls row after scanning
-// each of its rows into targets.
-func readEach(br pgx.BatchResults, what string, targets []any, row func()) error {
-	rows, err := br.Query()
-	if err == nil {
-		_, err = pgx.ForEachRow(rows, targets, func() error { row(); return nil })
-	}
-	if err != nil {
-		return fmt.Errorf("reading %s: %w", what, err)
 	}
 	return nil
 }
@@ -507,7 +501,7 @@ func (c *Collector) scanBackends(br pgx.BatchResults, s *Snapshot, superusers ma
 			s.Backends = append(s.Backends, row)
 		}
 	}
-	err := readEach(br, "pg_stat_activity", []any{&pid, &same,
+	err := readEach(br, &c.scans.activity, "pg_stat_activity", []any{&pid, &same,
 		&leader, &btype, &db, &user, &roleOID, &app, &addr, &state, &start, &xact, &qstart, &change, &query,
 		&wtype, &wevent, &blockedBy, &nBlock, &lock, &gid, &quietPIDs,
 	}, func() {
@@ -647,14 +641,14 @@ func markQueued(bs []Backend) {
 	}
 }
 
-func scanBuilds(br pgx.BatchResults, s *Snapshot) error {
+func scanBuilds(br pgx.BatchResults, sc *scanner, s *Snapshot) error {
 	var (
 		b             IndexBuild
 		pid, locker   int32
 		table, index  *string
 		relid, idxoid uint32
 	)
-	return readEach(br, "pg_stat_progress_create_index", []any{&pid, &b.Database, &relid, &idxoid,
+	return readEach(br, sc, "pg_stat_progress_create_index", []any{&pid, &b.Database, &relid, &idxoid,
 		&table, &index, &b.Command, &b.Phase, &b.LockersTotal, &b.LockersDone, &locker,
 		&b.BlocksTotal, &b.BlocksDone, &b.TuplesTotal, &b.TuplesDone,
 		&b.PartitionsTotal, &b.PartitionsDone, &b.Started, &b.WaitEventType, &b.WaitEvent,

@@ -2,6 +2,7 @@ package inspect
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"testing"
 	"time"
@@ -72,5 +73,45 @@ func TestArrayLiteralsReadBackExactly(t *testing.T) {
 	var n int
 	if err := conn.QueryRow(ctx, "SELECT cardinality($1::int[])", empty.String()).Scan(&n); err != nil || n != 0 {
 		t.Errorf("the empty literal %q: %d elements, %v", empty.String(), n, err)
+	}
+}
+
+// The scanner keeps its plans from one result to the next, and makes a
+// column's plan again when its type or its target's type changes.
+func TestScannerReplansWhenAColumnChanges(t *testing.T) {
+	c := pgcluster.StartForTest(t, pgcluster.Options{})
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, c.ConnString("", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var sc scanner
+	read := func(sql string, targets ...any) error {
+		batch := &pgx.Batch{}
+		batch.Queue(sql)
+		br := conn.SendBatch(ctx, batch)
+		defer br.Close()
+		return readEach(br, &sc, "test", targets, func() {})
+	}
+	var n int32
+	var s string
+	var ns *int32
+	if err := read("SELECT 41 + 1", &n); err != nil || n != 42 {
+		t.Fatalf("int4: %d, %v", n, err)
+	}
+	if err := read("SELECT 'forty-two'", &s); err != nil || s != "forty-two" {
+		t.Errorf("text after int4 in the same column: %q, %v", s, err)
+	}
+	if err := read("SELECT NULL::int", &ns); err != nil || ns != nil {
+		t.Errorf("NULL into a pointer: %v, %v", ns, err)
+	}
+	err = read("SELECT NULL::int", &n)
+	var argErr pgx.ScanArgError
+	if !errors.As(err, &argErr) || argErr.ColumnIndex != 0 {
+		t.Errorf("NULL into an int32: %v, want a ScanArgError for column 0", err)
+	}
+	if err := read("SELECT 1, 2", &n); err == nil {
+		t.Error("two columns into one target: no error")
 	}
 }
