@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pgmedic/pgmedic/internal/connect"
 	"github.com/pgmedic/pgmedic/internal/pgcluster"
@@ -48,6 +49,17 @@ func TestReconnectAfterTermination(t *testing.T) {
 	}
 	if again.Server.OwnPID == first.Server.OwnPID {
 		t.Error("reconnected with the same backend pid")
+	}
+	// pg_terminate_backend() only signals: the old backend can still be
+	// on its way out when the new one connects. Count once it has left.
+	for deadline := time.Now().Add(10 * time.Second); again.Backend(first.Server.OwnPID) != nil; {
+		if time.Now().After(deadline) {
+			t.Fatalf("the terminated session %d never left pg_stat_activity", first.Server.OwnPID)
+		}
+		time.Sleep(20 * time.Millisecond)
+		if again, err = src.Snapshot(ctx); err != nil {
+			t.Fatal(err)
+		}
 	}
 	var ours int
 	for _, b := range again.Backends {
