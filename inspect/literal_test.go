@@ -12,17 +12,24 @@ import (
 	"github.com/pgmedic/pgmedic/internal/pgcluster"
 )
 
-// The activity statement's arrays go to the server as text literals: the
-// server must read back exactly what the client held, or a known wait
-// would look new on every refresh (and an idle row never quiet).
-func TestArrayLiteralsReadBackExactly(t *testing.T) {
+// serverConn is a connection to a throwaway cluster, closed with the test.
+func serverConn(t *testing.T) (context.Context, *pgx.Conn) {
+	t.Helper()
 	c := pgcluster.StartForTest(t, pgcluster.Options{})
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, c.ConnString("", ""))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close(ctx)
+	t.Cleanup(func() { conn.Close(ctx) })
+	return ctx, conn
+}
+
+// The activity statement's arrays go to the server as text literals: the
+// server must read back exactly what the client held, or a known wait
+// would look new on every refresh (and an idle row never quiet).
+func TestArrayLiteralsReadBackExactly(t *testing.T) {
+	ctx, conn := serverConn(t)
 
 	berlin := time.FixedZone("CET", 3600)
 	t1 := time.Date(2026, 11, 24, 1, 2, 3, 123456000, time.UTC)
@@ -53,7 +60,7 @@ func TestArrayLiteralsReadBackExactly(t *testing.T) {
 	var gotTexts []string
 	var gotInts []int
 	var gotBools []bool
-	err = conn.QueryRow(ctx, "SELECT $1::timestamptz[], $2::text[], $3::int[], $4::bool[]",
+	err := conn.QueryRow(ctx, "SELECT $1::timestamptz[], $2::text[], $3::int[], $4::bool[]",
 		lt.String(), lx.String(), li.String(), lb.String()).Scan(&gotTimes, &gotTexts, &gotInts, &gotBools)
 	if err != nil {
 		t.Fatalf("the server refused the literals %s %s %s %s: %v", lt.String(), lx.String(), li.String(), lb.String(), err)
@@ -79,13 +86,7 @@ func TestArrayLiteralsReadBackExactly(t *testing.T) {
 // The scanner keeps its plans from one result to the next, and makes a
 // column's plan again when its type or its target's type changes.
 func TestScannerReplansWhenAColumnChanges(t *testing.T) {
-	c := pgcluster.StartForTest(t, pgcluster.Options{})
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, c.ConnString("", ""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
+	ctx, conn := serverConn(t)
 	var sc scanner
 	read := func(sql string, targets ...any) error {
 		batch := &pgx.Batch{}
@@ -106,7 +107,7 @@ func TestScannerReplansWhenAColumnChanges(t *testing.T) {
 	if err := read("SELECT NULL::int", &ns); err != nil || ns != nil {
 		t.Errorf("NULL into a pointer: %v, %v", ns, err)
 	}
-	err = read("SELECT NULL::int", &n)
+	err := read("SELECT NULL::int", &n)
 	var argErr pgx.ScanArgError
 	if !errors.As(err, &argErr) || argErr.ColumnIndex != 0 {
 		t.Errorf("NULL into an int32: %v, want a ScanArgError for column 0", err)
