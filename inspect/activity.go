@@ -76,9 +76,7 @@ func lockTag(alias string) string {
 // sent at all: most backends of a full pool are such rows, and each row
 // costs the client more to receive than anything else in a refresh. Their
 // pids come back in one array, on an extra row with pid 0 that sorts
-// first, so the client knows which of them still exist. So does a waiter
-// whose row did not change and whose wait the client knows, behind the
-// same blockers ($8, $9): a queue that stands still costs one row.
+// first, so the client knows which of them still exist.
 //
 // The window aggregate that collects them runs over the rows the query
 // produces anyway; only the one row numbered 1 carries the array.
@@ -98,11 +96,6 @@ func activitySQL(caps Capabilities, lockGraph bool) string {
 	// wait.
 	unknownWait := `cardinality(a.b) > 0 AND (k.pid IS NULL OR k.query_start IS DISTINCT FROM a.query_start
            OR k.wait_event IS DISTINCT FROM a.wait_event OR k.blocker IS DISTINCT FROM a.b[1])`
-	// A waiter is quiet too when nothing of its row changed and it still
-	// waits as the client knows, behind the same blockers ($8, as the
-	// server prints the list, and $9, their true number).
-	quiet := fmt.Sprintf(`coalesce(a.quiet OR (a.same AND cardinality(a.b) > 0 AND NOT (%s)
-             AND k.blockers = a.b[1:%d]::text AND k.nblock = cardinality(a.b)), false)`, unknownWait, MaxBlockersPerWaiter)
 	waits := fmt.Sprintf(`coalesce(a.wait_event_type, CASE WHEN cardinality(a.b) > 0 THEN 'Lock' END, '') AS wtype,
          coalesce(a.wait_event, '') AS wevent,
          CASE WHEN cardinality(a.b) > 0 THEN a.b[1:%[1]d] END AS blockers, coalesce(cardinality(a.b), 0) AS nblock,
@@ -120,8 +113,7 @@ func activitySQL(caps Capabilities, lockGraph bool) string {
         FROM pg_catalog.pg_stat_activity s
         LEFT JOIN unnest($5::int[], $7::bool[]) AS seen(pid, quiet) ON seen.pid = s.pid
         OFFSET 0) a
-  LEFT JOIN unnest($1::int[], $2::timestamptz[], $3::text[], $4::int[], $8::text[], $9::int[])
-         AS k(pid, query_start, wait_event, blocker, blockers, nblock)
+  LEFT JOIN unnest($1::int[], $2::timestamptz[], $3::text[], $4::int[]) AS k(pid, query_start, wait_event, blocker)
     ON k.pid = a.pid`, blockers)
 	return fmt.Sprintf(`/* pgmedic:activity */
 WITH wl AS MATERIALIZED (
@@ -144,16 +136,16 @@ WITH wl AS MATERIALIZED (
   JOIN pg_catalog.pg_prepared_xacts px ON px.transaction = xl.transactionid
   WHERE h.pid IS NULL AND h.granted
 )
-%[4]s`, waitstart, lockTag("l"), lockTag("h"), backendRows(quiet, waits, from))
+%[4]s`, waitstart, lockTag("l"), lockTag("h"), backendRows(waits, from))
 }
 
 // backendRows is the activity statement's shape around its source of
-// rows (from, an alias a with pid, same and the backend's columns), its
-// wait columns and what makes a row quiet (a boolean that is never NULL):
-// the columns that cannot have changed are sent only for rows that did
-// (same is false), quiet rows are left out, and their pids come on a first
-// row with pid 0. The decoding benchmark uses it with a generated source.
-func backendRows(quiet, waits, from string) string {
+// rows (from, an alias a with pid, same, quiet and the backend's columns)
+// and its wait columns: the columns that cannot have changed are sent only
+// for rows that did (same is false), quiet rows are left out, and their
+// pids come on a first row with pid 0. The decoding benchmark uses it with
+// a generated source.
+func backendRows(waits, from string) string {
 	var inner, outer strings.Builder
 	for i, c := range []string{
 		"coalesce(a.leader_pid, 0)",
@@ -168,17 +160,17 @@ func backendRows(quiet, waits, from string) string {
 		fmt.Fprintf(&outer, "r.c%d, ", i+1)
 	}
 	return fmt.Sprintf(`SELECT CASE WHEN x.carrier THEN 0 ELSE r.pid END, r.same,
-       %[1]sr.wtype, r.wevent, r.blockers, r.nblock, r.lock, r.gid,
+       %sr.wtype, r.wevent, r.blockers, r.nblock, r.lock, r.gid,
        CASE WHEN x.carrier THEN r.quiet_pids END
 FROM (
-  SELECT a.pid, a.same, %[4]s AS quiet,
-         %[2]s%[3]s,
-         CASE WHEN row_number() OVER () = 1 THEN array_agg(a.pid) FILTER (WHERE %[4]s) OVER () END AS quiet_pids
-  FROM %[5]s
+  SELECT a.pid, a.same, a.quiet,
+         %s%s,
+         CASE WHEN row_number() OVER () = 1 THEN array_agg(a.pid) FILTER (WHERE a.quiet) OVER () END AS quiet_pids
+  FROM %s
 ) r
 CROSS JOIN LATERAL (VALUES (false), (true)) AS x(carrier)
 WHERE CASE WHEN x.carrier THEN r.quiet_pids IS NOT NULL ELSE NOT r.quiet END
-ORDER BY 1`, outer.String(), inner.String(), waits, quiet, from)
+ORDER BY 1`, outer.String(), inner.String(), waits, from)
 }
 
 // serverSQL reads what changes rarely, on the slow cadence: the limits

@@ -52,10 +52,8 @@ type Collector struct {
 	prev         *Snapshot
 	words        map[string]string // see intern
 	scans        struct{ tick, activity, builds scanner }
-	quiet        []int32 // the pids the last activity read left out, sorted
 	args         struct {
-		waitPIDs, waitStarts, waitEvents, waitBlockers, waitLists, waitTotals, seen, seenQuiet arrayLiteral
-		list                                                                                   arrayLiteral
+		waitPIDs, waitStarts, waitEvents, waitBlockers, seen, seenQuiet arrayLiteral
 	}
 
 	// The previous snapshot's builds give the rate for an ETA.
@@ -228,14 +226,13 @@ func (c *Collector) Snapshot(ctx context.Context) (*Snapshot, error) {
 }
 
 // activityArgs are the activity statement's parameters, from the
-// previous snapshot: the waits whose lock it knew ($1-$4, and their
-// blockers, $8 and $9), the rows it saw ($5), the server's clock when it
-// saw them ($6), and which of those rows were quiet ($7). The slices are reused between refreshes: pgx has
+// previous snapshot: the waits whose lock it knew ($1-$4), the rows it saw
+// ($5), the server's clock when it saw them ($6), and which of those rows
+// were quiet ($7). The slices are reused between refreshes: pgx has
 // encoded them by the time SendBatch returns.
 func (c *Collector) activityArgs() []any {
 	a := &c.args
-	for _, l := range []*arrayLiteral{&a.waitPIDs, &a.waitStarts, &a.waitEvents, &a.waitBlockers,
-		&a.waitLists, &a.waitTotals, &a.seen, &a.seenQuiet} {
+	for _, l := range []*arrayLiteral{&a.waitPIDs, &a.waitStarts, &a.waitEvents, &a.waitBlockers, &a.seen, &a.seenQuiet} {
 		l.reset()
 	}
 	var seenAt *time.Time
@@ -247,13 +244,6 @@ func (c *Collector) activityArgs() []any {
 				a.waitStarts.time(b.QueryStart)
 				a.waitEvents.text(b.WaitEvent)
 				a.waitBlockers.int(b.BlockedBy[0])
-				// The list as the server prints int[] as text: {1,2,3}.
-				a.list.reset()
-				for _, pid := range b.BlockedBy {
-					a.list.int(pid)
-				}
-				a.waitLists.text(a.list.String())
-				a.waitTotals.int(b.BlockersTotal)
 			}
 			if b.StateChange != nil {
 				a.seen.int(b.PID)
@@ -263,7 +253,7 @@ func (c *Collector) activityArgs() []any {
 		seenAt = &c.prev.ServerTime
 	}
 	return []any{a.waitPIDs.String(), a.waitStarts.String(), a.waitEvents.String(), a.waitBlockers.String(),
-		a.seen.String(), seenAt, a.seenQuiet.String(), a.waitLists.String(), a.waitTotals.String()}
+		a.seen.String(), seenAt, a.seenQuiet.String()}
 }
 
 // arrayLiteral builds a PostgreSQL array literal, {1,2,3}, in a buffer
@@ -486,7 +476,6 @@ func (c *Collector) scanBackends(br pgx.BatchResults, s *Snapshot, superusers ma
 		badRow                            error
 	)
 	ownPID := int(c.conn.PgConn().PID())
-	c.quiet = nil
 	var prevs []Backend // the previous snapshot's, sorted by pid like the rows
 	if c.prev != nil {
 		prevs = c.prev.Backends
@@ -517,8 +506,8 @@ func (c *Collector) scanBackends(br pgx.BatchResults, s *Snapshot, superusers ma
 		&wtype, &wevent, &blockedBy, &nBlock, &lock, &gid, &quietPIDs,
 	}, func() {
 		if pid == 0 { // the first row: the quiet pids, in no order
-			slices.Sort(quietPIDs)
-			quiet, c.quiet = quietPIDs, quietPIDs
+			quiet = quietPIDs
+			slices.Sort(quiet)
 			return
 		}
 		carry(int(pid))

@@ -34,7 +34,7 @@ func syntheticActivitySQL(n int) string {
       FROM generate_series(1, %d) g) a`, n)
 	waits := `a.wait_event_type AS wtype, a.wait_event AS wevent, a.b AS blockers, coalesce(cardinality(a.b), 0) AS nblock,
          CASE WHEN NOT a.same THEN a.lock END AS lock, NULL::text AS gid`
-	return backendRows("a.quiet", waits, from)
+	return backendRows(waits, from)
 }
 
 // BenchmarkDecodeActivity measures reading 5,000 backends from the
