@@ -7,10 +7,10 @@ import (
 	"time"
 
 	tea "charm.land/bubbletea/v2"
-	uv "github.com/charmbracelet/ultraviolet"
-	"github.com/charmbracelet/x/ansi"
+	"github.com/charmbracelet/colorprofile"
 
 	"github.com/pgmedic/pgmedic/inspect"
+	"github.com/pgmedic/pgmedic/internal/terminal"
 )
 
 // benchModel is a 200×60 model of the incident with n queued readers,
@@ -76,40 +76,26 @@ func benchRefresh(b *testing.B, n int, keys []string) {
 	}
 }
 
-// BenchmarkRenderer is what Bubble Tea's renderer does with each new frame
-// (cursedRenderer.flush): parse the string into a cell buffer, diff it with
-// the screen and write the changes, here to io.Discard. The frames
-// alternate between the view and the view after a key press, so every
-// pass has a change to find and write. Terminals that report Unicode mode
-// (2027) get grapheme widths, which segment every character.
-func BenchmarkRenderer(b *testing.B) {
-	for _, method := range []ansi.Method{ansi.WcWidth, ansi.GraphemeWidth} {
-		for _, v := range views {
-			b.Run(fmt.Sprintf("%s/%s", v.name, methodName[method]), func(b *testing.B) {
-				m := benchModel(b, 5000, v.keys)
-				first := m.View().Content
-				press(m, "down")
-				frames := [2]string{first, m.View().Content}
-				buf := uv.NewScreenBuffer(200, 60)
-				buf.Method = method
-				// As Bubble Tea sets it up for the alt screen.
-				scr := uv.NewTerminalRenderer(io.Discard, []string{"TERM=xterm-256color"})
-				scr.SetTabStops(-1)
-				scr.SetScrollOptim(true)
-				scr.SetFullscreen(true)
-				scr.SetRelativeCursor(false)
-				b.ReportAllocs()
-				for i := 0; b.Loop(); i++ {
-					buf.Clear()
-					uv.NewStyledString(frames[i%2]).Draw(buf, buf.Bounds())
-					scr.Render(buf.RenderBuffer)
-					if err := scr.Flush(); err != nil {
-						b.Fatal(err)
-					}
+// BenchmarkDraw is what reaches the terminal after a key: internal/terminal
+// compares a view's new frame (the cursor moved a row) with the last and
+// writes the rows that changed, as the program does after each Update.
+func BenchmarkDraw(b *testing.B) {
+	for _, v := range views {
+		b.Run(v.name, func(b *testing.B) {
+			m := benchModel(b, 5000, v.keys)
+			first := m.View().Content
+			press(m, "down")
+			frames := [2]string{first, m.View().Content}
+			scr := terminal.New(io.Discard, colorprofile.ANSI256)
+			if err := scr.Open(200, 60); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				if err := scr.Draw(frames[i%2], "pgmedic"); err != nil {
+					b.Fatal(err)
 				}
-			})
-		}
+			}
+		})
 	}
 }
-
-var methodName = map[ansi.Method]string{ansi.WcWidth: "wcwidth", ansi.GraphemeWidth: "grapheme"}
