@@ -21,11 +21,15 @@ import (
 // otherwise, so an idle pgmedic does not wake up between refreshes.
 // profile nil means detect it from the terminal and environment.
 func Run(ctx context.Context, m *Model, in, out *os.File, profile *colorprofile.Profile) error {
-	state, err := term.MakeRaw(int(in.Fd()))
-	if err != nil {
-		return fmt.Errorf("could not put the terminal in raw mode: %w", err)
+	// Keys come raw from a terminal; from anything else (a pipe, in a
+	// script) they are read as they come, as Bubble Tea did.
+	if term.IsTerminal(int(in.Fd())) {
+		state, err := term.MakeRaw(int(in.Fd()))
+		if err != nil {
+			return fmt.Errorf("could not put the terminal in raw mode: %w", err)
+		}
+		defer term.Restore(int(in.Fd()), state) //nolint:errcheck // nothing better to do at exit
 	}
-	defer term.Restore(int(in.Fd()), state) //nolint:errcheck // nothing better to do at exit
 	width, height, err := term.GetSize(int(out.Fd()))
 	if err != nil {
 		return fmt.Errorf("could not read the terminal's size: %w", err)

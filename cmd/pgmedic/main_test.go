@@ -298,3 +298,13 @@ func TestUnsupportedServer(t *testing.T) {
 		t.Errorf("snapshot on %s: %v", c.Version, err)
 	}
 }
+
+// The full-screen view refuses to start without a terminal for its
+// screen and its keys, and says what to use instead.
+func TestFullScreenNeedsATerminal(t *testing.T) {
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), []string{"-h", "/nonexistent"}, &out, &errOut)
+	if err == nil || !strings.Contains(err.Error(), "needs a terminal") || !strings.Contains(err.Error(), "pgmedic snapshot") {
+		t.Errorf("without a terminal: %v; want it refused, pointing to pgmedic snapshot", err)
+	}
+}

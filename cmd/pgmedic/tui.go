@@ -23,8 +23,9 @@ import (
 // runTUI opens the full-screen view. The connection is opened first, so a
 // failure to connect reads like the snapshot command's.
 func runTUI(ctx context.Context, f *flags, stdout io.Writer) error {
-	if !term.IsTerminal(int(os.Stdout.Fd())) {
-		return usageError("the full-screen view needs a terminal; use `pgmedic snapshot` for text or --json")
+	if !term.IsTerminal(int(os.Stdout.Fd())) || !term.IsTerminal(int(os.Stdin.Fd())) {
+		return usageError("the full-screen view needs a terminal for its screen and its keys; " +
+			"use `pgmedic snapshot` for text or --json")
 	}
 	profile, err := colorProfile(f.color, os.Environ())
 	if err != nil {
