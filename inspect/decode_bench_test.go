@@ -1,13 +1,10 @@
 package inspect
 
 import (
-	"context"
 	"fmt"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
-
-	"github.com/pgmedic/pgmedic/internal/pgcluster"
 )
 
 // syntheticActivitySQL returns n rows shaped exactly like the activity
@@ -45,13 +42,7 @@ func syntheticActivitySQL(n int) string {
 // network's share of the others).
 func BenchmarkDecodeActivity(b *testing.B) {
 	const n = 5000
-	c := pgcluster.StartForTest(b, pgcluster.Options{})
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, c.ConnString("", ""))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { conn.Close(ctx) })
+	ctx, conn := serverConn(b)
 	sql := syntheticActivitySQL(n)
 	decode := func(b *testing.B, coll *Collector, same bool) *Snapshot {
 		s := &Snapshot{}

@@ -12,8 +12,9 @@ import (
 	"github.com/pgmedic/pgmedic/internal/pgcluster"
 )
 
-// serverConn is a connection to a throwaway cluster, closed with the test.
-func serverConn(t *testing.T) (context.Context, *pgx.Conn) {
+// serverConn is a connection to a throwaway cluster, closed with the test
+// or benchmark.
+func serverConn(t testing.TB) (context.Context, *pgx.Conn) {
 	t.Helper()
 	c := pgcluster.StartForTest(t, pgcluster.Options{})
 	ctx := context.Background()
