@@ -228,8 +228,8 @@ func (c *Collector) Snapshot(ctx context.Context) (*Snapshot, error) {
 // activityArgs are the activity statement's parameters, from the
 // previous snapshot: the waits whose lock it knew ($1-$4), the rows it saw
 // ($5), the server's clock when it saw them ($6), and which of those rows
-// were quiet ($7). The slices are reused between refreshes: pgx has
-// encoded them by the time SendBatch returns.
+// were quiet ($7), each as an array literal whose buffer is kept between
+// refreshes.
 func (c *Collector) activityArgs() []any {
 	a := &c.args
 	for _, l := range []*arrayLiteral{&a.waitPIDs, &a.waitStarts, &a.waitEvents, &a.waitBlockers, &a.seen, &a.seenQuiet} {
@@ -483,19 +483,28 @@ func (c *Collector) scanBackends(br pgx.BatchResults, s *Snapshot, superusers ma
 	}
 	// Quiet rows are not sent: each is its previous self, carried in pid
 	// order between the rows that are.
+	// Rows and quiet pids both come in pid order, so one walk over the
+	// previous snapshot finds each one's previous self.
+	prevOf := func(pid int) *Backend {
+		for len(prevs) > 0 && prevs[0].PID < pid {
+			prevs = prevs[1:]
+		}
+		if len(prevs) > 0 && prevs[0].PID == pid {
+			return &prevs[0]
+		}
+		return nil
+	}
 	var quiet []int32
 	carry := func(below int) {
 		for len(quiet) > 0 && int(quiet[0]) < below {
 			q := int(quiet[0])
 			quiet = quiet[1:]
-			for len(prevs) > 0 && prevs[0].PID < q {
-				prevs = prevs[1:]
-			}
-			if len(prevs) == 0 || prevs[0].PID != q {
+			prev := prevOf(q)
+			if prev == nil {
 				badRow = fmt.Errorf("the server sent pid %d as quiet, but the previous snapshot lacks it", q)
 				continue
 			}
-			row := prevs[0]
+			row := *prev
 			row.Superuser = superusers[row.roleOID]
 			row.Own = row.PID == ownPID
 			s.Backends = append(s.Backends, row)
@@ -512,13 +521,7 @@ func (c *Collector) scanBackends(br pgx.BatchResults, s *Snapshot, superusers ma
 		}
 		carry(int(pid))
 		var row Backend
-		for len(prevs) > 0 && prevs[0].PID < int(pid) {
-			prevs = prevs[1:]
-		}
-		var prev *Backend
-		if len(prevs) > 0 && prevs[0].PID == int(pid) {
-			prev = &prevs[0]
-		}
+		prev := prevOf(int(pid))
 		if same {
 			if prev == nil {
 				badRow = fmt.Errorf("the server sent pid %d as unchanged, but the previous snapshot lacks it", pid)
