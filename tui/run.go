@@ -45,7 +45,10 @@ func Run(ctx context.Context, m *Model, in, out *os.File, profile *colorprofile.
 	// Bubble Tea follows the terminal's size only with its own renderer.
 	winch := make(chan os.Signal, 1)
 	signal.Notify(winch, syscall.SIGWINCH)
-	defer signal.Stop(winch)
+	defer func() {
+		signal.Stop(winch) // no delivery after this returns
+		close(winch)       // so the goroutine below ends
+	}()
 	go func() {
 		for range winch {
 			if w, h, err := term.GetSize(int(out.Fd())); err == nil {
