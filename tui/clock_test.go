@@ -103,3 +103,34 @@ func TestAlarm(t *testing.T) {
 	case <-time.After(100 * time.Millisecond):
 	}
 }
+
+// Refreshes fall on whole intervals since the beat, so they keep step
+// with Bubble Tea's one-second tick, and rest at least half an interval.
+func TestUntilBeat(t *testing.T) {
+	beat := fixedNow
+	for _, tc := range []struct {
+		name     string
+		since    time.Duration // from the beat to now
+		interval time.Duration
+		want     time.Duration
+	}{
+		{"no beat yet", -1, time.Second, time.Second},
+		{"a refresh that took 3ms", 3 * time.Millisecond, time.Second, 997 * time.Millisecond},
+		{"ten seconds in, 2ms late", 10*time.Second + 2*time.Millisecond, time.Second, 998 * time.Millisecond},
+		{"a slow refresh rests half an interval", 1800 * time.Millisecond, time.Second, 1200 * time.Millisecond},
+		{"just under half an interval to go", 1501 * time.Millisecond, time.Second, 1499 * time.Millisecond},
+		{"half an interval to go", 1500 * time.Millisecond, time.Second, 500 * time.Millisecond},
+		{"every 5s", 7 * time.Second, 5 * time.Second, 3 * time.Second},
+		{"every 250ms", 1100 * time.Millisecond, 250 * time.Millisecond, 150 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := beat
+			if tc.since < 0 {
+				b = time.Time{}
+			}
+			if got := untilBeat(b, beat.Add(tc.since), tc.interval); got != tc.want {
+				t.Errorf("untilBeat at %v every %v = %v, want %v", tc.since, tc.interval, got, tc.want)
+			}
+		})
+	}
+}

@@ -146,6 +146,7 @@ type Model struct {
 	fetchStarted time.Time
 	paused       bool
 	interval     time.Duration
+	beat         time.Time // refreshes fall on whole intervals since it
 
 	lastOK   time.Time // when the shown snapshot arrived
 	lastErr  error
@@ -210,6 +211,7 @@ func New(src Source, opts Options) *Model {
 // Init starts the first refresh and the clock.
 func (m *Model) Init() tea.Cmd {
 	m.now = m.c.opts.Now()
+	m.beat = time.Now()
 	cmds := []tea.Cmd{m.fetch(), m.alarm.wait()}
 	if m.c.opts.Theme == "" {
 		// Raw, not tea.RequestBackgroundColor: Bubble Tea would hold it
@@ -254,6 +256,25 @@ func (m *Model) readLocks(pid int) tea.Cmd {
 func (m *Model) schedule(d time.Duration) tea.Cmd {
 	gen := m.gen
 	return tea.Tick(d, func(time.Time) tea.Msg { return refreshMsg{gen: gen} })
+}
+
+// untilBeat is the wait for the next refresh. Refreshes fall on whole
+// intervals since Init, not an interval after the last one ended: Init
+// runs just after Bubble Tea starts its one-second tick, so at whole
+// seconds the two timers are due together and the process wakes once a
+// second, not twice (each wake-up costs more than most of a refresh's
+// work on a small VM). A refresh that ran late still rests at least half
+// an interval before the next one.
+func untilBeat(beat, now time.Time, interval time.Duration) time.Duration {
+	if beat.IsZero() || now.Before(beat) {
+		return interval
+	}
+	since := now.Sub(beat)
+	d := interval - since%interval
+	if d < interval/2 {
+		d += interval
+	}
+	return d
 }
 
 // backoff is the wait before retrying after n consecutive failures.
@@ -349,7 +370,7 @@ func (m *Model) onSnapshot(msg snapshotMsg) tea.Cmd {
 	if m.paused {
 		return locks
 	}
-	return tea.Batch(m.schedule(m.interval), locks)
+	return tea.Batch(m.schedule(untilBeat(m.beat, time.Now(), m.interval)), locks)
 }
 
 // refreshPanes rebuilds what the panes show from the snapshot and the
@@ -556,7 +577,7 @@ func (m *Model) setInterval(d time.Duration) tea.Cmd {
 	if m.paused || m.inFlight {
 		return nil
 	}
-	return m.schedule(m.interval)
+	return m.schedule(untilBeat(m.beat, time.Now(), m.interval))
 }
 
 // View draws the screen. It only renders what Update built.
