@@ -134,3 +134,52 @@ func TestUntilBeat(t *testing.T) {
 		})
 	}
 }
+
+// fakeTimer records how Run's timer is armed.
+type fakeTimer struct {
+	armed   []time.Duration
+	stopped int
+}
+
+func (f *fakeTimer) Arm(d time.Duration) { f.armed = append(f.armed, d) }
+func (f *fakeTimer) Stop()               { f.stopped++ }
+
+// With Run's timer, a snapshot arms it for the next beat instead of
+// asking Bubble Tea for a tick, and only a timer going off when due
+// starts the refresh.
+func TestRefreshTimer(t *testing.T) {
+	now := fixedNow
+	m := New(&fakeSource{snap: fixture(3)}, Options{Now: func() time.Time { return now }})
+	ft := &fakeTimer{}
+	m.timer = ft
+	m.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
+	m.Init()
+	_, cmd := m.Update(snapshotMsg{gen: m.gen, snap: fixture(3)})
+	if cmd != nil {
+		t.Errorf("the snapshot asked Bubble Tea for a command (%T): the timer should wake the next refresh", cmd())
+	}
+	if len(ft.armed) != 1 || ft.armed[0] < 500*time.Millisecond || ft.armed[0] > time.Second {
+		t.Fatalf("armed %v, want once, for the next whole second since Init", ft.armed)
+	}
+
+	m.Update(timerMsg{}) // went off early: a stale arming
+	if m.inFlight {
+		t.Fatal("a timer going off before it was due started a refresh")
+	}
+	m.due = time.Now()
+	m.Update(timerMsg{})
+	if !m.inFlight {
+		t.Fatal("the timer went off when due, and no refresh started")
+	}
+	m.Update(snapshotMsg{gen: m.gen, snap: fixture(3)})
+
+	press(m, " ") // pause
+	if ft.stopped != 1 {
+		t.Errorf("pausing stopped the timer %d times, want 1", ft.stopped)
+	}
+	m.due = time.Now()
+	m.Update(timerMsg{})
+	if m.inFlight {
+		t.Error("a refresh started while paused")
+	}
+}

@@ -125,8 +125,10 @@ type (
 		err  error
 	}
 	refreshMsg struct{ gen int }
-	clockMsg   struct{}
-	locksMsg   struct {
+	// timerMsg is Timer going off.
+	timerMsg struct{}
+	clockMsg struct{}
+	locksMsg struct {
 		pid   int
 		locks []inspect.Lock
 		err   error
@@ -147,6 +149,8 @@ type Model struct {
 	paused       bool
 	interval     time.Duration
 	beat         time.Time // refreshes fall on whole intervals since it
+	timer        Timer     // set by Run; nil: Bubble Tea's timers
+	due          time.Time // when timer was armed to go off
 
 	lastOK   time.Time // when the shown snapshot arrived
 	lastErr  error
@@ -252,8 +256,20 @@ func (m *Model) readLocks(pid int) tea.Cmd {
 	}
 }
 
+// Timer wakes the model for its next refresh: Run gives it one that
+// sends a timerMsg each time it goes off (see internal/beat).
+type Timer interface {
+	Arm(d time.Duration) // go off once, d from now, replacing any earlier arming
+	Stop()
+}
+
 // schedule asks for the next refresh after d, in this generation.
 func (m *Model) schedule(d time.Duration) tea.Cmd {
+	if m.timer != nil {
+		m.due = time.Now().Add(d)
+		m.timer.Arm(d)
+		return nil
+	}
 	gen := m.gen
 	return tea.Tick(d, func(time.Time) tea.Msg { return refreshMsg{gen: gen} })
 }
@@ -308,6 +324,13 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 	case refreshMsg:
 		if msg.gen != m.gen || m.paused || m.inFlight {
 			return nil // stale tick, paused, or a refresh still running
+		}
+		return m.fetch()
+	case timerMsg:
+		// A timer that went off just before it was armed again (a new
+		// interval) is early for the new time: that is its stale tick.
+		if m.paused || m.inFlight || time.Now().Before(m.due.Add(-time.Millisecond)) {
+			return nil
 		}
 		return m.fetch()
 	case clockMsg:
@@ -560,6 +583,9 @@ func (m *Model) togglePause() tea.Cmd {
 	m.paused = !m.paused
 	m.gen++ // a pending tick belongs to the old generation
 	if m.paused {
+		if m.timer != nil {
+			m.timer.Stop()
+		}
 		m.setFlash("refresh paused: the data on screen is frozen (space resumes)")
 		return nil
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/charmbracelet/colorprofile"
 	"golang.org/x/term"
 
+	"github.com/pgmedic/pgmedic/internal/beat"
 	"github.com/pgmedic/pgmedic/internal/terminal"
 )
 
@@ -41,6 +42,13 @@ func Run(ctx context.Context, m *Model, in, out *os.File, profile *colorprofile.
 	}
 	scr := terminal.New(out, prof)
 	p, d := program(ctx, m, scr, in, width, height, prof, env)
+
+	// Refreshes are woken by a timer of their own; without one (no
+	// timerfd), by Bubble Tea's.
+	if t, err := beat.New(func() { p.Send(timerMsg{}) }); err == nil {
+		defer t.Close()
+		m.timer = t
+	}
 
 	// Bubble Tea follows the terminal's size only with its own renderer.
 	winch := make(chan os.Signal, 1)
