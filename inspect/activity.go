@@ -74,9 +74,12 @@ func lockTag(alias string) string {
 // A row the client holds as quiet ($7: idle, or idle in transaction,
 // reading from its client) that is still just that, unchanged, is not
 // sent at all: most backends of a full pool are such rows, and each row
-// costs the client more to receive than anything else in a refresh. Their
-// pids come back in one array, on an extra row with pid 0 that sorts
-// first, so the client knows which of them still exist.
+// costs the client more to receive than anything else in a refresh. An
+// extra row with pid 0, that sorts first, tells the client which of them
+// still exist: their pids in one array, or NULL when there are as many
+// as the client holds ($8), which can only be all of them (a quiet row
+// is one the client holds as quiet). While the pool stands still, that
+// saves the client from reading and sorting an array of every idle pid.
 //
 // The window aggregate that collects them runs over the rows the query
 // produces anyway; only the one row numbered 1 carries the array.
@@ -136,16 +139,17 @@ WITH wl AS MATERIALIZED (
   JOIN pg_catalog.pg_prepared_xacts px ON px.transaction = xl.transactionid
   WHERE h.pid IS NULL AND h.granted
 )
-%[4]s`, waitstart, lockTag("l"), lockTag("h"), backendRows(waits, from))
+%[4]s`, waitstart, lockTag("l"), lockTag("h"), backendRows(waits, from, "$8::int"))
 }
 
 // backendRows is the activity statement's shape around its source of
 // rows (from, an alias a with pid, same, quiet and the backend's columns)
 // and its wait columns: the columns that cannot have changed are sent only
 // for rows that did (same is false), quiet rows are left out, and their
-// pids come on a first row with pid 0. The decoding benchmark uses it with
+// pids come on a first row with pid 0, unless there are held of them (the
+// number the client holds as quiet). The decoding benchmark uses it with
 // a generated source.
-func backendRows(waits, from string) string {
+func backendRows(waits, from, held string) string {
 	var inner, outer strings.Builder
 	for i, c := range []string{
 		"coalesce(a.leader_pid, 0)",
@@ -165,12 +169,14 @@ func backendRows(waits, from string) string {
 FROM (
   SELECT a.pid, a.same, a.quiet,
          %s%s,
-         CASE WHEN row_number() OVER () = 1 THEN array_agg(a.pid) FILTER (WHERE a.quiet) OVER () END AS quiet_pids
+         CASE WHEN row_number() OVER () = 1 THEN count(*) FILTER (WHERE a.quiet) OVER () END AS nquiet,
+         CASE WHEN row_number() OVER () = 1 AND count(*) FILTER (WHERE a.quiet) OVER () <> %s
+              THEN array_agg(a.pid) FILTER (WHERE a.quiet) OVER () END AS quiet_pids
   FROM %s
 ) r
 CROSS JOIN LATERAL (VALUES (false), (true)) AS x(carrier)
-WHERE CASE WHEN x.carrier THEN r.quiet_pids IS NOT NULL ELSE NOT r.quiet END
-ORDER BY 1`, outer.String(), inner.String(), waits, from)
+WHERE CASE WHEN x.carrier THEN r.nquiet > 0 ELSE NOT r.quiet END
+ORDER BY 1`, outer.String(), inner.String(), waits, held, from)
 }
 
 // serverSQL reads what changes rarely, on the slow cadence: the limits

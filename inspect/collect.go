@@ -59,6 +59,8 @@ type Collector struct {
 		// CPU's caches: a second later, the walk over them cost twice
 		// as much.
 		next []any
+		// quiet are the pids $7 marks, sorted.
+		quiet []int32
 	}
 
 	// The previous snapshot's builds give the rate for an ETA.
@@ -236,14 +238,17 @@ func (c *Collector) Snapshot(ctx context.Context) (*Snapshot, error) {
 
 // activityArgs are the activity statement's parameters, from the
 // previous snapshot: the waits whose lock it knew ($1-$4), the rows it saw
-// ($5), the server's clock when it saw them ($6), and which of those rows
+// ($5), the server's clock when it saw them ($6), which of those rows
 // were quiet ($7), each as an array literal whose buffer is kept between
-// refreshes.
+// refreshes, and how many were ($8). The quiet rows' pids are kept in
+// pid order too: when all of them are still quiet, the server says so
+// instead of listing them.
 func (c *Collector) activityArgs() []any {
 	a := &c.args
 	for _, l := range []*arrayLiteral{&a.waitPIDs, &a.waitStarts, &a.waitEvents, &a.waitBlockers, &a.seen, &a.seenQuiet} {
 		l.reset()
 	}
+	a.quiet = a.quiet[:0]
 	var seenAt *time.Time
 	if c.prev != nil {
 		for i := range c.prev.Backends {
@@ -255,14 +260,18 @@ func (c *Collector) activityArgs() []any {
 				a.waitBlockers.int(b.BlockedBy[0])
 			}
 			if b.StateChange != nil {
+				q := quiet(b)
 				a.seen.int(b.PID)
-				a.seenQuiet.bool(quiet(b))
+				a.seenQuiet.bool(q)
+				if q {
+					a.quiet = append(a.quiet, int32(b.PID))
+				}
 			}
 		}
 		seenAt = &c.prev.ServerTime
 	}
 	return []any{a.waitPIDs.String(), a.waitStarts.String(), a.waitEvents.String(), a.waitBlockers.String(),
-		a.seen.String(), seenAt, a.seenQuiet.String()}
+		a.seen.String(), seenAt, a.seenQuiet.String(), len(a.quiet)}
 }
 
 // arrayLiteral builds a PostgreSQL array literal, {1,2,3}, in a buffer
@@ -524,6 +533,10 @@ func (c *Collector) scanBackends(br pgx.BatchResults, s *Snapshot, superusers ma
 		&wtype, &wevent, &blockedBy, &nBlock, &lock, &gid, &quietPIDs,
 	}, func() {
 		if pid == 0 { // the first row: the quiet pids, in no order
+			if quietPIDs == nil { // all that were, still are
+				quiet = c.args.quiet
+				return
+			}
 			quiet = quietPIDs
 			slices.Sort(quiet)
 			return

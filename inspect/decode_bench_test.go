@@ -2,6 +2,7 @@ package inspect
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -13,7 +14,9 @@ import (
 // more than a test machine can hold open. $1 marks every row but 1 in 50
 // as unchanged since the last snapshot; those come without their lock, as
 // known waits do, and the unchanged ones that are not waiting are quiet:
-// left out and carried, as idle sessions are.
+// left out and carried, as idle sessions are. $2 is how many rows the
+// client holds as quiet: when the server leaves out as many, it does not
+// list them.
 func syntheticActivitySQL(n int) string {
 	from := fmt.Sprintf(`(SELECT g AS pid, $1::bool AND g %% 50 <> 0 AS same, $1::bool AND g %% 50 <> 0 AND g %% 5 <> 0 AS quiet,
              0 AS leader_pid, 'client backend' AS backend_type, 'shop' AS datname, 'api' AS usename,
@@ -31,13 +34,13 @@ func syntheticActivitySQL(n int) string {
       FROM generate_series(1, %d) g) a`, n)
 	waits := `a.wait_event_type AS wtype, a.wait_event AS wevent, a.b AS blockers, coalesce(cardinality(a.b), 0) AS nblock,
          CASE WHEN NOT a.same THEN a.lock END AS lock, NULL::text AS gid`
-	return backendRows(waits, from)
+	return backendRows(waits, from, "$2::int")
 }
 
 // BenchmarkDecodeActivity measures reading 5,000 backends from the
 // server into a Snapshot: "first" decodes every row, "steady" is a
 // refresh where 1 in 50 rows changed and the rest are carried over (the
-// quiet ones without being sent), and
+// quiet ones without being sent; the next refresh's parameters made), and
 // "wire" reads the same rows without decoding them (the server's and the
 // network's share of the others).
 func BenchmarkDecodeActivity(b *testing.B) {
@@ -46,8 +49,13 @@ func BenchmarkDecodeActivity(b *testing.B) {
 	sql := syntheticActivitySQL(n)
 	decode := func(b *testing.B, coll *Collector, same bool) *Snapshot {
 		s := &Snapshot{}
+		held := 0 // quiet rows the client holds, from the parameters it would send
+		if coll.prev != nil {
+			coll.activityArgs()
+			held = len(coll.args.quiet)
+		}
 		batch := &pgx.Batch{}
-		batch.Queue(sql, same)
+		batch.Queue(sql, same, held)
 		br := conn.SendBatch(ctx, batch)
 		if err := coll.scanBackends(br, s, nil); err != nil {
 			b.Fatal(err)
@@ -80,7 +88,7 @@ func BenchmarkDecodeActivity(b *testing.B) {
 	b.Run("wire", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			rows, err := conn.Query(ctx, sql, true)
+			rows, err := conn.Query(ctx, sql, true, n-n/5) // as steady: all the quiet rows held
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -91,4 +99,73 @@ func BenchmarkDecodeActivity(b *testing.B) {
 			}
 		}
 	})
+}
+
+// The row with pid 0 lists the quiet pids only when the server left out
+// fewer than the client holds; when it left out as many, the client's own
+// list stands, and decoding carries exactly those rows.
+func TestQuietPIDsListedOnlyWhenSomeLeft(t *testing.T) {
+	const n = 100
+	ctx, conn := serverConn(t)
+	sql := syntheticActivitySQL(n)
+	quietN := n - n/5 // rows with g % 5 <> 0
+	carrier := func(held int) (rows int, pids []int32) {
+		t.Helper()
+		r, err := conn.Query(ctx, sql, true, held)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		for r.Next() {
+			rows++
+			if rows == 1 { // the pid 0 row; its last column lists the pids
+				dest := make([]any, len(r.FieldDescriptions()))
+				dest[len(dest)-1] = &pids
+				if err := r.Scan(dest...); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if r.Err() != nil {
+			t.Fatal(r.Err())
+		}
+		return rows, pids
+	}
+	if rows, pids := carrier(quietN); pids != nil || rows != n-quietN+1 {
+		t.Errorf("all %d held rows left out: %d rows, pids %v; want %d rows and no list", quietN, rows, pids, n-quietN+1)
+	}
+	if rows, pids := carrier(quietN + 1); len(pids) != quietN || rows != n-quietN+1 {
+		t.Errorf("one held row gone: %d rows, %d pids; want %d rows and the %d left out", rows, len(pids), n-quietN+1, quietN)
+	}
+
+	// Decoding: the client's own list is carried whole.
+	coll := &Collector{conn: conn}
+	first := &Snapshot{}
+	batch := &pgx.Batch{}
+	batch.Queue(sql, false, 0)
+	br := conn.SendBatch(ctx, batch)
+	if err := coll.scanBackends(br, first, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := br.Close(); err != nil {
+		t.Fatal(err)
+	}
+	coll.prev = first
+	coll.activityArgs()
+	if len(coll.args.quiet) != quietN {
+		t.Fatalf("the client holds %d rows as quiet, want %d", len(coll.args.quiet), quietN)
+	}
+	steady := &Snapshot{}
+	batch = &pgx.Batch{}
+	batch.Queue(sql, true, len(coll.args.quiet))
+	br = conn.SendBatch(ctx, batch)
+	if err := coll.scanBackends(br, steady, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := br.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.EqualFunc(first.Backends, steady.Backends, func(a, b Backend) bool { return a.PID == b.PID }) {
+		t.Errorf("steady snapshot has %d backends, want the %d of the first, in order", len(steady.Backends), len(first.Backends))
+	}
 }
