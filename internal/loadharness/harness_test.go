@@ -48,15 +48,16 @@ func TestHarness(t *testing.T) {
 	if r.MaxConnections != 1 || r.Sessions != 1 {
 		t.Errorf("pgmedic held up to %d connections in %d sessions; want 1 and 1", r.MaxConnections, r.Sessions)
 	}
-	if r.FirstFrame <= 0 || r.PeakRSS <= 0 || r.ExecMS <= 0 || r.Window < cfg.Duration {
-		t.Errorf("not measured: first frame %v, peak RSS %d, server %.3f ms, window %v", r.FirstFrame, r.PeakRSS, r.ExecMS, r.Window)
+	if r.FirstFrame <= 0 || r.PeakRSS <= 0 || r.ExecMS <= 0 || r.Window < cfg.Duration || len(r.KeyToFrame) != keyPresses {
+		t.Errorf("not measured: first frame %v, peak RSS %d, server %.3f ms, window %v, %d key presses",
+			r.FirstFrame, r.PeakRSS, r.ExecMS, r.Window, len(r.KeyToFrame))
 	}
 	if !strings.Contains(r.Screen, "6 waiting") {
 		t.Errorf("the screen does not show the 6 waiters:\n%s", r.Screen)
 	}
 	var out bytes.Buffer
 	r.Print(&out)
-	for _, want := range []string{"| statements on every refresh | 3 |", "| activity |", "30 backends"} {
+	for _, want := range []string{"| statements on every refresh | 3 |", "| activity |", "30 backends", "| key press to its frame, through tmux | median "} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, out.String())
 		}

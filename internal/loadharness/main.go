@@ -9,7 +9,8 @@
 //   - server time and statements per refresh, from pg_stat_statements for
 //     a role only pgmedic uses;
 //   - pgmedic's connections, sampled every second, and reconnects;
-//   - the time from starting the process to its first full frame.
+//   - the time from starting the process to its first full frame, and from
+//     a key press to its frame (through tmux, an upper bound).
 //
 // Run it from the repository:
 //
@@ -29,6 +30,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -259,11 +261,54 @@ func (r *Report) measure(ctx context.Context, admin *pgx.Conn, term *terminal, p
 	if r.Statements, err = statements(ctx, admin, role); err != nil {
 		return err
 	}
+	if r.KeyToFrame, err = keyToFrame(ctx, term, keyPresses); err != nil {
+		return err
+	}
 	if r.Screen, err = term.screen(); err != nil {
 		return err
 	}
 	_, _ = term.tmux("send-keys", "-t", "load", "q")
 	return r.count()
+}
+
+// keyPresses is how many view keys keyToFrame times: an even number, so
+// the screen ends on the view it started on.
+const keyPresses = 20
+
+// keyToFrame presses keys that switch between the Triage and Connections
+// views, after the window so as not to count in it, and times each from
+// sending it until the terminal shows its frame. tmux's own round trips
+// (each a process, about 2 ms here) are included: it is an upper bound.
+func keyToFrame(ctx context.Context, term *terminal, presses int) ([]time.Duration, error) {
+	var took []time.Duration
+	for i := range presses {
+		key, want := "2", "▸ 2 Connections"
+		if i%2 == 1 {
+			key, want = "1", "▸ 1 Triage"
+		}
+		start := time.Now()
+		if _, err := term.tmux("send-keys", "-t", "load", key); err != nil {
+			return nil, err
+		}
+		for {
+			screen, err := term.screen()
+			if err != nil {
+				return nil, err
+			}
+			if strings.Contains(screen, want) {
+				break
+			}
+			if time.Since(start) > 5*time.Second {
+				return nil, fmt.Errorf("key %q: its frame did not come in 5s:\n%s", key, screen)
+			}
+		}
+		took = append(took, time.Since(start))
+		// Apart, and at varying points of the refresh cycle.
+		if err := sleep(ctx, 137*time.Millisecond); err != nil {
+			return nil, err
+		}
+	}
+	return took, nil
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
@@ -283,6 +328,7 @@ type Report struct {
 	CPUs    int
 
 	FirstFrame time.Duration
+	KeyToFrame []time.Duration // each key press until its frame
 	Window     time.Duration
 	CPU        time.Duration
 	PeakRSS    int64
@@ -326,6 +372,23 @@ func (r *Report) count() error {
 	return nil
 }
 
+// keyMax is the slowest key press, or an hour when none was timed.
+func (r *Report) keyMax() time.Duration {
+	if len(r.KeyToFrame) == 0 {
+		return time.Hour
+	}
+	return slices.Max(r.KeyToFrame)
+}
+
+func (r *Report) keyToFrame() string {
+	if len(r.KeyToFrame) == 0 {
+		return "not measured"
+	}
+	k := slices.Sorted(slices.Values(r.KeyToFrame))
+	ms := func(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
+	return fmt.Sprintf("median %s, slowest %s of %d", ms(k[len(k)/2]), ms(k[len(k)-1]), len(k))
+}
+
 // CPUPercent is the share of one core used over the window.
 func (r *Report) CPUPercent() float64 { return 100 * r.CPU.Seconds() / r.Window.Seconds() }
 
@@ -347,6 +410,7 @@ func (r *Report) targets() []target {
 		{"reconnects", strconv.Itoa(r.Sessions - 1), "0", r.Sessions == 1},
 		{"start to first full frame", r.FirstFrame.Round(time.Millisecond).String(), "≤ 150ms",
 			r.FirstFrame <= 150*time.Millisecond},
+		{"key press to its frame, through tmux", r.keyToFrame(), "≤ 16ms", r.keyMax() <= 16*time.Millisecond},
 	}
 }
 
