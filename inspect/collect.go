@@ -528,9 +528,18 @@ func (c *Collector) scanBackends(br pgx.BatchResults, s *Snapshot, superusers ma
 			s.Backends = append(s.Backends, row)
 		}
 	}
-	err := readEach(br, &c.scans.activity, "pg_stat_activity", []any{&pid, &same,
+	all := []any{&pid, &same,
 		&leader, &btype, &db, &user, &roleOID, &app, &addr, &state, &start, &xact, &qstart, &change, &query,
-		&wtype, &wevent, &blockedBy, &nBlock, &lock, &gid, &quietPIDs,
+		&wtype, &wevent, &blockedBy, &nBlock, &lock, &gid, &quietPIDs}
+	// An unchanged row's thirteen backend columns are NULL and it starts
+	// as its previous self: they are not scanned at all.
+	unchanged := slices.Clone(all)
+	clear(unchanged[2:15])
+	err := readEachPicked(br, &c.scans.activity, "pg_stat_activity", func(raw [][]byte) []any {
+		if len(raw) == len(all) && len(raw[1]) == 1 && (raw[1][0] == 1 || raw[1][0] == 't') { // same, binary or text
+			return unchanged
+		}
+		return all
 	}, func() {
 		if pid == 0 { // the first row: the quiet pids, in no order
 			if quietPIDs == nil { // all that were, still are

@@ -36,6 +36,9 @@ func (sc *scanner) scan(m *pgtype.Map, rows pgx.Rows, targets []any) error {
 	}
 	raw := rows.RawValues()
 	for i, t := range targets {
+		if t == nil {
+			continue // a column this row does not need
+		}
 		col, fd := &sc.cols[i], &fds[i]
 		if tt := reflect.TypeOf(t); col.plan == nil || col.oid != fd.DataTypeOID || col.format != fd.Format || col.target != tt {
 			*col = scanCol{fd.DataTypeOID, fd.Format, tt, m.PlanScan(fd.DataTypeOID, fd.Format, t)}
@@ -50,11 +53,17 @@ func (sc *scanner) scan(m *pgtype.Map, rows pgx.Rows, targets []any) error {
 // readEach runs the batch's next statement and calls row after scanning
 // each of its rows into targets, with sc's plans.
 func readEach(br pgx.BatchResults, sc *scanner, what string, targets []any, row func()) error {
+	return readEachPicked(br, sc, what, func([][]byte) []any { return targets }, row)
+}
+
+// readEachPicked is readEach with each row's targets picked from its raw
+// values: nil targets skip columns the row does not need.
+func readEachPicked(br pgx.BatchResults, sc *scanner, what string, pick func(raw [][]byte) []any, row func()) error {
 	rows, err := br.Query()
 	if err == nil {
 		m := rows.Conn().TypeMap()
 		for err == nil && rows.Next() {
-			if err = sc.scan(m, rows, targets); err == nil {
+			if err = sc.scan(m, rows, pick(rows.RawValues())); err == nil {
 				row()
 			}
 		}
