@@ -10,7 +10,8 @@
 //     a role only pgmedic uses;
 //   - pgmedic's connections, sampled every second, and reconnects;
 //   - the time from starting the process to its first full frame, and from
-//     a key press to its frame (through tmux, an upper bound).
+//     a key press to its frame (through a tmux control client, an upper
+//     bound).
 //
 // Run it from the repository:
 //
@@ -20,6 +21,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -277,29 +279,69 @@ const keyPresses = 20
 
 // keyToFrame presses keys that switch between the Triage and Connections
 // views, after the window so as not to count in it, and times each from
-// sending it until the terminal shows its frame. tmux's own round trips
-// (each a process, about 2 ms here) are included: it is an upper bound.
+// sending it until pgmedic has written the new view's tab row. It goes
+// through a tmux control-mode client: keys go in on its standard input,
+// and pgmedic's output comes back as %output notifications as soon as
+// tmux reads it, with no process per command and no polling of the
+// screen. tmux's relaying is still included: it is an upper bound.
 func keyToFrame(ctx context.Context, term *terminal, presses int) ([]time.Duration, error) {
+	cmd := exec.CommandContext(ctx, "tmux", "-L", term.socket, "-C", "attach", "-t", "load")
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("tmux control client: %w", err)
+	}
+	defer func() {
+		_ = in.Close() // detaches the client
+		_ = cmd.Wait()
+	}()
+	output := make(chan string, 1024) // %output payloads
+	go func() {
+		defer close(output)
+		lines := bufio.NewScanner(out)
+		lines.Buffer(make([]byte, 0, 64<<10), 1<<20)
+		for lines.Scan() {
+			if rest, ok := strings.CutPrefix(lines.Text(), "%output "); ok {
+				_, payload, _ := strings.Cut(rest, " ") // after the pane id
+				output <- payload
+			}
+		}
+	}()
+
 	var took []time.Duration
 	for i := range presses {
 		key, want := "2", "▸ 2 Connections"
 		if i%2 == 1 {
 			key, want = "1", "▸ 1 Triage"
 		}
-		start := time.Now()
-		if _, err := term.tmux("send-keys", "-t", "load", key); err != nil {
-			return nil, err
+		for drained := false; !drained; { // what came before the key
+			select {
+			case <-output:
+			default:
+				drained = true
+			}
 		}
-		for {
-			screen, err := term.screen()
-			if err != nil {
-				return nil, err
-			}
-			if strings.Contains(screen, want) {
-				break
-			}
-			if time.Since(start) > 5*time.Second {
-				return nil, fmt.Errorf("key %q: its frame did not come in 5s:\n%s", key, screen)
+		start := time.Now()
+		if _, err := fmt.Fprintf(in, "send-keys -t load %s\n", key); err != nil {
+			return nil, fmt.Errorf("tmux control client: %w", err)
+		}
+		var seen strings.Builder // a row may come in more than one notification
+		timeout := time.After(5 * time.Second)
+		for !strings.Contains(seen.String(), want) {
+			select {
+			case payload, ok := <-output:
+				if !ok {
+					return nil, fmt.Errorf("key %q: the tmux control client ended", key)
+				}
+				seen.WriteString(payload)
+			case <-timeout:
+				return nil, fmt.Errorf("key %q: its frame did not come in 5s", key)
 			}
 		}
 		took = append(took, time.Since(start))
