@@ -5,9 +5,9 @@
 // Go timer. The poller sleeps for timers in whole milliseconds
 // (epoll_wait), so a Go timer wakes the process up to a millisecond late,
 // and Go's system monitor, which wakes on time, polls every 20 µs until
-// the program catches up: on a small VM, where every wake-up is costly,
-// those polls cost as much as a sixth of an idle refresh. A timerfd wakes
-// the poller at its time.
+// the program catches up. On a 2-core VM, where a wake-up costs 20-30 µs,
+// the monitor's CPU at one refresh a second fell from 340-360 to 220-260
+// µs a second with a timerfd, which wakes the poller at its time.
 package beat
 
 import "time"
