@@ -149,7 +149,7 @@ type Model struct {
 	paused       bool
 	interval     time.Duration
 	beat         time.Time // refreshes fall on whole intervals since it
-	timer        Timer     // set by Run; nil: Bubble Tea's timers
+	timer        Timer     // set by Run; nil (tests): Bubble Tea's timers
 	due          time.Time // when timer was armed to go off
 
 	lastOK   time.Time // when the shown snapshot arrived

@@ -17,10 +17,11 @@ import (
 )
 
 // Run shows m full-screen on the terminal in and out until the user quits
-// or ctx ends. An error drawing (the terminal went away) ends it too. Bubble Tea reads the keys and runs the model; frames are
-// drawn by internal/terminal as soon as Update changes them, and not
-// otherwise, so an idle pgmedic does not wake up between refreshes.
-// profile nil means detect it from the terminal and environment.
+// or ctx ends; an error drawing (the terminal went away) ends it too.
+// Bubble Tea reads the keys and runs the model; frames are drawn by
+// internal/terminal as soon as Update changes them, and not otherwise,
+// so an idle pgmedic does not wake up between refreshes. profile nil
+// means detect it from the terminal and environment.
 func Run(ctx context.Context, m *Model, in, out *os.File, profile *colorprofile.Profile) error {
 	// Keys come raw from a terminal; from anything else (a pipe, in a
 	// script) they are read as they come, as Bubble Tea did.
@@ -43,12 +44,10 @@ func Run(ctx context.Context, m *Model, in, out *os.File, profile *colorprofile.
 	scr := terminal.New(out, prof)
 	p, d := program(ctx, m, scr, in, width, height, prof, env)
 
-	// Refreshes are woken by a timer of their own; without one (no
-	// timerfd), by Bubble Tea's.
-	if t, err := beat.New(func() { p.Send(timerMsg{}) }); err == nil {
-		defer t.Close()
-		m.timer = t
-	}
+	// Refreshes are woken by a timer of their own (see internal/beat).
+	timer := beat.New(func() { p.Send(timerMsg{}) })
+	defer timer.Close()
+	m.timer = timer
 
 	// Bubble Tea follows the terminal's size only with its own renderer.
 	winch := make(chan os.Signal, 1)

@@ -2,7 +2,6 @@ package beat
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"syscall"
 	"time"
@@ -10,56 +9,60 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-type impl struct {
-	file *os.File        // the timerfd, non-blocking, so reads park in the poller
+// sysTimer is a timerfd, read by its own goroutine through the poller.
+type sysTimer struct {
+	file *os.File        // non-blocking, so its reads park in the poller
 	raw  syscall.RawConn // to set it without racing Close
 	done chan struct{}
 }
 
-func (t *Timer) start() error {
+// newSysTimer returns a timerfd that calls fire each time it expires and
+// failed if reading it ever fails, or nil when none can be had (a
+// sandbox that forbids timerfd_create).
+func newSysTimer(fire, failed func()) *sysTimer {
 	fd, err := unix.TimerfdCreate(unix.CLOCK_MONOTONIC, unix.TFD_NONBLOCK|unix.TFD_CLOEXEC)
 	if err != nil {
-		return fmt.Errorf("timerfd_create: %w", err)
+		return nil
 	}
-	t.file, t.done = os.NewFile(uintptr(fd), "beat"), make(chan struct{})
-	if t.raw, err = t.file.SyscallConn(); err != nil {
-		t.file.Close()
-		return fmt.Errorf("timerfd: %w", err)
+	s := &sysTimer{file: os.NewFile(uintptr(fd), "beat"), done: make(chan struct{})}
+	if s.raw, err = s.file.SyscallConn(); err != nil {
+		s.file.Close()
+		return nil
 	}
-	go t.loop()
-	return nil
+	go s.loop(fire, failed)
+	return s
 }
 
 // loop reads each expiry (an 8-byte count) and calls fire, until the file
-// is closed.
-func (t *Timer) loop() {
-	defer close(t.done)
+// is closed or a read fails.
+func (s *sysTimer) loop(fire, failed func()) {
+	defer close(s.done)
 	var buf [8]byte
 	for {
-		_, err := t.file.Read(buf[:])
+		_, err := s.file.Read(buf[:])
 		switch {
 		case err == nil:
-			t.fire()
+			fire()
 		case errors.Is(err, os.ErrClosed):
 			return
-		case errors.Is(err, unix.EAGAIN), errors.Is(err, unix.EINTR):
-			// Re-armed between the poller's wake-up and the read.
 		default:
+			s.file.Close()
+			failed()
 			return
 		}
 	}
 }
 
-// arm sets the relative expiry; 0 disarms. After Close it does nothing.
-func (t *Timer) arm(d time.Duration) {
+// set sets the relative expiry; 0 disarms. After close it does nothing.
+func (s *sysTimer) set(d time.Duration) {
 	spec := unix.ItimerSpec{Value: unix.NsecToTimespec(d.Nanoseconds())}
 	// Setting a valid value on an open timerfd cannot fail; Control
 	// fails only once the file is closed.
-	_ = t.raw.Control(func(fd uintptr) { _ = unix.TimerfdSettime(int(fd), 0, &spec, nil) })
+	_ = s.raw.Control(func(fd uintptr) { _ = unix.TimerfdSettime(int(fd), 0, &spec, nil) })
 }
 
-func (t *Timer) close() error {
-	err := t.file.Close() // wakes the pending read with ErrClosed
-	<-t.done
+func (s *sysTimer) close() error {
+	err := s.file.Close() // wakes the pending read with ErrClosed
+	<-s.done
 	return err
 }

@@ -5,15 +5,26 @@ import (
 	"time"
 )
 
-func newTimer(t *testing.T) (*Timer, chan time.Time) {
-	t.Helper()
-	fired := make(chan time.Time, 10)
-	tm, err := New(func() { fired <- time.Now() })
-	if err != nil {
-		t.Fatal(err)
+// kinds are the two ways a Timer goes off: New's (a timerfd on Linux)
+// and the Go timer it falls back to.
+var kinds = []struct {
+	name string
+	make func(fire func()) *Timer
+}{
+	{"New", New},
+	{"Go timer", func(fire func()) *Timer { return &Timer{fire: fire} }},
+}
+
+// each runs test on a timer of every kind.
+func each(t *testing.T, test func(t *testing.T, tm *Timer, fired chan time.Time)) {
+	for _, k := range kinds {
+		t.Run(k.name, func(t *testing.T) {
+			fired := make(chan time.Time, 10)
+			tm := k.make(func() { fired <- time.Now() })
+			t.Cleanup(func() { tm.Close() })
+			test(t, tm, fired)
+		})
 	}
-	t.Cleanup(func() { tm.Close() })
-	return tm, fired
 }
 
 // wentOff waits for the timer to go off and says how long after start.
@@ -39,35 +50,62 @@ func quiet(t *testing.T, fired chan time.Time, d time.Duration, why string) {
 }
 
 func TestGoesOffOnceWhenArmed(t *testing.T) {
-	tm, fired := newTimer(t)
+	each(t, func(t *testing.T, tm *Timer, fired chan time.Time) {
+		start := time.Now()
+		tm.Arm(30 * time.Millisecond)
+		if d := wentOff(t, fired, start); d < 30*time.Millisecond {
+			t.Errorf("went off after %v, armed for 30ms", d)
+		}
+		quiet(t, fired, 100*time.Millisecond, "twice for one arming")
+	})
+}
+
+func TestArmReplacesAndStopCancels(t *testing.T) {
+	each(t, func(t *testing.T, tm *Timer, fired chan time.Time) {
+		start := time.Now()
+		tm.Arm(20 * time.Millisecond)
+		tm.Arm(200 * time.Millisecond) // replaces the first
+		if d := wentOff(t, fired, start); d < 200*time.Millisecond {
+			t.Errorf("went off after %v: the first arming was not replaced", d)
+		}
+		tm.Arm(30 * time.Millisecond)
+		tm.Stop()
+		quiet(t, fired, 150*time.Millisecond, "after Stop")
+	})
+}
+
+func TestArmNowAndAfterClose(t *testing.T) {
+	each(t, func(t *testing.T, tm *Timer, fired chan time.Time) {
+		tm.Arm(0)
+		wentOff(t, fired, time.Now())
+		if err := tm.Close(); err != nil {
+			t.Fatal(err)
+		}
+		tm.Arm(time.Millisecond) // must not panic or touch a reused descriptor
+		quiet(t, fired, 50*time.Millisecond, "after Close")
+	})
+}
+
+// When the timerfd fails, what it was armed for goes off at once, and the
+// timer goes on as a Go timer: the refreshes do not stop.
+func TestTimerfdFailureFallsBack(t *testing.T) {
+	fired := make(chan time.Time, 10)
+	tm := New(func() { fired <- time.Now() })
+	t.Cleanup(func() { tm.Close() })
+	sys := tm.sys
+	if sys == nil {
+		t.Skip("no timerfd here: New is a Go timer already, tested above")
+	}
+	t.Cleanup(func() { sys.close() })
+	tm.Arm(time.Hour)
+	tm.sysFailed() // as its goroutine does when a read fails
+	wentOff(t, fired, time.Now())
 	start := time.Now()
 	tm.Arm(30 * time.Millisecond)
 	if d := wentOff(t, fired, start); d < 30*time.Millisecond {
 		t.Errorf("went off after %v, armed for 30ms", d)
 	}
-	quiet(t, fired, 100*time.Millisecond, "twice for one arming")
-}
-
-func TestArmReplacesAndStopCancels(t *testing.T) {
-	tm, fired := newTimer(t)
-	start := time.Now()
-	tm.Arm(20 * time.Millisecond)
-	tm.Arm(200 * time.Millisecond) // replaces the first
-	if d := wentOff(t, fired, start); d < 200*time.Millisecond {
-		t.Errorf("went off after %v: the first arming was not replaced", d)
+	if tm.sys != nil || tm.timer == nil {
+		t.Error("after the failure the timer should be a Go timer")
 	}
-	tm.Arm(30 * time.Millisecond)
-	tm.Stop()
-	quiet(t, fired, 150*time.Millisecond, "after Stop")
-}
-
-func TestArmNowAndAfterClose(t *testing.T) {
-	tm, fired := newTimer(t)
-	tm.Arm(0)
-	wentOff(t, fired, time.Now())
-	if err := tm.Close(); err != nil {
-		t.Fatal(err)
-	}
-	tm.Arm(time.Millisecond) // must not panic or touch a reused descriptor
-	quiet(t, fired, 50*time.Millisecond, "after Close")
 }
