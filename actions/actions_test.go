@@ -33,6 +33,7 @@ type lab struct {
 type bench struct {
 	st    *scenario.Stage
 	db    string
+	dsn   string
 	mon   *pgx.Conn
 	coll  *inspect.Collector
 	mu    sync.Mutex
@@ -56,7 +57,7 @@ func (l *lab) bench(t *testing.T, user string) *bench {
 	t.Cleanup(func() { mon.Close(ctx) })
 	coll, err := inspect.NewCollector(ctx, mon)
 	must(t, err)
-	b := &bench{st: st, db: db, mon: mon, coll: coll, audit: filepath.Join(t.TempDir(), "state", "pgmedic", "audit.jsonl")}
+	b := &bench{st: st, db: db, dsn: l.c.ConnString(db, user), mon: mon, coll: coll, audit: filepath.Join(t.TempDir(), "state", "pgmedic", "audit.jsonl")}
 	b.env = actions.Env{
 		Monitor: func(ctx context.Context, fn func(*pgx.Conn) error) error {
 			b.mu.Lock()
@@ -162,9 +163,9 @@ func TestActions(t *testing.T) {
 		if !term.Allowed() || term.Backend.Blocked != 6 || !strings.Contains(term.Effect, "rolls back") {
 			t.Fatalf("terminate plan: %+v", term)
 		}
-		want := fmt.Sprintf("pg_terminate_backend(%d, 5000)", p.Root.PID) // the timeout argument is 14+
+		want := fmt.Sprintf("pg_terminate_backend(pid, 3000) FROM pg_stat_activity WHERE pid = %d AND backend_start = '", p.Root.PID) // the timeout argument is 14+
 		if s.Server.VersionNum < 140000 {
-			want = fmt.Sprintf("pg_terminate_backend(%d)", p.Root.PID)
+			want = fmt.Sprintf("pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = %d AND backend_start = '", p.Root.PID)
 		}
 		if !strings.Contains(term.Statements[0].Display, want) {
 			t.Errorf("statement shown: %s", term.Statements[0].Display)
@@ -181,10 +182,10 @@ func TestActions(t *testing.T) {
 			t.Errorf("the migration failed after the root went: %v", err)
 		}
 		lines := b.auditLines(t)
-		if len(lines) != 2 {
-			t.Fatalf("audit has %d records, want the refusal and the terminate", len(lines))
+		if len(lines) != 3 || lines[0]["outcome"] != "refused" || lines[1]["outcome"] != "started" || lines[1]["id"] != lines[2]["id"] {
+			t.Fatalf("audit has %v, want the refusal, then the terminate started and done under one id", lines)
 		}
-		last := lines[1]
+		last := lines[2]
 		if last["action"] != "terminate" || last["outcome"] != "done" || last["blocked_before"] != 6.0 || last["database"] != b.db {
 			t.Errorf("audit record = %v", last)
 		}
@@ -368,7 +369,7 @@ func TestActions(t *testing.T) {
 
 		// Duplicates still there: the pre-check says which key, nothing changes.
 		r := actions.Run(ctx, b.env, actions.PlanRebuild(ix), nil)
-		if r.Outcome != "refused" || !strings.Contains(r.Message, "key (duplicate) appears 2 times") {
+		if r.Outcome != "refused" || !strings.Contains(r.Message, "key (code)=(duplicate) appears 2 times") {
 			t.Fatalf("rebuild with duplicates: %s", r.Describe())
 		}
 		if again := b.index(t, "orders_code_uq"); again.OID != ix.OID || len(b.snap(t).Indexes) != 1 {
@@ -377,8 +378,8 @@ func TestActions(t *testing.T) {
 
 		must(t, b.st.Exec(ctx, "UPDATE "+orders.Ident()+" SET code = 'c2' WHERE id = 2"))
 		plan := actions.PlanRebuild(ix)
-		if last := plan.Statements[len(plan.Statements)-1].SQL; last != "CREATE UNIQUE INDEX CONCURRENTLY orders_code_uq ON public.orders USING btree (code)" {
-			t.Errorf("rebuild creates with %q", last)
+		if last := plan.Statements[len(plan.Statements)-1].SQL; last != `REINDEX INDEX CONCURRENTLY "public"."orders_code_uq"` {
+			t.Errorf("rebuild runs %q", last)
 		}
 		r = actions.Run(ctx, b.env, plan, nil)
 		if !r.OK() || !strings.Contains(r.Message, "still UNIQUE") {

@@ -2,6 +2,8 @@ package actions
 
 import (
 	"bytes"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -38,6 +40,7 @@ func DefaultAuditPath() string {
 
 // Record is one line of the audit log.
 type Record struct {
+	ID            string    `json:"id"`
 	Time          time.Time `json:"time"`
 	Server        string    `json:"server"`
 	Database      string    `json:"database"`
@@ -52,11 +55,12 @@ type Record struct {
 	BlockedBefore int       `json:"blocked_before"`
 	BlockedAfter  int       `json:"blocked_after"`
 	NewRoots      []int     `json:"new_roots,omitempty"`
+	Attempts      []string  `json:"attempts,omitempty"`
 }
 
 // RecordOf turns a result into its audit record.
 func RecordOf(r *Result, server, database, user string) Record {
-	rec := Record{Time: r.Started.UTC(), Server: server, Database: database, User: user, Action: r.Plan.Kind,
+	rec := Record{ID: r.ID, Attempts: r.Attempts, Time: r.Started.UTC(), Server: server, Database: database, User: user, Action: r.Plan.Kind,
 		Outcome: r.Outcome, Message: r.Message, SQLState: r.SQLState, DurationMS: r.Duration.Milliseconds(),
 		BlockedBefore: r.BlockedBefore, BlockedAfter: r.BlockedAfter, NewRoots: r.NewRoots}
 	switch {
@@ -73,9 +77,19 @@ func RecordOf(r *Result, server, database, user string) Record {
 	return rec
 }
 
-// Write appends the result's record, creating the file (mode 0600) and
+// NewActionID is a random id for one execution.
+func NewActionID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// Write appends the result's record.
+func (a *Audit) Write(r *Result) error { return a.Append(RecordOf(r, a.Server, a.Database, a.User)) }
+
+// Append appends a record, creating the file (mode 0600) and
 // its directory (0700) when needed.
-func (a *Audit) Write(r *Result) error {
+func (a *Audit) Append(rec Record) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if err := os.MkdirAll(filepath.Dir(a.Path), 0o700); err != nil {
@@ -86,7 +100,7 @@ func (a *Audit) Write(r *Result) error {
 		return fmt.Errorf("audit log: %w", err)
 	}
 	defer f.Close()
-	line, err := json.Marshal(RecordOf(r, a.Server, a.Database, a.User))
+	line, err := json.Marshal(rec)
 	if err != nil {
 		return fmt.Errorf("audit log: %w", err)
 	}

@@ -19,6 +19,7 @@ import (
 type Env struct {
 	// Monitor runs fn on the monitoring connection. Cancel and terminate
 	// run there: when the pool is full a second connection may be refused.
+	// A long DDL action also reads its own progress there.
 	Monitor func(ctx context.Context, fn func(*pgx.Conn) error) error
 	// Dedicated opens a second connection, to database db, for DDL that
 	// may wait; it is closed when the action ends.
@@ -26,7 +27,8 @@ type Env struct {
 	// Snapshot reads the server, for the counts before and after and the
 	// blocker shift.
 	Snapshot func(ctx context.Context) (*inspect.Snapshot, error)
-	// Audit records every execution; nil records nothing.
+	// Audit records every execution; nil records nothing (--no-audit).
+	// When it is set and cannot be written, nothing runs.
 	Audit *Audit
 	// Progress reports what a long action is doing (retries, waits).
 	Progress func(string)
@@ -34,17 +36,25 @@ type Env struct {
 	// lock timeout; default 8. Backoff starts at BackoffStart (1s).
 	DropAttempts int
 	BackoffStart time.Duration
+	// CleanupTimeout bounds the clean-up after a rebuild that failed or
+	// was cancelled (dropping its unfinished copy); default 30 s.
+	CleanupTimeout time.Duration
 }
 
 // Result is what happened.
 type Result struct {
+	// ID ties an execution's "started" audit record to its final one.
+	ID       string        `json:"id"`
 	Plan     Plan          `json:"plan"`
-	Outcome  string        `json:"outcome"` // "done", "refused", "failed"
+	Outcome  string        `json:"outcome"` // "done", "refused", "failed", "cancelled"
 	Message  string        `json:"message"`
 	SQLState string        `json:"sqlstate,omitempty"`
 	Err      error         `json:"-"`
 	Started  time.Time     `json:"started"`
 	Duration time.Duration `json:"duration_ns"`
+	// Attempts has a line for every attempt of a retried statement and
+	// every step of a clean-up.
+	Attempts []string `json:"attempts,omitempty"`
 	// Sessions waiting on a lock before and after.
 	BlockedBefore int `json:"blocked_before"`
 	BlockedAfter  int `json:"blocked_after"`
@@ -56,36 +66,62 @@ type Result struct {
 // OK reports whether the effect was verified.
 func (r *Result) OK() bool { return r.Outcome == "done" }
 
-// Run executes a plan: re-checks its preconditions on the server, runs its
-// statements one by one outside any transaction, verifies the effect, and
-// writes the audit record. before is the snapshot the plan came from.
-func Run(ctx context.Context, env Env, plan Plan, before *inspect.Snapshot) Result {
-	r := Result{Plan: plan, Started: time.Now()}
+// Run executes a plan: it writes a "started" audit record (and runs
+// nothing if that fails), re-checks the target on the server before every
+// attempt, runs the statements one by one outside any transaction,
+// verifies the effect, and writes the final audit record. A cancelled
+// context cancels what runs and is recorded as such; a panic becomes a
+// failed result. before is the snapshot the plan came from.
+func Run(ctx context.Context, env Env, plan Plan, before *inspect.Snapshot) (r Result) {
+	r = Result{ID: NewActionID(), Plan: plan, Started: time.Now()}
 	if before != nil {
 		r.BlockedBefore = before.LockForest.Waiting
 	}
-	switch {
-	case !plan.Allowed():
+	audited := env.Audit != nil
+	defer func() {
+		if p := recover(); p != nil {
+			r.Outcome, r.Err = "failed", fmt.Errorf("panic: %v", p)
+			r.Message = fmt.Sprintf("pgmedic failed inside the action (%v); look at the server before acting again. %s", p, r.Message)
+		}
+		r.Duration = time.Since(r.Started)
+		if audited {
+			if err := env.Audit.Append(RecordOf(&r, env.Audit.Server, env.Audit.Database, env.Audit.User)); err != nil {
+				r.Message += " (the final audit record could not be written: " + err.Error() + ")"
+			}
+		}
+	}()
+	if !plan.Allowed() {
 		r.refuse(plan.Refusal)
-	case plan.Kind == Cancel || plan.Kind == Terminate:
+		return r
+	}
+	if audited {
+		start := RecordOf(&r, env.Audit.Server, env.Audit.Database, env.Audit.User)
+		start.Outcome = "started"
+		if err := env.Audit.Append(start); err != nil {
+			audited = false
+			r.refuse("nothing was run, because the audit log cannot be written: " + err.Error() +
+				". Fix that, or pass --no-audit to act without a record")
+			return r
+		}
+	}
+	switch plan.Kind {
+	case Cancel, Terminate:
 		runSignal(ctx, env, &r)
-	case plan.Kind == DropIndex || plan.Kind == Rebuild:
+	case DropIndex, Rebuild:
 		runIndex(ctx, env, &r)
-	case plan.Kind == RollbackPrepared:
+	case RollbackPrepared:
 		runRollbackPrepared(ctx, env, &r)
 	default:
 		r.refuse("unknown action " + string(plan.Kind))
+	}
+	if ctx.Err() != nil && r.Outcome != "done" && r.Outcome != "refused" {
+		r.Outcome = "cancelled"
+		r.Message = "cancelled before it finished: " + r.Message
 	}
 	if r.Outcome == "done" && env.Snapshot != nil {
 		if after := settled(ctx, env); after != nil {
 			r.BlockedAfter = after.LockForest.Waiting
 			r.NewRoots = newRoots(before, after, plan)
-		}
-	}
-	r.Duration = time.Since(r.Started)
-	if env.Audit != nil {
-		if err := env.Audit.Write(&r); err != nil && r.Message != "" {
-			r.Message += " (the audit log could not be written: " + err.Error() + ")"
 		}
 	}
 	return r
@@ -97,74 +133,129 @@ func (r *Result) refuse(why string) {
 
 func (r *Result) fail(err error, what string) {
 	r.Outcome, r.Err = "failed", err
+	r.SQLState, r.Message = "", what+": "+explain(err)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		r.SQLState = pgErr.Code
-		r.Message = fmt.Sprintf("%s: %s (SQLSTATE %s)", what, pgErr.Message, pgErr.Code)
-		if pgErr.Detail != "" {
-			r.Message += ": " + pgErr.Detail
-		}
-		if pgErr.Hint != "" {
-			r.Message += " Hint: " + pgErr.Hint
-		}
-		return
 	}
-	r.Message = what + ": " + err.Error()
 }
+
+// explain is an error in one line, with the server's SQLSTATE, detail and
+// hint when it sent them.
+func explain(err error) string {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return err.Error()
+	}
+	msg := fmt.Sprintf("%s (SQLSTATE %s)", pgErr.Message, pgErr.Code)
+	if pgErr.Detail != "" {
+		msg += ": " + pgErr.Detail
+	}
+	if pgErr.Hint != "" {
+		msg += " Hint: " + pgErr.Hint
+	}
+	return msg
+}
+
+func sqlState(err error) string {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code
+	}
+	return ""
+}
+
+// cancelSettle is how long a cancelled statement has to stop before
+// pgmedic says it did not.
+const cancelSettle = 3 * time.Second
 
 func runSignal(ctx context.Context, env Env, r *Result) {
 	b := r.Plan.Backend
 	st := r.Plan.Statements[0]
+	var holder string
+	if err := env.Monitor(ctx, func(conn *pgx.Conn) (err error) {
+		holder, err = claim(ctx, conn, claimBackend, uint32(b.PID))
+		return err
+	}); err != nil {
+		r.fail(err, "claiming the backend")
+		return
+	} else if holder != "" {
+		r.refuse(fmt.Sprintf("another pgmedic is acting on backend %d right now: %s; nothing was signalled", b.PID, holder))
+		return
+	}
+	defer env.Monitor(context.WithoutCancel(ctx), func(conn *pgx.Conn) error {
+		return release(context.WithoutCancel(ctx), conn, claimBackend, uint32(b.PID))
+	})
+
 	var signalled bool
+	var queryStart *time.Time
 	err := env.Monitor(ctx, func(conn *pgx.Conn) error {
+		if r.Plan.Kind == Cancel {
+			return conn.QueryRow(ctx, st.SQL, st.Args...).Scan(&signalled, &queryStart)
+		}
 		return conn.QueryRow(ctx, st.SQL, st.Args...).Scan(&signalled)
 	})
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		r.refuse(fmt.Sprintf("backend %d is gone, or its pid now belongs to a new session: nothing was signalled", b.PID))
 		return
+	case r.Plan.Kind == Terminate && sqlState(err) == "57014" && ctx.Err() == nil:
+		// Our own statement_timeout ran out while the server waited for
+		// the backend to go: the signal was delivered. Look for it below.
+		signalled = true
 	case err != nil:
 		r.fail(err, "the server refused the signal")
 		if r.SQLState == "42501" {
 			r.Message += " (our role may not signal this backend)"
 		}
 		return
+	case !signalled && r.Plan.Kind == Terminate && len(st.Args) == 3:
+		// pg_terminate_backend(pid, timeout) is false when the backend
+		// did not leave within the timeout: the signal was sent. Look for
+		// it below, and say what is still true if it stays.
+	case !signalled:
+		r.Outcome, r.Message = "failed", fmt.Sprintf("the server did not signal backend %d (it said it is not a PostgreSQL backend)", b.PID)
+		return
 	}
 	if r.Plan.Kind == Cancel {
-		r.Outcome = "done"
-		r.Message = fmt.Sprintf("cancel sent to backend %d", b.PID)
-		if !signalled {
-			r.Outcome, r.Message = "failed", fmt.Sprintf("the server did not signal backend %d", b.PID)
-		} else if still := stillRunning(ctx, env, b); still {
-			r.Message += "; its statement is still running: if it does not stop, terminate it instead"
-		} else {
-			r.Message += "; its statement stopped"
+		stopped, now, err := statementStopped(ctx, env, b, queryStart)
+		switch {
+		case err != nil:
+			r.fail(err, fmt.Sprintf("the cancel was sent to backend %d, but checking whether its statement stopped", b.PID))
+		case stopped:
+			r.Outcome, r.Message = "done", fmt.Sprintf("backend %d: its statement stopped (%s)", b.PID, now)
+		default:
+			r.Outcome = "failed"
+			r.Message = fmt.Sprintf("the cancel was delivered to backend %d, but %s later it is still running the same statement "+
+				"(it may catch the cancel, or be stuck where a cancel is not seen): terminate it instead", b.PID, cancelSettle)
 		}
 		return
 	}
-	// Terminate: gone is what counts. With a timeout (14+) the server
-	// waited; before 14, poll.
-	deadline := time.Now().Add(TerminateWait)
+	// Terminate: gone is what counts.
+	deadline := time.Now().Add(GoneDeadline)
 	for {
 		gone, err := backendGone(ctx, env, b)
-		if err != nil {
-			r.fail(err, "checking that the backend is gone")
+		switch {
+		case err != nil:
+			r.fail(err, fmt.Sprintf("backend %d was signalled, but checking that it is gone", b.PID))
 			return
-		}
-		if gone {
+		case gone:
 			r.Outcome = "done"
 			r.Message = fmt.Sprintf("backend %d terminated", b.PID)
 			if b.XactStart != nil {
 				r.Message += "; its transaction rolled back"
 			}
 			return
-		}
-		if time.Now().After(deadline) {
+		case time.Now().After(deadline):
 			r.Outcome = "failed"
-			r.Message = fmt.Sprintf("backend %d was signalled but is still there after %s", b.PID, TerminateWait)
+			r.Message = fmt.Sprintf("backend %d was sent SIGTERM but is still there after %s: it may be stuck where signals "+
+				"are not seen (I/O, an extension's loop); look at its wait event", b.PID, GoneDeadline)
 			return
 		}
-		time.Sleep(50 * time.Millisecond)
+		if sleep(ctx, 50*time.Millisecond) != nil {
+			r.fail(ctx.Err(), fmt.Sprintf("backend %d was signalled; waiting for it to go", b.PID))
+			return
+		}
 	}
 }
 
@@ -177,23 +268,47 @@ func backendGone(ctx context.Context, env Env, b *BackendTarget) (bool, error) {
 	return n == 0, err
 }
 
-// stillRunning waits a moment and reports whether the backend is still
-// active in the statement that was cancelled.
-func stillRunning(ctx context.Context, env Env, b *BackendTarget) bool {
-	deadline := time.Now().Add(2 * time.Second)
-	for time.Now().Before(deadline) {
+// statementStopped watches a cancelled backend for a moment: the
+// statement stopped when the backend is gone, no longer active, or runs a
+// statement that started later. A statement that catches the cancel keeps
+// its start time.
+func statementStopped(ctx context.Context, env Env, b *BackendTarget, queryStart *time.Time) (bool, string, error) {
+	deadline := time.Now().Add(cancelSettle)
+	for {
 		var state string
-		var waiting bool
+		var start *time.Time
 		err := env.Monitor(ctx, func(conn *pgx.Conn) error {
-			return conn.QueryRow(ctx, `SELECT coalesce(state, ''), wait_event_type IS NOT DISTINCT FROM 'Lock'
-FROM pg_catalog.pg_stat_activity WHERE pid = $1 AND backend_start = $2`, b.PID, b.BackendStart).Scan(&state, &waiting)
+			return conn.QueryRow(ctx, `SELECT coalesce(state, ''), query_start
+FROM pg_catalog.pg_stat_activity WHERE pid = $1 AND backend_start = $2`, b.PID, b.BackendStart).Scan(&state, &start)
 		})
-		if err != nil || state != "active" {
-			return false
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			return true, "the backend has ended", nil
+		case err != nil:
+			return false, "", err
+		case state != "active":
+			return true, "it is now " + state, nil
+		case queryStart != nil && start != nil && !start.Equal(*queryStart):
+			return true, "it has started another statement since", nil
+		case time.Now().After(deadline):
+			return false, "", nil
 		}
-		time.Sleep(100 * time.Millisecond)
+		if err := sleep(ctx, 100*time.Millisecond); err != nil {
+			return false, "", err
+		}
 	}
-	return true
+}
+
+// sleep waits d, or less if ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // settled reads the server until two snapshots in a row show the same
@@ -262,6 +377,21 @@ func runRollbackPrepared(ctx context.Context, env Env, r *Result) {
 		return
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
+	// The gid is a name anyone can reuse: check it is still the same
+	// transaction right before acting.
+	var prepared time.Time
+	switch err := conn.QueryRow(ctx, `SELECT prepared FROM pg_catalog.pg_prepared_xacts WHERE gid = $1`, px.GID).Scan(&prepared); {
+	case errors.Is(err, pgx.ErrNoRows):
+		r.refuse(fmt.Sprintf("prepared transaction '%s' no longer exists: nothing to do", px.GID))
+		return
+	case err != nil:
+		r.fail(err, "re-checking the prepared transaction")
+		return
+	case !prepared.Equal(px.Prepared):
+		r.refuse(fmt.Sprintf("'%s' is now another prepared transaction (prepared at %s, not %s): nothing was done",
+			px.GID, prepared.UTC().Format(time.RFC3339Nano), px.Prepared.UTC().Format(time.RFC3339Nano)))
+		return
+	}
 	if _, err := conn.Exec(ctx, r.Plan.Statements[0].SQL); err != nil {
 		r.fail(err, "running "+r.Plan.Statements[0].Display)
 		if r.SQLState == "42704" {

@@ -7,7 +7,6 @@ package actions
 
 import (
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -47,6 +46,7 @@ type BackendTarget struct {
 // name but not its OID) and its schema-qualified name.
 type IndexTarget struct {
 	OID        uint32              `json:"oid"`
+	TableOID   uint32              `json:"table_oid"`
 	Database   string              `json:"database"`
 	Schema     string              `json:"schema"`
 	Table      string              `json:"table"`
@@ -54,6 +54,7 @@ type IndexTarget struct {
 	Status     inspect.IndexStatus `json:"status"`
 	Unique     bool                `json:"unique"`
 	Valid      bool                `json:"valid"`
+	Ready      bool                `json:"ready"`
 	Definition string              `json:"definition"`
 }
 
@@ -61,8 +62,12 @@ type IndexTarget struct {
 type Statement struct {
 	SQL  string `json:"sql"`
 	Args []any  `json:"args,omitempty"`
-	// Display is the statement with its arguments written in, for people.
+	// Display is the statement with its arguments written in, for people:
+	// it runs as shown, guards included.
 	Display string `json:"display"`
+	// MinVersion, when set, is the first server version (server_version_num)
+	// the statement exists on; older servers skip it.
+	MinVersion int `json:"min_version,omitempty"`
 }
 
 // Plan is an action before it runs.
@@ -78,6 +83,9 @@ type Plan struct {
 	Preconditions []string `json:"preconditions"`
 	Effect        string   `json:"effect"`
 	Risks         []string `json:"risks"`
+	// Steps say, for an action of several steps, what protects the data
+	// at each one.
+	Steps []string `json:"steps,omitempty"`
 	// Refusal, when set, says why this plan must not run, and
 	// Alternative what to do instead.
 	Refusal     string `json:"refusal,omitempty"`
@@ -106,14 +114,21 @@ func CapsOf(s *inspect.Snapshot) Caps {
 		User: s.Server.User, OwnPID: s.Server.OwnPID}
 }
 
-// TerminateWait is how long pg_terminate_backend waits for the backend to
-// go (PostgreSQL 14+), and how long pgmedic polls before that.
-const TerminateWait = 5 * time.Second
+// TerminateWait is how long pg_terminate_backend waits on the server for
+// the backend to go (PostgreSQL 14+). It stays well under the monitoring
+// session's 5 s statement_timeout, which would otherwise cancel the call
+// after the signal was delivered and make a success look like a refusal.
+const TerminateWait = 3 * time.Second
+
+// GoneDeadline is how long pgmedic looks, in all, for a terminated backend
+// to leave, or for a cancelled statement to stop.
+const GoneDeadline = 10 * time.Second
 
 // Signal statements guard against pid reuse and our own session in the
-// statement itself: no row, no signal.
+// statement itself: no row, no signal. Cancel also returns the statement's
+// start, so that its stopping can be told from a new statement.
 const (
-	cancelSQL = `SELECT pg_catalog.pg_cancel_backend(pid) FROM pg_catalog.pg_stat_activity
+	cancelSQL = `SELECT pg_catalog.pg_cancel_backend(pid), query_start FROM pg_catalog.pg_stat_activity
 WHERE pid = $1 AND backend_start = $2 AND pid <> pg_catalog.pg_backend_pid()`
 	terminateWaitSQL = `SELECT pg_catalog.pg_terminate_backend(pid, $3) FROM pg_catalog.pg_stat_activity
 WHERE pid = $1 AND backend_start = $2 AND pid <> pg_catalog.pg_backend_pid()`
@@ -131,13 +146,18 @@ func PlanSignal(s *inspect.Snapshot, kind Kind, pid int) Plan {
 		p.Refusal = fmt.Sprintf("there is no backend with pid %d (it may have ended already)", pid)
 		return p
 	}
-	// A parallel worker belongs to its leader's query: signal the leader.
-	if b.BackendType == "parallel worker" && b.LeaderPID != 0 && b.LeaderPID != pid {
-		if l := s.Backend(b.LeaderPID); l != nil {
-			b = l
-		}
-	}
 	p.Backend = backendTarget(s, b)
+	// A parallel worker runs a piece of its leader's query: signalling the
+	// leader instead would end the leader's whole statement or session,
+	// which is not what the user pointed at. Say so and name the leader.
+	if b.BackendType == "parallel worker" && b.LeaderPID != 0 && b.LeaderPID != pid {
+		p.Title = fmt.Sprintf("%s parallel worker %d", kind, pid)
+		p.Refusal = fmt.Sprintf("pid %d is a parallel worker of pid %d's query: it cannot be signalled on its own, "+
+			"and signalling its leader would %s", pid, b.LeaderPID,
+			map[Kind]string{Cancel: "cancel the leader's whole statement", Terminate: "end the leader's whole session"}[kind])
+		p.Alternative = fmt.Sprintf("act on the leader if that is what you mean: pgmedic %s %d", kind, b.LeaderPID)
+		return p
+	}
 	if b.BackendStart == nil {
 		p.Title = fmt.Sprintf("%s backend %d", kind, b.PID)
 		p.Refusal = fmt.Sprintf("its start time is hidden from role %q (no pg_read_all_stats), so a reused pid could not be told apart", caps.User)
@@ -149,6 +169,7 @@ func PlanSignal(s *inspect.Snapshot, kind Kind, pid int) Plan {
 	p.Preconditions = []string{
 		fmt.Sprintf("backend %d still exists and started at %s (not a new session on a reused pid)", b.PID, b.BackendStart.Format(time.RFC3339Nano)),
 		"it is not pgmedic's own session",
+		"no other pgmedic is acting on it",
 	}
 	blocked := ""
 	if p.Backend.Blocked > 0 {
@@ -156,33 +177,53 @@ func PlanSignal(s *inspect.Snapshot, kind Kind, pid int) Plan {
 	}
 	switch kind {
 	case Cancel:
-		p.Statements = []Statement{{SQL: cancelSQL, Args: []any{b.PID, *b.BackendStart},
-			Display: fmt.Sprintf("SELECT pg_cancel_backend(%d)  -- only if backend_start = '%s'", b.PID, b.BackendStart.Format(time.RFC3339Nano))}}
+		p.Statements = []Statement{signalStatement(cancelSQL, b.PID, *b.BackendStart)}
 		p.Effect = "the statement it is running stops with an error; the session and its transaction stay" + blocked
-		p.Risks = []string{"the application sees its statement fail (SQLSTATE 57014) and may retry it"}
+		p.Risks = []string{"the application sees its statement fail (SQLSTATE 57014) and may retry it",
+			"a statement that catches the cancel, or a backend that is stuck, keeps running: pgmedic checks, and says so"}
 	case Terminate:
 		if caps.TerminateTimeout {
-			p.Statements = []Statement{{SQL: terminateWaitSQL, Args: []any{b.PID, *b.BackendStart, TerminateWait.Milliseconds()},
-				Display: fmt.Sprintf("SELECT pg_terminate_backend(%d, %d)  -- only if backend_start = '%s'", b.PID, TerminateWait.Milliseconds(), b.BackendStart.Format(time.RFC3339Nano))}}
+			p.Statements = []Statement{signalStatement(terminateWaitSQL, b.PID, *b.BackendStart, TerminateWait.Milliseconds())}
 		} else {
-			p.Statements = []Statement{{SQL: terminateSQL, Args: []any{b.PID, *b.BackendStart},
-				Display: fmt.Sprintf("SELECT pg_terminate_backend(%d)  -- only if backend_start = '%s'; then wait for it to go", b.PID, b.BackendStart.Format(time.RFC3339Nano))}}
+			p.Statements = []Statement{signalStatement(terminateSQL, b.PID, *b.BackendStart)}
 		}
 		p.Effect = "the session ends and its connection closes"
 		if b.XactStart != nil {
-			p.Effect += fmt.Sprintf("; its transaction, open since %s (%s), rolls back", b.XactStart.Format("15:04:05"),
-				human.Duration(s.ServerTime.Sub(*b.XactStart)))
+			p.Effect += fmt.Sprintf("; its transaction, open %s (since %s), rolls back",
+				human.Duration(s.ServerTime.Sub(*b.XactStart)), b.XactStart.Format("15:04:05"))
 		}
 		p.Effect += "; its locks are released" + blocked
 		p.Risks = []string{"the work of its open transaction is lost", "the application sees its connection drop and must reconnect"}
 	}
-	if why, alt := refuseSignal(s, caps, kind, b); why != "" {
+	if why, alt := refuseSignal(caps, kind, b); why != "" {
 		p.Refusal, p.Alternative = why, alt
 	}
 	return p
 }
 
-func refuseSignal(s *inspect.Snapshot, caps Caps, kind Kind, b *inspect.Backend) (why, alternative string) {
+// signalStatement is a signal statement with its guard: Display is the
+// same statement with the values written in (and without the pg_catalog
+// qualification, which only guards pgmedic's own session against a
+// hostile search_path), so what is shown and copied is runnable and keeps
+// the pid-reuse guard in its WHERE clause.
+func signalStatement(sql string, pid int, start time.Time, wait ...int64) Statement {
+	st := Statement{SQL: sql, Args: []any{pid, start}}
+	values := []string{"$1", strconv.Itoa(pid), "$2", timestampLiteral(start), "\n", " ", "pg_catalog.", ""}
+	if len(wait) > 0 {
+		st.Args = append(st.Args, wait[0])
+		values = append(values, "$3", strconv.FormatInt(wait[0], 10))
+	}
+	st.Display = strings.NewReplacer(values...).Replace(sql)
+	return st
+}
+
+// timestampLiteral writes a time as a timestamptz literal PostgreSQL reads
+// back to the same microsecond.
+func timestampLiteral(t time.Time) string {
+	return "'" + t.UTC().Format("2006-01-02 15:04:05.000000") + "+00'"
+}
+
+func refuseSignal(caps Caps, kind Kind, b *inspect.Backend) (why, alternative string) {
 	switch {
 	case b.Own || b.PID == caps.OwnPID:
 		return "this is pgmedic's own session", ""
@@ -204,7 +245,6 @@ func refuseSignal(s *inspect.Snapshot, caps Caps, kind Kind, b *inspect.Backend)
 	case kind == Cancel && b.State == "idle":
 		return "it is idle: there is no running statement to cancel", "terminate it if it holds a session-level lock"
 	}
-	_ = s
 	return "", ""
 }
 
@@ -226,139 +266,156 @@ func backendTarget(s *inspect.Snapshot, b *inspect.Backend) *BackendTarget {
 // attempt on an invalid index is harmless, and is retried.
 var DropLockTimeout = 5 * time.Second
 
+// dropStatementTimeout bounds one DROP INDEX CONCURRENTLY attempt: its
+// waits are bounded by the lock timeout, and the rest is catalog work.
+const dropStatementTimeout = 2 * time.Minute
+
+// RebuildTimeout sizes the statement_timeout of REINDEX INDEX CONCURRENTLY
+// to the table: half an hour, plus a minute for every 100 MB (about 1.7
+// MB/s, far slower than a build on an idle server reads), at most 48
+// hours. It is the backstop that ends a build orphaned by a pgmedic that
+// died, where the server cannot notice a closed connection by itself
+// (before PostgreSQL 14).
+func RebuildTimeout(tableBytes int64) time.Duration {
+	d := 30*time.Minute + time.Duration(tableBytes/(100<<20))*time.Minute
+	return min(d, 48*time.Hour)
+}
+
+// ddlSession is how the DDL connection is set up: every wait and the
+// whole statement are bounded, and the server ends the statement on its
+// own if pgmedic disappears (SIGKILL, a dropped network): on 14+ it polls
+// the client socket every 2 s; keepalives find a peer that vanished
+// without closing it.
+func ddlSession(statementTimeout, lockTimeout time.Duration) []Statement {
+	lock := "0"
+	if lockTimeout > 0 {
+		lock = fmt.Sprintf("'%dms'", lockTimeout.Milliseconds())
+	}
+	return []Statement{
+		plain(fmt.Sprintf("SET statement_timeout = '%dmin'; SET lock_timeout = %s; "+
+			"SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3",
+			int(statementTimeout.Minutes()), lock)),
+		{SQL: "SET client_connection_check_interval = '2s'", Display: "SET client_connection_check_interval = '2s'", MinVersion: 140000},
+	}
+}
+
 // PlanDropIndex plans DROP INDEX CONCURRENTLY of an invalid index.
 func PlanDropIndex(ix *inspect.Index) Plan {
 	p := Plan{Kind: DropIndex, Index: indexTarget(ix), Dedicated: true,
 		Title: "Drop invalid index " + ix.QualifiedName()}
-	p.Statements = dropStatements(ix)
-	p.Preconditions = indexPreconditions(ix)
-	p.Effect = "the invalid index is removed; writes to " + ix.QualifiedTable() + " stop maintaining it"
+	p.Statements = append(ddlSession(dropStatementTimeout, DropLockTimeout),
+		plain("DROP INDEX CONCURRENTLY IF EXISTS "+ident(ix.Schema, ix.Name)))
+	p.Preconditions = indexPreconditions(ix, DropIndex)
+	p.Effect = "the invalid index is removed; writes to " + ix.QualifiedTable() + " no longer maintain it"
+	if !ix.Ready {
+		p.Effect = "the invalid index is removed; it was never maintained, so nothing else changes"
+	}
 	p.Risks = []string{
-		"it waits for every transaction that has the table open; while it waits, pgmedic shows who it waits for and retries after each lock timeout",
+		fmt.Sprintf("it waits for every transaction that has the table open, %s at a time; pgmedic names them, and retries", human.Duration(DropLockTimeout)),
 		"it never takes a lock that blocks reads or writes of the table",
 	}
 	if ix.RejectsDuplicates() {
-		p.Risks = append(p.Risks, "this UNIQUE index still rejects duplicates today: once dropped, duplicates can be inserted until it is rebuilt")
+		p.Risks = append(p.Risks, "this UNIQUE index still rejects duplicates today: once dropped, duplicates can be inserted. "+
+			"Rebuild it instead (R) to keep that protection")
 	}
 	p.Refusal, p.Alternative = refuseIndex(ix, DropIndex)
 	return p
 }
 
-// PlanRebuild plans a concurrent rebuild. A failed build is dropped and
-// created again from its definition (a failed REINDEX CONCURRENTLY would
-// leave a second invalid index behind); a valid index is reindexed
-// concurrently; a REINDEX leftover is only dropped.
+// PlanRebuild plans REINDEX INDEX CONCURRENTLY, for a valid index and an
+// invalid one alike. It builds the replacement beside the old index and
+// swaps it in, so there is never a moment without the protection the old
+// index gave; the swap also carries what pg_get_indexdef() does not
+// (constraint, comment, tablespace, statistics targets). Dropping first
+// and creating again, as migration tools do, leaves a UNIQUE index's
+// table unprotected for the whole build.
 func PlanRebuild(ix *inspect.Index) Plan {
 	p := Plan{Kind: Rebuild, Index: indexTarget(ix), Dedicated: true, Title: "Rebuild index " + ix.QualifiedName()}
-	p.Preconditions = indexPreconditions(ix)
+	p.Preconditions = indexPreconditions(ix, Rebuild)
 	p.Refusal, p.Alternative = refuseIndex(ix, Rebuild)
 	if !p.Allowed() {
 		return p
 	}
-	if ix.Valid {
-		p.Statements = []Statement{plain("SET statement_timeout = 0"), plain("SET lock_timeout = 0"),
-			plain("REINDEX INDEX CONCURRENTLY " + ident(ix.Schema, ix.Name))}
-		p.Effect = "the index is built again beside the old one and swapped in; it keeps its name"
-		p.Risks = []string{"while it runs, writes maintain two copies of the index", "if it fails it leaves an invalid <name>_ccnew to drop"}
-		return p
+	timeout := RebuildTimeout(ix.TableBytes)
+	p.Statements = append(ddlSession(timeout, 0), plain("REINDEX INDEX CONCURRENTLY "+ident(ix.Schema, ix.Name)))
+	name := ix.QualifiedName()
+	p.Effect = "a new copy of the index is built beside it and swapped in under the same name; the old copy is dropped"
+	protects := name + " stays as it is"
+	switch {
+	case ix.Valid && ix.Unique:
+		protects += ", used by queries and rejecting duplicates"
+	case ix.Valid:
+		protects += " and used by queries"
+	case ix.RejectsDuplicates():
+		protects += ": not used by queries, but still rejecting duplicates"
+	case ix.Unique:
+		protects += ": it never became ready, so today nothing rejects duplicates; the new copy does from the moment it is ready"
 	}
-	create, ok := concurrentCreate(ix.Definition)
-	if !ok {
-		p.Refusal = "its definition could not be read or is not a plain CREATE INDEX (the table may be locked)"
-		p.Alternative = "try again once the lock on the table is gone"
-		return p
-	}
-	// CREATE INDEX CONCURRENTLY only queues a SHARE UPDATE EXCLUSIVE
-	// request, which stalls no reader or writer; a lock timeout on it would
-	// mostly manufacture invalid indexes.
-	p.Statements = append(dropStatements(ix), plain("SET lock_timeout = 0"), plain(create))
-	p.Effect = "the invalid index is dropped and built again, concurrently, under the same name"
-	if ix.Unique {
-		p.Effect += "; it stays UNIQUE"
+	p.Steps = []string{
+		"1 build a new copy beside it, concurrently (reads and writes go on): " + protects,
+		"2 the new copy must finish valid; if the build fails or is cancelled, " + name + " is untouched and pgmedic drops the unfinished copy",
+		"3 swap, in one catalog transaction: the new copy takes the name, constraint, comment, tablespace and statistics targets, and protects the table from then on",
+		"4 the old copy is marked dead and dropped once no query uses it; if that last wait fails, the rebuild has still succeeded and pgmedic drops the leftover",
 	}
 	p.Risks = []string{
-		"the build reads the whole table twice and waits for transactions that hold older snapshots; reads and writes go on",
-		"cancelled or failed, it leaves an invalid index again, to be dropped (drop-index, or D)",
+		"the build reads the whole table twice, and waits for writers and for transactions with older snapshots; pgmedic names them while it waits",
+		"while it runs, writes maintain both copies",
+		fmt.Sprintf("it is bounded by a statement timeout sized to the table (%s); on 14+ the server ends it within seconds if pgmedic dies "+
+			"(client_connection_check_interval is skipped on 13)", human.Duration(timeout)),
 	}
 	if ix.Unique {
-		p.Risks = append(p.Risks, "if the table still has duplicate keys the build would fail again: pgmedic looks for one first "+
-			"(bounded by a statement timeout) and refuses, naming the key")
+		p.Risks = append(p.Risks, "if the table has duplicate keys the build fails: pgmedic looks for one first (bounded) and refuses, naming the key")
 	}
 	return p
 }
 
 func refuseIndex(ix *inspect.Index, kind Kind) (why, alternative string) {
-	if kind == Rebuild && ix.Valid {
-		// REINDEX CONCURRENTLY keeps constraints and foreign keys
-		// pointing at the index: only what it cannot do is refused.
-		switch {
-		case ix.Exclusion:
-			return "it backs an exclusion constraint: PostgreSQL cannot rebuild those concurrently", "rebuild it in a maintenance window"
-		case ix.Partitioned:
-			return "it is a partitioned index: rebuild its partitions' indexes one by one", ""
-		}
-		return "", ""
-	}
 	switch {
 	case ix.Status == inspect.IndexBuilding:
 		return fmt.Sprintf("it is being built right now (pid %d)", ix.BuildPID), "wait for the build, or cancel pid " + strconv.Itoa(ix.BuildPID)
+	case ix.Partitioned && kind == Rebuild:
+		return "it is a partitioned index: rebuild its partitions' indexes one by one, then ALTER INDEX ... ATTACH PARTITION each again", ""
 	case ix.Partitioned:
-		return "it is a partitioned index: there is no concurrent way to drop or rebuild one",
+		return "it is a partitioned index: there is no concurrent way to drop one",
 			"create the missing index CONCURRENTLY on each partition, then ALTER INDEX ... ATTACH PARTITION each to the parent"
-	case ix.Constraint != "":
-		return fmt.Sprintf("it implements the %s constraint %s", ix.ConstraintType, inspect.QuoteIdent(ix.Constraint)),
-			"ALTER TABLE ... DROP CONSTRAINT, or REINDEX INDEX CONCURRENTLY if it is only bloated"
-	case len(ix.ReferencedBy) > 0:
-		return "foreign keys depend on it (" + strings.Join(ix.ReferencedBy, ", ") + "), and DROP INDEX CONCURRENTLY cannot CASCADE", ""
-	case ix.Exclusion && kind == Rebuild:
-		return "it backs an exclusion constraint: PostgreSQL cannot build those concurrently, and recreating it from its definition would drop the constraint's meaning",
-			"rebuild it in a maintenance window"
-	case kind == DropIndex && ix.Valid:
-		return "it is valid: this action is for invalid indexes", "DROP INDEX CONCURRENTLY it by hand if it is really unused"
+	case kind == Rebuild && ix.Exclusion:
+		return "it backs an exclusion constraint: PostgreSQL cannot rebuild those concurrently", "rebuild it in a maintenance window"
+	case kind == Rebuild && ix.Schema == "pg_toast":
+		return "it is an index of a TOAST table: PostgreSQL cannot rebuild an invalid one concurrently", "drop it (D)"
 	case kind == Rebuild && (ix.Status == inspect.IndexReindexNew || ix.Status == inspect.IndexReindexOld):
 		return "it is a leftover of REINDEX CONCURRENTLY: there is nothing to rebuild", "drop it (D)"
+	case kind == Rebuild:
+		return "", ""
+	case ix.Valid:
+		return "it is valid: this action is for invalid indexes", "DROP INDEX CONCURRENTLY it by hand if it is really unused"
+	case ix.Constraint != "":
+		return fmt.Sprintf("it implements the %s constraint %s", ix.ConstraintType, inspect.QuoteIdent(ix.Constraint)),
+			"rebuild it (R): the constraint moves to the new copy"
+	case len(ix.ReferencedBy) > 0:
+		return "foreign keys depend on it (" + strings.Join(ix.ReferencedBy, ", ") + "), and DROP INDEX CONCURRENTLY cannot CASCADE",
+			"rebuild it (R) instead"
 	}
 	return "", ""
 }
 
-// dropStatements lift the monitoring session's statement_timeout (the DDL
-// connection is opened with it) and bound each lock wait instead.
-func dropStatements(ix *inspect.Index) []Statement {
-	return []Statement{plain("SET statement_timeout = 0"),
-		plain(fmt.Sprintf("SET lock_timeout = '%dms'", DropLockTimeout.Milliseconds())),
-		plain("DROP INDEX CONCURRENTLY IF EXISTS " + ident(ix.Schema, ix.Name))}
-}
-
-func indexPreconditions(ix *inspect.Index) []string {
-	pre := []string{fmt.Sprintf("index oid %d is still %s", ix.OID, ix.QualifiedName())}
-	if !ix.Valid {
-		pre = append(pre, "it is still invalid", "no build is running on it")
+func indexPreconditions(ix *inspect.Index, kind Kind) []string {
+	pre := []string{fmt.Sprintf("oid %d is still %s on %s, re-read before every attempt", ix.OID, ix.QualifiedName(), ix.QualifiedTable()),
+		"no build runs on the table", "no other pgmedic is acting on it"}
+	if kind == DropIndex {
+		pre = append(pre, "it is still invalid")
 	}
 	return pre
 }
 
 func indexTarget(ix *inspect.Index) *IndexTarget {
-	return &IndexTarget{OID: ix.OID, Database: ix.Database, Schema: ix.Schema, Table: ix.Table, Name: ix.Name,
-		Status: ix.Status, Unique: ix.Unique, Valid: ix.Valid, Definition: ix.Definition}
+	return &IndexTarget{OID: ix.OID, TableOID: ix.TableOID, Database: ix.Database, Schema: ix.Schema, Table: ix.Table, Name: ix.Name,
+		Status: ix.Status, Unique: ix.Unique, Valid: ix.Valid, Ready: ix.Ready, Definition: ix.Definition}
 }
 
 func plain(sql string) Statement { return Statement{SQL: sql, Display: sql} }
 
 // ident quotes a qualified name through pgx: never concatenated raw.
 func ident(parts ...string) string { return pgx.Identifier(parts).Sanitize() }
-
-var createIndexRE = regexp.MustCompile(`^CREATE (UNIQUE )?INDEX `)
-
-// concurrentCreate turns pg_get_indexdef() output into its CONCURRENTLY
-// form. A plain replace of "CREATE INDEX" would miss CREATE UNIQUE INDEX
-// and build it without CONCURRENTLY; ON ONLY (a partitioned parent) cannot
-// be built concurrently at all.
-func concurrentCreate(def string) (string, bool) {
-	if def == "" || !createIndexRE.MatchString(def) || strings.Contains(def, " ON ONLY ") {
-		return "", false
-	}
-	return createIndexRE.ReplaceAllString(def, "CREATE ${1}INDEX CONCURRENTLY "), true
-}
 
 func orDash(s string) string {
 	if s == "" {
@@ -387,9 +444,9 @@ func PlanRollbackPrepared(s *inspect.Snapshot, gid string) Plan {
 		return p
 	}
 	p.Prepared = px
-	lit := "'" + strings.ReplaceAll(gid, "'", "''") + "'"
-	p.Statements = []Statement{plain("ROLLBACK PREPARED " + lit)}
-	p.Preconditions = []string{fmt.Sprintf("it is run in its database %q, by its owner %q or a superuser", px.Database, px.Owner)}
+	p.Statements = []Statement{plain("ROLLBACK PREPARED " + stringLiteral(gid))}
+	p.Preconditions = []string{fmt.Sprintf("it is run in its database %q, by its owner %q or a superuser", px.Database, px.Owner),
+		fmt.Sprintf("the transaction named '%s' is still the one prepared at %s", gid, px.Prepared.UTC().Format(time.RFC3339Nano))}
 	p.Effect = fmt.Sprintf("the transaction prepared %s ago by %s is rolled back and its locks are released",
 		human.Duration(s.ServerTime.Sub(px.Prepared)), px.Owner)
 	p.Risks = []string{
@@ -400,6 +457,18 @@ func PlanRollbackPrepared(s *inspect.Snapshot, gid string) Plan {
 		p.Refusal = fmt.Sprintf("only its owner %q or a superuser may roll it back (we are %q)", px.Owner, s.Server.User)
 	}
 	return p
+}
+
+// stringLiteral quotes a value for a statement that takes no parameters
+// (ROLLBACK PREPARED). A backslash makes it an escape-string literal (E prefix), which reads
+// the same whatever standard_conforming_strings says; a plain literal
+// would mean something else when it is off.
+func stringLiteral(v string) string {
+	q := strings.ReplaceAll(v, "'", "''")
+	if !strings.Contains(v, `\`) {
+		return "'" + q + "'"
+	}
+	return "E'" + strings.ReplaceAll(q, `\`, `\\`) + "'"
 }
 
 // refusePreparedSignal explains why a lock held by a prepared transaction

@@ -1,6 +1,7 @@
 package actions
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -25,8 +26,9 @@ func TestIndexRefusals(t *testing.T) {
 		{"valid drop", func(ix *inspect.Index) { ix.Valid = true }, DropIndex, "it is valid"},
 		{"being built", func(ix *inspect.Index) { ix.Status, ix.BuildPID = inspect.IndexBuilding, 42 }, DropIndex, "being built right now (pid 42)"},
 		{"ccnew rebuild", func(ix *inspect.Index) { ix.Name, ix.Status = "ix_ccnew", inspect.IndexReindexNew }, Rebuild, "leftover of REINDEX CONCURRENTLY"},
-		{"definition locked", func(ix *inspect.Index) { ix.Definition = "" }, Rebuild, "definition could not be read"},
-		{"ON ONLY", func(ix *inspect.Index) { ix.Definition = "CREATE INDEX ix ON ONLY public.events USING btree (k)" }, Rebuild, "not a plain CREATE INDEX"},
+		{"ccold rebuild", func(ix *inspect.Index) { ix.Name, ix.Status = "ix_ccold1", inspect.IndexReindexOld }, Rebuild, "drop it (D)"},
+		{"toast rebuild", func(ix *inspect.Index) { ix.Schema = "pg_toast" }, Rebuild, "TOAST table"},
+		{"constraint drop says rebuild", func(ix *inspect.Index) { ix.Constraint, ix.ConstraintType = "orders_pkey", "primary key" }, DropIndex, "rebuild it (R)"},
 	}
 	for _, c := range cases {
 		ix := base
@@ -48,14 +50,54 @@ func TestIndexRefusals(t *testing.T) {
 	}
 }
 
-func TestConcurrentCreate(t *testing.T) {
-	for def, want := range map[string]string{
-		"CREATE UNIQUE INDEX a ON public.t USING btree (x)":        "CREATE UNIQUE INDEX CONCURRENTLY a ON public.t USING btree (x)",
-		"CREATE INDEX a ON public.t USING gin (doc) WHERE (x > 1)": "CREATE INDEX CONCURRENTLY a ON public.t USING gin (doc) WHERE (x > 1)",
-		`CREATE INDEX "idx ""q"" ü" ON "s p"."t" USING btree (v)`:  `CREATE INDEX CONCURRENTLY "idx ""q"" ü" ON "s p"."t" USING btree (v)`,
+// A rebuild never drops first: every kind of index, valid or not, is
+// rebuilt by REINDEX INDEX CONCURRENTLY, which swaps a finished copy in.
+// Its definition is not needed (and may be unreadable or redacted).
+func TestRebuildNeverDropsFirst(t *testing.T) {
+	for _, ix := range []inspect.Index{
+		{Schema: "public", Table: "orders", Name: "uq", OID: 1, Live: true, Ready: true, Unique: true, Status: inspect.IndexFailedAfterBuild, TableBytes: 350 << 20},
+		{Schema: "public", Table: "orders", Name: "nr", OID: 2, Live: true, Status: inspect.IndexFailedDuringBuild, Definition: ""},
+		{Schema: `s "p"`, Table: "t", Name: `ü x`, OID: 3, Live: true, Ready: true, Valid: true, Definition: "CREATE INDEX ... WHERE (code = $1)"},
 	} {
-		if got, ok := concurrentCreate(def); !ok || got != want {
-			t.Errorf("concurrentCreate(%q) = %q, %v", def, got, ok)
+		p := PlanRebuild(&ix)
+		if !p.Allowed() {
+			t.Fatalf("%s: refused: %s", ix.Name, p.Refusal)
+		}
+		var sqls []string
+		for _, st := range p.Statements {
+			sqls = append(sqls, st.SQL)
+			if strings.Contains(st.SQL, "DROP") || strings.Contains(st.SQL, "CREATE") {
+				t.Errorf("%s: the rebuild runs %q", ix.Name, st.SQL)
+			}
+		}
+		if last := sqls[len(sqls)-1]; last != "REINDEX INDEX CONCURRENTLY "+ident(ix.Schema, ix.Name) {
+			t.Errorf("%s: last statement %q", ix.Name, last)
+		}
+		if len(p.Steps) != 4 || !strings.Contains(p.Steps[0], "stays as it is") {
+			t.Errorf("%s: steps %q", ix.Name, p.Steps)
+		}
+		if ix.RejectsDuplicates() && !strings.Contains(p.Steps[0], "still rejecting duplicates") {
+			t.Errorf("%s: step 1 should say the old index keeps rejecting duplicates: %q", ix.Name, p.Steps[0])
+		}
+	}
+	if !strings.Contains(PlanRebuild(&inspect.Index{Schema: "public", Name: "x", TableBytes: 350 << 20}).Statements[0].SQL, "statement_timeout = '33min'") {
+		t.Error("a 350 MB table's rebuild should be bounded by 30 min + 3 min")
+	}
+	if got := RebuildTimeout(1 << 50); got != 48*time.Hour {
+		t.Errorf("RebuildTimeout is capped at 48h, got %s", got)
+	}
+}
+
+func TestStringLiteral(t *testing.T) {
+	for in, want := range map[string]string{
+		"pay-17":      "'pay-17'",
+		"pay-'17":     "'pay-''17'",
+		`pay\17'x`:    `E'pay\\17''x'`,
+		`\`:           `E'\\'`,
+		"ünï code 名前": "'ünï code 名前'",
+	} {
+		if got := stringLiteral(in); got != want {
+			t.Errorf("stringLiteral(%q) = %s, want %s", in, got, want)
 		}
 	}
 }
@@ -81,8 +123,26 @@ func TestSignalRefusals(t *testing.T) {
 			t.Errorf("cancel %d: refusal %q, want %q", pid, p.Refusal, want)
 		}
 	}
-	if p := PlanSignal(s, Cancel, 7); !p.Allowed() {
+	p := PlanSignal(s, Cancel, 7)
+	if !p.Allowed() {
 		t.Errorf("cancel of an active app query refused: %s", p.Refusal)
+	}
+	// What is shown and copied runs as is, with its pid-reuse guard.
+	if want := "WHERE pid = 7 AND backend_start = '2026-11-23 01:00:00.000000+00' AND pid <> pg_backend_pid()"; !strings.Contains(p.Statements[0].Display, want) ||
+		strings.Contains(p.Statements[0].Display, "\n") {
+		t.Errorf("cancel display %q, want one line with %q", p.Statements[0].Display, want)
+	}
+	if d := PlanSignal(s, Terminate, 7).Statements[0].Display; !strings.HasPrefix(d, "SELECT pg_terminate_backend(pid, 3000) FROM pg_stat_activity WHERE pid = 7") {
+		t.Errorf("terminate display %q", d)
+	}
+	// A parallel worker is refused, naming its leader: signalling the
+	// leader instead would hit a whole statement or session.
+	s.Backends = append(s.Backends, inspect.Backend{PID: 8, BackendType: "parallel worker", LeaderPID: 7, State: "active", User: "app", BackendStart: &start})
+	for _, kind := range []Kind{Cancel, Terminate} {
+		if p := PlanSignal(s, kind, 8); p.Allowed() || !strings.Contains(p.Refusal, "parallel worker of pid 7") ||
+			!strings.Contains(p.Alternative, fmt.Sprintf("pgmedic %s 7", kind)) || p.Backend == nil || p.Backend.PID != 8 {
+			t.Errorf("%s of a parallel worker: %q / %q", kind, p.Refusal, p.Alternative)
+		}
 	}
 	s.Server.VersionNum = 130010
 	if p := PlanSignal(s, Terminate, 7); strings.Contains(p.Statements[0].SQL, "$3") {

@@ -714,7 +714,7 @@ func scanIndexRows(rows pgx.Rows, out *[]Index) error {
 	)
 	_, err := pgx.ForEachRow(rows, []any{&ix.Database, &ix.Schema, &ix.Table, &ix.Name, &ix.OID, &ix.TableOID,
 		&ix.Valid, &ix.Ready, &ix.Live, &ix.Unique, &ix.Primary, &ix.Exclusion, &ix.Partitioned,
-		&parent, &con, &conType, &ix.ReferencedBy, &buildPID, &ix.SizeBytes, &def,
+		&parent, &con, &conType, &ix.ReferencedBy, &buildPID, &ix.SizeBytes, &def, &ix.TableBytes,
 	}, func() error {
 		row := ix
 		row.ParentIndex, row.Constraint, row.ConstraintType = deref(parent), deref(con), constraintKind(deref(conType))

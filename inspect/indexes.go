@@ -85,6 +85,10 @@ type Index struct {
 	// SizeBytes is nil when the size could not be read without waiting for
 	// a lock (see Unavailable).
 	SizeBytes *int64 `json:"size_bytes"`
+	// TableBytes is the table's size as of its last VACUUM or ANALYZE
+	// (relpages): an estimate that takes no lock, to size an action's
+	// statement_timeout.
+	TableBytes int64 `json:"table_bytes"`
 	// Definition is pg_get_indexdef(); empty when it could not be read
 	// without waiting for a lock on the table.
 	Definition string `json:"definition"`
@@ -195,7 +199,8 @@ SELECT pg_catalog.current_database(), n.nspname, ct.relname, ci.relname,
               WHERE fk.contype = 'f' AND fk.conindid = i.indexrelid ORDER BY fk.conname),
        p.pid,
        %s,
-       %s
+       %s,
+       ct.relpages::bigint * pg_catalog.current_setting('block_size')::bigint
 FROM pg_catalog.pg_index i
 JOIN pg_catalog.pg_class ci    ON ci.oid = i.indexrelid
 JOIN pg_catalog.pg_class ct    ON ct.oid = i.indrelid

@@ -352,7 +352,7 @@ func TestActionDialogNoIsDefault(t *testing.T) {
 		t.Fatal("K opens no dialog")
 	}
 	frame := screen(m)
-	mustContain(t, frame, "Terminate backend 4101", "pg_terminate_backend(4101, 5000)", "4 session(s) wait on it",
+	mustContain(t, frame, "Terminate backend 4101", "pg_terminate_backend(pid, 3000)", "4 session(s) wait on it",
 		"rolls back", "[y] yes, run it", "[n/esc] no (default)")
 	// Anything but y is no.
 	for _, k := range []string{"n", "esc", "Y", "enter", "space"} {
@@ -377,7 +377,7 @@ func TestActionDialogNoIsDefault(t *testing.T) {
 	}
 	mustContain(t, screen(m), "DONE: did terminate")
 	press(m, "5")
-	mustContain(t, screen(m), "COMMAND LOG", "DONE", "pg_terminate_backend(4101, 5000)")
+	mustContain(t, screen(m), "COMMAND LOG", "DONE", "pg_terminate_backend(pid, 3000)")
 	if len(m.Log()) != 1 {
 		t.Errorf("log has %d entries", len(m.Log()))
 	}
@@ -577,7 +577,7 @@ func TestEscOffersToCancelARunningAction(t *testing.T) {
 	slow := &slowExecutor{release: block}
 	m := withExecutor(t, fixture(3), slow, false)
 	press(m, "4", "R") // rebuild the failed unique index
-	mustContain(t, screen(m), "Rebuild index public.accounts_email_uq", "CREATE UNIQUE INDEX CONCURRENTLY accounts_email_uq")
+	mustContain(t, screen(m), "Rebuild index public.accounts_email_uq", "REINDEX INDEX CONCURRENTLY")
 	press(m, "y")
 	mustContain(t, screen(m), "RUNNING Rebuild index public.accounts_email_uq", "esc cancels")
 	press(m, "esc")

@@ -82,8 +82,8 @@ func TestActionCommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if lines := strings.Count(string(raw), "\n"); lines != 6 {
-		t.Errorf("audit has %d records, want the refused cancel, the read-only refusal, two terminates, the drop and the rebuild:\n%s", lines, raw)
+	if lines := strings.Count(string(raw), "\n"); lines != 10 {
+		t.Errorf("audit has %d records, want the refused cancel, the read-only refusal, then started and final records of two terminates, the drop and the rebuild:\n%s", lines, raw)
 	}
 }
 

@@ -126,7 +126,7 @@ func TestTUIEndToEnd(t *testing.T) {
 	s.keys("1")
 	s.waitFor("▸ 1 Triage", "BLOCKING")
 	s.keys("K")
-	s.waitFor("Terminate backend "+root, "pg_terminate_backend("+root+", 5000)", "[y] yes, run it")
+	s.waitFor("Terminate backend "+root, "pg_terminate_backend(pid, 3000) FROM", "[y] yes, run it")
 	s.keys("n")
 	s.waitFor("not run: nothing was changed")
 	s.keys("K")
@@ -140,7 +140,7 @@ func TestTUIEndToEnd(t *testing.T) {
 	s.keys("5")
 	s.waitFor("COMMAND LOG", "DONE")
 	s.keys("q")
-	screen = s.waitFor("pgmedic exited with 0", "pgmedic command log", "SELECT pg_terminate_backend("+root+", 5000)")
+	screen = s.waitFor("pgmedic exited with 0", "pgmedic command log", "WHERE pid = "+root+" AND backend_start")
 	if strings.Contains(screen, "POOL") {
 		t.Errorf("the screen was not restored after q:\n%s", screen)
 	}

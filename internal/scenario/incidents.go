@@ -379,3 +379,27 @@ func (st *Stage) KilledBuild(ctx context.Context, t Table, index string) error {
 	return st.expectFailure(ctx, "57014", "SET statement_timeout = '300ms'",
 		"CREATE INDEX CONCURRENTLY "+pgx.Identifier{index}.Sanitize()+" ON "+t.Ident()+" ("+fn+"(v))")
 }
+
+// InterruptedDrop creates index on t (columns: what follows ON t, e.g.
+// "(code) WHERE v = 1"), valid, then runs DROP INDEX CONCURRENTLY on it
+// while a reader holds the table open, under a short lock_timeout: the
+// drop gives up after marking it invalid, and leaves it ready. A UNIQUE
+// one (unique "UNIQUE ") is the trap of a killed migration: no query uses
+// it, yet every write still maintains it and it still rejects duplicates.
+func (st *Stage) InterruptedDrop(ctx context.Context, t Table, unique, index, columns string) error {
+	if err := st.Exec(ctx, "CREATE "+unique+"INDEX "+pgx.Identifier{index}.Sanitize()+" ON "+t.Ident()+" "+columns); err != nil {
+		return err
+	}
+	reader, err := st.Open(ctx, "reader-holding-table")
+	if err != nil {
+		return err
+	}
+	if err := reader.Exec(ctx, "BEGIN; SELECT count(*) FROM "+t.Ident()); err != nil {
+		return err
+	}
+	err = st.expectFailure(ctx, "55P03", "SET lock_timeout = '300ms'", "DROP INDEX CONCURRENTLY "+t.Index(index))
+	if rerr := reader.Exec(ctx, "ROLLBACK"); err == nil {
+		err = rerr
+	}
+	return err
+}
