@@ -202,6 +202,23 @@ func TestHostile(t *testing.T) {
 		must(t, reader.Exec(ctx, "ROLLBACK"))
 	})
 
+	t.Run("no action starts while another build runs on the table", func(t *testing.T) {
+		b := l.bench(t, "")
+		must(t, b.st.CreateTable(ctx, orders, 50))
+		must(t, b.st.FailedUniqueIndex(ctx, orders, "orders_code_uq"))
+		writer, builder, err := b.st.BuildWaitingForWriters(ctx, orders, "orders_v_idx")
+		must(t, err)
+		ix := b.index(t, "orders_code_uq")
+		want := fmt.Sprintf("another index build is running on the table, pid %d (CREATE INDEX CONCURRENTLY, waiting for writers", builder.PID)
+		for _, plan := range []actions.Plan{actions.PlanRebuild(ix), actions.PlanDropIndex(ix)} {
+			if r := actions.Run(ctx, b.env, plan, nil); r.Outcome != "refused" || !strings.Contains(r.Message, want) {
+				t.Errorf("%s during another build: %s", plan.Kind, r.Describe())
+			}
+		}
+		must(t, writer.Exec(ctx, "ROLLBACK"))
+		waitDone(t, builder)
+	})
+
 	t.Run("redaction changes what is shown, never what runs", func(t *testing.T) {
 		b := l.bench(t, "")
 		must(t, b.st.CreateTable(ctx, orders, 200))

@@ -140,7 +140,7 @@ func TestTUIEndToEnd(t *testing.T) {
 	s.keys("5")
 	s.waitFor("COMMAND LOG", "DONE")
 	s.keys("q")
-	screen = s.waitFor("pgmedic exited with 0", "pgmedic command log", "WHERE pid = "+root+" AND backend_start")
+	screen = s.waitFor("pgmedic exited with 0", "pgmedic command log", "SELECT pg_terminate_backend(pid, 3000) FROM pg_stat_activity WHERE pid")
 	if strings.Contains(screen, "POOL") {
 		t.Errorf("the screen was not restored after q:\n%s", screen)
 	}
