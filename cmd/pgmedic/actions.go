@@ -30,17 +30,7 @@ var actionCommands = map[string]actions.Kind{
 // drop-index|rebuild-index [SCHEMA.]NAME`: print the plan, ask (or
 // require --yes without a terminal), run it with the guard rails, and exit
 // 0 only when the effect was verified.
-func runAction(ctx context.Context, f *flags, kind actions.Kind, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	if len(args) != 1 {
-		what := "PID"
-		switch kind {
-		case actions.DropIndex, actions.Rebuild:
-			what = "[SCHEMA.]INDEX"
-		case actions.RollbackPrepared:
-			what = "GID"
-		}
-		return usageError("pgmedic %s takes one %s", kind, what)
-	}
+func runAction(ctx context.Context, f *flags, kind actions.Kind, target string, stdin io.Reader, stdout, stderr io.Writer) error {
 	conn, cfg, err := openConn(ctx, f)
 	if err != nil {
 		return err
@@ -61,21 +51,21 @@ func runAction(ctx context.Context, f *flags, kind actions.Kind, args []string, 
 	var plan actions.Plan
 	switch kind {
 	case actions.RollbackPrepared:
-		plan = actions.PlanRollbackPrepared(snap, args[0])
+		plan = actions.PlanRollbackPrepared(snap, target)
 	case actions.Cancel, actions.Terminate:
-		pid, err := strconv.Atoi(args[0])
+		pid, err := strconv.Atoi(target)
 		if err != nil || pid <= 0 {
-			return usageError("%q is not a process id", args[0])
+			return usageError("%q is not a process id", target)
 		}
 		plan = actions.PlanSignal(snap, kind, pid)
 	default:
-		ix, err := inspect.ReadIndex(ctx, conn, args[0])
+		ix, err := inspect.ReadIndex(ctx, conn, target)
 		if err != nil {
 			return connect.ExplainRead(err)
 		}
 		if ix == nil {
 			return fmt.Errorf("there is no index %s in database %q (name it as in SQL: schema.name, with double quotes where needed)",
-				safetext.Line(args[0]), snap.Server.Database)
+				safetext.Line(target), snap.Server.Database)
 		}
 		if kind == actions.DropIndex {
 			plan = actions.PlanDropIndex(ix)
