@@ -44,10 +44,6 @@ func runAction(ctx context.Context, f *flags, kind actions.Kind, target string, 
 	if err != nil {
 		return connect.ExplainRead(err)
 	}
-	if f.redact { // the plan, its printout and the audit record carry no literal
-		redact.New().Snapshot(snap)
-	}
-
 	var plan actions.Plan
 	switch kind {
 	case actions.RollbackPrepared:
@@ -73,9 +69,7 @@ func runAction(ctx context.Context, f *flags, kind actions.Kind, target string, 
 			plan = actions.PlanRebuild(ix)
 		}
 	}
-	if f.readOnly && plan.Allowed() {
-		plan.Refusal, plan.Alternative = "pgmedic runs read-only (--read-only): no action changes the server", ""
-	}
+	guard(&plan, f)
 	printPlan(stdout, &plan)
 
 	audit := auditFor(f, cfg)
@@ -114,6 +108,46 @@ func runAction(ctx context.Context, f *flags, kind actions.Kind, target string, 
 		return &exitError{code: 1, err: fmt.Errorf("%s did not complete", plan.Kind)}
 	}
 	return nil
+}
+
+// guard applies the command line's rails to a plan built from the raw
+// snapshot: --read-only refuses it, and --redact then hides literals in
+// what is printed and recorded.
+func guard(p *actions.Plan, f *flags) {
+	if f.readOnly && p.Allowed() {
+		p.Refusal, p.Alternative = "pgmedic runs read-only (--read-only): no action changes the server", ""
+	}
+	if f.redact {
+		redactPlan(p, redact.New())
+	}
+}
+
+// redactPlan takes the literals out of what a plan shows and records: the
+// target's query text, its index definition, and the statements as they
+// are displayed. It runs after planning, on the plan alone: planned from
+// redacted text, a plan could act on something other than what the server
+// has, so Statement.SQL and Args, which are what runs, are never touched.
+func redactPlan(p *actions.Plan, r *redact.Redactor) {
+	if b := p.Backend; b != nil {
+		b.Query = r.Query(b.Query)
+	}
+	if ix := p.Index; ix != nil {
+		ix.Definition = redactDDL(ix.Definition)
+	}
+	for i := range p.Statements {
+		p.Statements[i].Display = redactDDL(p.Statements[i].Display)
+	}
+}
+
+// redactDDL redacts as the snapshot redacts index definitions: only a
+// partial index's predicate brings the server's literals into DDL. The
+// rest of a plan's statements is pgmedic's own text (pids, start times,
+// timeouts, names), which --redact has no reason to hide.
+func redactDDL(sql string) string {
+	if strings.Contains(sql, " WHERE ") {
+		return redact.Lex(sql)
+	}
+	return sql
 }
 
 // confirm asks on a terminal; without one, there is no one to ask.
