@@ -5,7 +5,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -26,8 +28,9 @@ var actionCommands = map[string]actions.Kind{
 	"rollback-prepared": actions.RollbackPrepared,
 }
 
-// runAction is `pgmedic cancel|terminate PID` and `pgmedic
-// drop-index|rebuild-index [SCHEMA.]NAME`: print the plan, ask (or
+// runAction is `pgmedic cancel|terminate PID`, `pgmedic
+// drop-index|rebuild-index [SCHEMA.]NAME` and `pgmedic rollback-prepared
+// GID`: print the plan, ask (or
 // require --yes without a terminal), run it with the guard rails, and exit
 // 0 only when the effect was verified.
 func runAction(ctx context.Context, f *flags, kind actions.Kind, target string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -49,10 +52,7 @@ func runAction(ctx context.Context, f *flags, kind actions.Kind, target string, 
 	case actions.RollbackPrepared:
 		plan = actions.PlanRollbackPrepared(snap, target)
 	case actions.Cancel, actions.Terminate:
-		pid, err := strconv.Atoi(target)
-		if err != nil || pid <= 0 {
-			return usageError("%q is not a process id", target)
-		}
+		pid, _ := strconv.Atoi(target) // parseCommand checked it
 		plan = actions.PlanSignal(snap, kind, pid)
 	default:
 		ix, err := inspect.ReadIndex(ctx, conn, target)
@@ -87,9 +87,16 @@ func runAction(ctx context.Context, f *flags, kind actions.Kind, target string, 
 	switch {
 	case !plan.Allowed():
 		r := actions.Run(ctx, env, plan, snap) // records the refusal
-		return fmt.Errorf("%s", safetext.Line(r.Describe()))
+		return &exitError{code: 1, err: fmt.Errorf("%s", safetext.Line(r.Describe()))}
 	case f.dryRun:
 		fmt.Fprintln(stdout, "dry run: nothing was done")
+		if id := plan.Identity(); id != "" {
+			fmt.Fprintln(stdout, "to run this very plan, and refuse if its target has changed since:")
+			fmt.Fprintln(stdout, "  "+safetext.Line(rerunCommand(kind, target, id, f)))
+			if hadPassword(f.conn.DBName) {
+				fmt.Fprintln(stdout, "  (the password in -d is left out: give it with -W, PGPASSWORD or ~/.pgpass)")
+			}
+		}
 		return nil
 	case !f.yes:
 		ok, err := confirm(stdin, stdout)
@@ -101,6 +108,9 @@ func runAction(ctx context.Context, f *flags, kind actions.Kind, target string, 
 			return &exitError{code: 1, err: fmt.Errorf("not confirmed")}
 		}
 	}
+	// A pid the user read some time ago may belong to another session
+	// now: say exactly which one is about to be hit.
+	fmt.Fprintln(stdout, safetext.Line(describeTarget(&plan, f.expect)))
 	r := actions.Run(ctx, env, plan, snap)
 	fmt.Fprintln(stdout, safetext.Line(r.Describe()))
 	fmt.Fprintf(stdout, "audit: %s\n", audit.Path)
@@ -111,11 +121,16 @@ func runAction(ctx context.Context, f *flags, kind actions.Kind, target string, 
 }
 
 // guard applies the command line's rails to a plan built from the raw
-// snapshot: --read-only refuses it, and --redact then hides literals in
-// what is printed and recorded.
+// snapshot: --read-only refuses it, so does an --expect that names
+// another target than the one there now, and --redact then hides
+// literals in what is printed and recorded.
 func guard(p *actions.Plan, f *flags) {
 	if f.readOnly && p.Allowed() {
 		p.Refusal, p.Alternative = "pgmedic runs read-only (--read-only): no action changes the server", ""
+	}
+	if err := p.CheckExpect(f.expect); err != nil && p.Allowed() {
+		p.Refusal = err.Error()
+		p.Alternative = "look again with --dry-run: it prints the identity of what is there now"
 	}
 	if f.redact {
 		redactPlan(p, redact.New())
@@ -176,6 +191,9 @@ func printPlan(w io.Writer, p *actions.Plan) {
 		out("  index     %s.%s on %s (oid %d, database %s, %s)", inspect.QuoteIdent(ix.Schema), inspect.QuoteIdent(ix.Name),
 			inspect.QuoteIdent(ix.Table), ix.OID, ix.Database, orDash(string(ix.Status)))
 	}
+	if id := p.Identity(); id != "" {
+		out("  identity  %s", id)
+	}
 	if len(p.Statements) > 0 {
 		fmt.Fprintln(w, "  SQL, each statement on its own, outside any transaction:")
 		for _, st := range p.Statements {
@@ -198,6 +216,96 @@ func printPlan(w io.Writer, p *actions.Plan) {
 		}
 	}
 }
+
+// describeTarget is one line naming what is about to be acted on.
+func describeTarget(p *actions.Plan, expect string) string {
+	var what string
+	switch {
+	case p.Backend != nil:
+		b := p.Backend
+		what = fmt.Sprintf("pid %d, started %s, application %s, user %s, client %s", b.PID,
+			b.BackendStart.UTC().Format("2006-01-02 15:04:05.000000 MST"), orDash(b.Application), orDash(b.User), orDash(b.Client))
+	case p.Index != nil:
+		ix := p.Index
+		what = fmt.Sprintf("index %s.%s on %s, oid %d, database %s", inspect.QuoteIdent(ix.Schema), inspect.QuoteIdent(ix.Name),
+			inspect.QuoteIdent(ix.Table), ix.OID, ix.Database)
+	case p.Prepared != nil:
+		px := p.Prepared
+		what = fmt.Sprintf("prepared transaction '%s', prepared %s, owner %s, database %s", px.GID,
+			px.Prepared.UTC().Format("2006-01-02 15:04:05.000000 MST"), orDash(px.Owner), px.Database)
+	default:
+		return "target: -"
+	}
+	if expect != "" {
+		return "target: " + what + " (as --expect said)"
+	}
+	return "target: " + what + " (identity " + p.Identity() + ")"
+}
+
+// rerunCommand is the command line that runs the plan just printed and
+// nothing else: the same target, its identity, and the connection and
+// audit options given, so the real run reaches the same server.
+func rerunCommand(kind actions.Kind, target, identity string, f *flags) string {
+	words := []string{"pgmedic", string(kind), target, "--expect", identity, "--yes"}
+	for _, o := range [][2]string{{"-h", f.conn.Host}, {"-p", f.conn.Port}, {"-U", f.conn.User},
+		{"-d", withoutPassword(f.conn.DBName)}, {"--audit-log", f.auditLog}} {
+		if o[1] != "" {
+			words = append(words, o[0], o[1])
+		}
+	}
+	if f.askPassword {
+		words = append(words, "-W")
+	}
+	if f.redact {
+		words = append(words, "--redact")
+	}
+	if strings.HasPrefix(target, "-") {
+		// The target goes last, after "--", so it is not read as a flag.
+		words = append(append(words[:2:2], words[3:]...), "--", target)
+	}
+	for i := range words {
+		words[i] = shellQuote(words[i])
+	}
+	return strings.Join(words, " ")
+}
+
+// shellQuote makes s one word for sh, quoting only when it must.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@%+=:,./_-") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+var kvPassword = regexp.MustCompile(`(?i)(?:^|\s+)(?:ssl)?password\s*=\s*('(?:[^'\\]|\\.)*'|[^\s']\S*)`)
+
+// withoutPassword drops a password (and a client key's sslpassword) from a -d connection string or URI: a
+// command line meant to be copied, pasted and kept in incident notes must
+// not carry one.
+func withoutPassword(dsn string) string {
+	if !connect.IsConnString(dsn) {
+		return dsn
+	}
+	if u, err := url.Parse(dsn); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
+		_, inUser := u.User.Password()
+		q := u.Query()
+		if !inUser && !q.Has("password") && !q.Has("sslpassword") {
+			return dsn // as typed: url.URL.String would re-escape it
+		}
+		if inUser {
+			u.User = url.User(u.User.Username())
+		}
+		if q.Has("password") || q.Has("sslpassword") {
+			q.Del("password")
+			q.Del("sslpassword")
+			u.RawQuery = q.Encode()
+		}
+		return u.String()
+	}
+	return strings.TrimSpace(kvPassword.ReplaceAllString(dsn, ""))
+}
+
+func hadPassword(dsn string) bool { return withoutPassword(dsn) != dsn }
 
 func orDash(s string) string {
 	if s == "" {

@@ -3,13 +3,21 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/pgmedic/pgmedic/actions"
+	"github.com/pgmedic/pgmedic/internal/connect"
+	"github.com/pgmedic/pgmedic/internal/pgcluster"
+	"github.com/pgmedic/pgmedic/internal/scenario"
 )
 
 func TestActionCommands(t *testing.T) {
@@ -141,5 +149,139 @@ func TestRedactedAuditLog(t *testing.T) {
 		if !strings.Contains(text, "SET v = v + $1 WHERE id = $2") || strings.Contains(text, "WHERE id = 1") {
 			t.Errorf("%s is not redacted:\n%s", name, text)
 		}
+	}
+}
+
+// stageSessions starts a cluster with database shop and n sessions idle
+// in a transaction, application_name app.
+func stageSessions(t *testing.T, app string, n int) (*pgcluster.Cluster, *scenario.Stage, []*scenario.Session) {
+	t.Helper()
+	ctx := context.Background()
+	c := pgcluster.StartForTest(t, pgcluster.Options{})
+	if err := c.Exec(ctx, "postgres", "CREATE DATABASE shop"); err != nil {
+		t.Fatal(err)
+	}
+	st, err := scenario.NewStage(ctx, func(app string) string {
+		return c.ConnString("shop", "") + " application_name='" + app + "'"
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	sessions, err := st.IdleInTransaction(ctx, app, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, st, sessions
+}
+
+// lastAuditRecord reads the newest line of an audit log.
+func lastAuditRecord(t *testing.T, path string) (rec struct {
+	Outcome string                `json:"outcome"`
+	Message string                `json:"message"`
+	Target  actions.BackendTarget `json:"target"`
+}, n int) {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &rec); err != nil {
+		t.Fatalf("audit log: %v\n%s", err, raw)
+	}
+	return rec, len(lines)
+}
+
+// A dry run names its target's identity and prints the command that runs
+// that very plan; a run whose --expect names another session on the same
+// pid is refused, recorded, and hits no one.
+func TestExpect(t *testing.T) {
+	c, st, sessions := stageSessions(t, "victim", 2)
+	ctx := context.Background()
+	audit := filepath.Join(t.TempDir(), "audit.jsonl")
+	conn := []string{"-h", c.SocketDir, "-p", strconv.Itoa(c.Port), "-U", "postgres", "--audit-log", audit, "shop"}
+	run1 := func(args ...string) (string, error) {
+		var out bytes.Buffer
+		err := run(ctx, args, &out, &out)
+		return out.String(), err
+	}
+	alive := func(pid int) bool {
+		var n int
+		if err := st.Admin().QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE pid = $1", pid).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n == 1
+	}
+	pid := strconv.Itoa(sessions[0].PID)
+
+	out, err := run1(append([]string{"terminate", pid, "--dry-run"}, conn...)...)
+	m := regexp.MustCompile(`(?m)^  identity  (` + pid + `@(\S+))$`).FindStringSubmatch(out)
+	if err != nil || m == nil {
+		t.Fatalf("dry run: %v; want an identity line for pid %s:\n%s", err, pid, out)
+	}
+	identity := m[1]
+	start, err := time.Parse(time.RFC3339Nano, m[2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	rerun := regexp.MustCompile(`(?m)^  (pgmedic terminate .*)$`).FindStringSubmatch(out)
+	if rerun == nil || !strings.Contains(rerun[1], "--expect "+identity+" --yes") {
+		t.Fatalf("the dry run does not print the command to run it:\n%s", out)
+	}
+	words, err := shellWords(rerun[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	parsed, err := parseCommand(words[1:])
+	if err != nil || parsed.target != pid || parsed.f.expect != identity || !parsed.f.yes || parsed.f.auditLog != audit ||
+		parsed.f.conn != (connect.Options{Host: c.SocketDir, Port: strconv.Itoa(c.Port), User: "postgres", DBName: "shop"}) {
+		t.Fatalf("%s reads back as %+v, %+v (%v)", rerun[1], parsed, parsed.f, err)
+	}
+
+	// The pid now belongs to a session that started later than the one
+	// the dry run showed (what a reused pid looks like from here).
+	earlier := pid + "@" + start.Add(-time.Hour).UTC().Format(time.RFC3339Nano)
+	out, err = run1(append([]string{"terminate", pid, "--yes", "--expect", earlier}, conn...)...)
+	var ee *exitError
+	if !errors.As(err, &ee) || ee.code != 1 || !strings.Contains(out, "REFUSED   pid "+pid+" is now a different session (started ") ||
+		!strings.Contains(out, "application victim, user postgres), not the one you expected (started ") || !strings.Contains(out, "nothing was done") {
+		t.Errorf("terminate with a stale --expect: %v\n%s", err, out)
+	}
+	if !alive(sessions[0].PID) {
+		t.Fatal("the session was terminated despite the stale --expect")
+	}
+	rec, n := lastAuditRecord(t, audit)
+	if n != 1 || rec.Outcome != "refused" || !strings.Contains(rec.Message, "not the one you expected") || rec.Target.PID != sessions[0].PID {
+		t.Errorf("the refusal is not recorded: %d record(s), last %+v", n, rec)
+	}
+
+	// The command the dry run printed, as printed.
+	out, err = run1(words[1:]...)
+	want := "target: pid " + pid + ", started " + start.UTC().Format("2006-01-02 15:04:05.000000") + " UTC, application victim, user postgres, client -"
+	if err != nil || !strings.Contains(out, want+" (as --expect said)\nDONE: backend "+pid+" terminated") {
+		t.Fatalf("the printed command: %v; want %q before DONE:\n%s", err, want, out)
+	}
+	if alive(sessions[0].PID) {
+		t.Error("the session is still there")
+	}
+
+	// Without --expect the line naming the session still comes before
+	// the action, and the audit record carries the same target.
+	pid2 := strconv.Itoa(sessions[1].PID)
+	var start2 time.Time
+	if err := st.Admin().QueryRow(ctx, "SELECT backend_start FROM pg_stat_activity WHERE pid = $1", sessions[1].PID).Scan(&start2); err != nil {
+		t.Fatal(err)
+	}
+	out, err = run1(append([]string{"terminate", pid2, "--yes"}, conn...)...)
+	want = fmt.Sprintf("target: pid %s, started %s UTC, application victim, user postgres, client - (identity %s@%s)\nDONE: backend %s terminated",
+		pid2, start2.UTC().Format("2006-01-02 15:04:05.000000"), pid2, start2.UTC().Format(time.RFC3339Nano), pid2)
+	if err != nil || !strings.Contains(out, want) {
+		t.Errorf("terminate without --expect: %v; want\n%s\nin:\n%s", err, want, out)
+	}
+	rec, n = lastAuditRecord(t, audit)
+	if n != 3 || rec.Outcome != "done" || rec.Target.PID != sessions[1].PID || !rec.Target.BackendStart.Equal(start2) ||
+		rec.Target.Application != "victim" || rec.Target.User != "postgres" {
+		t.Errorf("audit: %d record(s), last %+v; want the terminate of pid %s started %s", n, rec, pid2, start2)
 	}
 }

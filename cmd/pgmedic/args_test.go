@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pgmedic/pgmedic/actions"
 	"github.com/pgmedic/pgmedic/internal/connect"
 )
 
@@ -94,6 +95,7 @@ func TestActionCommandLines(t *testing.T) {
 		"terminate 4101 shop postgres bob": "too many arguments",
 		"terminate 4101 -d shop other":     "database given twice",
 		"terminate 4101 -U bob shop alice": "user name given twice",
+		"snapshot --expect oid:1":          "--expect is for the action commands",
 	} {
 		_, err := parseCommand(strings.Fields(args))
 		var ee *exitError
@@ -205,4 +207,47 @@ func shellWords(line string) ([]string, error) {
 		words = append(words, cur.String())
 	}
 	return words, nil
+}
+
+// The command a dry run prints runs that very plan: read back as sh and
+// pgmedic would, it has the same target, the identity and the same
+// connection, and never a password.
+func TestRerunCommand(t *testing.T) {
+	for _, c := range []struct {
+		kind   actions.Kind
+		target string
+		f      flags
+		conn   connect.Options // what the printed command connects with
+	}{
+		{actions.Terminate, "4101", flags{conn: connect.Options{Host: "db1", User: "postgres", DBName: "shop"}},
+			connect.Options{Host: "db1", User: "postgres", DBName: "shop"}},
+		{actions.Rebuild, `"Sales"."orders by day"`, flags{conn: connect.Options{Host: "/var/run/postgresql", Port: "5433"}, redact: true},
+			connect.Options{Host: "/var/run/postgresql", Port: "5433"}},
+		{actions.RollbackPrepared, "-it's odd", flags{conn: connect.Options{DBName: "host=db1 password='s3cr et' dbname=shop sslpassword=k3y"}},
+			connect.Options{DBName: "host=db1 dbname=shop"}},
+		{actions.DropIndex, "ix", flags{conn: connect.Options{DBName: "postgres://bob:s3cret@db1/shop?sslmode=require&password=s3cret"}, auditLog: "/tmp/a log"},
+			connect.Options{DBName: "postgres://bob@db1/shop?sslmode=require"}},
+		{actions.Cancel, "12", flags{conn: connect.Options{DBName: "postgres://bob@db1/shop?application_name=a%20b"}, askPassword: true},
+			connect.Options{DBName: "postgres://bob@db1/shop?application_name=a%20b"}},
+	} {
+		id := "oid:16390"
+		line := rerunCommand(c.kind, c.target, id, &c.f)
+		if strings.Contains(line, "s3cr") || strings.Contains(line, "k3y") {
+			t.Errorf("%s: the command carries a password: %s", c.kind, line)
+		}
+		words, err := shellWords(line)
+		if err != nil || words[0] != "pgmedic" {
+			t.Fatalf("%s: %q does not read back as one command: %v", c.kind, line, err)
+		}
+		got, err := parseCommand(words[1:])
+		if err != nil {
+			t.Errorf("%s: %s: %v", c.kind, line, err)
+			continue
+		}
+		if got.name != string(c.kind) || got.target != c.target || got.f.expect != id || !got.f.yes || got.f.conn != c.conn ||
+			got.f.auditLog != c.f.auditLog || got.f.redact != c.f.redact || got.f.askPassword != c.f.askPassword {
+			t.Errorf("%s\nreads back as %s %q --expect %q yes=%v %+v audit=%q redact=%v -W=%v", line, got.name, got.target,
+				got.f.expect, got.f.yes, got.f.conn, got.f.auditLog, got.f.redact, got.f.askPassword)
+		}
+	}
 }

@@ -67,6 +67,9 @@ Options:
                            incident summary, with the actions from the audit log)
       --dry-run            actions: print the plan and the SQL, do nothing
       --yes                actions: run without asking (required without a terminal)
+      --expect=IDENTITY    actions: act only if the target is still the one a
+                           --dry-run named (PID@BACKEND_START, oid:OID or
+                           prepared:TIME); a reused pid is refused
       --read-only          no action may change the server
       --redact             replace the literals in query text by placeholders,
                            everywhere they are shown, copied or written;
@@ -159,6 +162,7 @@ type flags struct {
 	format       string
 	theme        string
 	redact       bool
+	expect       string
 }
 
 func parseFlags(args []string) (*flags, []string, error) {
@@ -186,6 +190,7 @@ func parseFlags(args []string) (*flags, []string, error) {
 	fs.StringVar(&f.format, "format", "", "")
 	fs.StringVar(&f.theme, "theme", "", "")
 	fs.BoolVar(&f.redact, "redact", false, "")
+	fs.StringVar(&f.expect, "expect", "", "")
 	if err := fs.Parse(args); err != nil {
 		return nil, nil, usageError("%v", err)
 	}
@@ -238,6 +243,18 @@ func parseCommand(args []string) (*command, error) {
 	case c.name == "" || c.name == "snapshot":
 		if err := positionalConn(&f.conn, rest); err != nil {
 			return nil, err
+		}
+	}
+	if !action {
+		// Silently ignored, it would promise a check that does not
+		// happen.
+		if f.expect != "" {
+			return nil, usageError("--expect is for the action commands (cancel, terminate, drop-index, rebuild-index, rollback-prepared)")
+		}
+	}
+	if f.expect != "" {
+		if err := actions.CheckIdentity(f.expect); err != nil {
+			return nil, usageError("%v", err)
 		}
 	}
 	return c, nil
