@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -34,6 +35,27 @@ var actionCommands = map[string]actions.Kind{
 // require --yes without a terminal), run it with the guard rails, and exit
 // 0 only when the effect was verified.
 func runAction(ctx context.Context, f *flags, kind actions.Kind, target string, stdin io.Reader, stdout, stderr io.Writer) error {
+	// An action that cannot be recorded is refused before anything is
+	// read or planned, rather than found out after it ran; a dry run
+	// changes nothing, so it only warns.
+	auditPath, auditErr := f.auditLog, error(nil)
+	if auditPath == "" {
+		auditPath = actions.DefaultAuditPath()
+	}
+	if !f.noAudit {
+		if auditErr = checkAudit(auditPath); auditErr != nil && !f.dryRun {
+			return &exitError{code: 1, err: fmt.Errorf("%v: %s was refused and nothing was done; pass --no-audit to run without an audit record",
+				auditErr, kind)}
+		}
+	}
+	auditLine := "audit: " + auditPath
+	switch {
+	case f.noAudit:
+		auditLine = "audit: off (--no-audit)"
+	case auditErr != nil:
+		auditLine = fmt.Sprintf("audit: %v: a real run would be refused; pass --no-audit to run without an audit record", auditErr)
+	}
+
 	conn, cfg, err := openConn(ctx, f)
 	if err != nil {
 		return err
@@ -72,7 +94,6 @@ func runAction(ctx context.Context, f *flags, kind actions.Kind, target string, 
 	guard(&plan, f)
 	printPlan(stdout, &plan)
 
-	audit := auditFor(f, cfg)
 	env := actions.Env{
 		Monitor: func(ctx context.Context, fn func(*pgx.Conn) error) error { return fn(conn) },
 		Dedicated: func(ctx context.Context, db string) (*pgx.Conn, error) {
@@ -81,15 +102,21 @@ func runAction(ctx context.Context, f *flags, kind actions.Kind, target string, 
 			return connect.Open(ctx, other)
 		},
 		Snapshot: coll.FullSnapshot,
-		Audit:    audit,
 		Progress: func(msg string) { fmt.Fprintln(stderr, "pgmedic:", safetext.Line(msg)) },
+	}
+	if !f.noAudit {
+		env.Audit = auditFor(f, cfg)
 	}
 	switch {
 	case !plan.Allowed():
 		r := actions.Run(ctx, env, plan, snap) // records the refusal
+		fmt.Fprintln(stdout, safetext.Line(auditLine))
 		return &exitError{code: 1, err: fmt.Errorf("%s", safetext.Line(r.Describe()))}
 	case f.dryRun:
 		fmt.Fprintln(stdout, "dry run: nothing was done")
+		if f.noAudit || auditErr != nil {
+			fmt.Fprintln(stdout, safetext.Line(auditLine))
+		}
 		if id := plan.Identity(); id != "" {
 			fmt.Fprintln(stdout, "to run this very plan, and refuse if its target has changed since:")
 			fmt.Fprintln(stdout, "  "+safetext.Line(rerunCommand(kind, target, id, f)))
@@ -113,11 +140,25 @@ func runAction(ctx context.Context, f *flags, kind actions.Kind, target string, 
 	fmt.Fprintln(stdout, safetext.Line(describeTarget(&plan, f.expect)))
 	r := actions.Run(ctx, env, plan, snap)
 	fmt.Fprintln(stdout, safetext.Line(r.Describe()))
-	fmt.Fprintf(stdout, "audit: %s\n", audit.Path)
+	fmt.Fprintln(stdout, safetext.Line(auditLine))
 	if !r.OK() {
 		return &exitError{code: 1, err: fmt.Errorf("%s did not complete", plan.Kind)}
 	}
 	return nil
+}
+
+// checkAudit makes sure the audit log can be appended to, creating it
+// (0600) and its directory (0700) as a record would. It stands in for
+// (*actions.Audit).Check until that lands on this branch.
+func checkAudit(path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("the audit log %s cannot be written: %w", path, err)
+	}
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+	if err != nil {
+		return fmt.Errorf("the audit log %s cannot be written: %w", path, err)
+	}
+	return f.Close()
 }
 
 // guard applies the command line's rails to a plan built from the raw
@@ -258,6 +299,9 @@ func rerunCommand(kind actions.Kind, target, identity string, f *flags) string {
 	}
 	if f.redact {
 		words = append(words, "--redact")
+	}
+	if f.noAudit {
+		words = append(words, "--no-audit")
 	}
 	if strings.HasPrefix(target, "-") {
 		// The target goes last, after "--", so it is not read as a flag.

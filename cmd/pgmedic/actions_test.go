@@ -285,3 +285,72 @@ func TestExpect(t *testing.T) {
 		t.Errorf("audit: %d record(s), last %+v; want the terminate of pid %s started %s", n, rec, pid2, start2)
 	}
 }
+
+// An action whose audit log cannot be written is refused before anything
+// is read or planned; --no-audit runs it without a record and says so.
+func TestNoAudit(t *testing.T) {
+	c, st, sessions := stageSessions(t, "victim", 1)
+	ctx := context.Background()
+	state := t.TempDir()
+	t.Setenv("XDG_STATE_HOME", state)
+	notADir := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(notADir, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pid := strconv.Itoa(sessions[0].PID)
+	conn := []string{"-h", c.SocketDir, "-p", strconv.Itoa(c.Port), "-U", "postgres", "shop"}
+	run1 := func(args ...string) (string, error) {
+		var out bytes.Buffer
+		err := run(ctx, args, &out, &out)
+		return out.String(), err
+	}
+
+	out, err := run1(append([]string{"terminate", pid, "--yes", "--audit-log", filepath.Join(notADir, "audit.jsonl")}, conn...)...)
+	var ee *exitError
+	if !errors.As(err, &ee) || ee.code != 1 || !strings.Contains(err.Error(), "the audit log "+notADir+"/audit.jsonl cannot be written") ||
+		!strings.Contains(err.Error(), "terminate was refused and nothing was done; pass --no-audit to run without an audit record") || out != "" {
+		t.Errorf("unwritable audit log: %v\n%s", err, out)
+	}
+	// Refused up front: not even a connection (this server does not exist).
+	err = run(ctx, []string{"drop-index", "ix", "--yes", "-h", t.TempDir(), "-p", "5999", "--audit-log", filepath.Join(notADir, "a")},
+		&bytes.Buffer{}, &bytes.Buffer{})
+	var ce *connect.Error
+	if errors.As(err, &ce) || err == nil || !strings.Contains(err.Error(), "pass --no-audit") {
+		t.Errorf("unwritable audit log, no server: %v; want the audit refusal before connecting", err)
+	}
+	// A dry run changes nothing: it only warns.
+	out, err = run1(append([]string{"terminate", pid, "--dry-run", "--audit-log", filepath.Join(notADir, "audit.jsonl")}, conn...)...)
+	if err != nil || !strings.Contains(out, "dry run: nothing was done") || !strings.Contains(out, "a real run would be refused; pass --no-audit") {
+		t.Errorf("dry run with an unwritable audit log: %v\n%s", err, out)
+	}
+
+	out, err = run1(append([]string{"terminate", pid, "--dry-run", "--no-audit"}, conn...)...)
+	if err != nil || !strings.Contains(out, "audit: off (--no-audit)") || !strings.Contains(out, " -d shop --no-audit\n") {
+		t.Errorf("dry run with --no-audit: %v\n%s", err, out)
+	}
+	out, err = run1(append([]string{"terminate", pid, "--yes", "--no-audit"}, conn...)...)
+	if err != nil || !strings.Contains(out, "DONE: backend "+pid+" terminated") || !strings.HasSuffix(out, "audit: off (--no-audit)\n") {
+		t.Errorf("terminate --no-audit: %v\n%s", err, out)
+	}
+	if err := st.AwaitGone(ctx, sessions[0].PID); err != nil {
+		t.Error(err)
+	}
+	if entries, _ := os.ReadDir(state); len(entries) != 0 {
+		t.Errorf("--no-audit left %v in the state directory", entries)
+	}
+}
+
+func TestCheckAudit(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state", "pgmedic", "audit.jsonl")
+	if err := checkAudit(path); err != nil {
+		t.Fatal(err)
+	}
+	for p, mode := range map[string]os.FileMode{filepath.Dir(path): 0o700 | os.ModeDir, path: 0o600} {
+		if fi, err := os.Stat(p); err != nil || fi.Mode() != mode {
+			t.Errorf("%s: %v, %v; want mode %v", p, fi.Mode(), err, mode)
+		}
+	}
+	if err := checkAudit(filepath.Dir(path)); err == nil {
+		t.Error("a directory as the audit log was accepted")
+	}
+}

@@ -86,16 +86,19 @@ func TestActionCommandLines(t *testing.T) {
 		}
 	}
 	for args, why := range map[string]string{
-		"terminate":                        "takes one PID",
-		"drop-index":                       "takes one [SCHEMA.]INDEX",
-		"rollback-prepared":                "takes one GID",
-		"terminate 4101 4102":              "takes one PID; run it once for each session",
-		"cancel app":                       `"app" is not a process id`,
-		"terminate 0":                      `"0" is not a process id`,
-		"terminate 4101 shop postgres bob": "too many arguments",
-		"terminate 4101 -d shop other":     "database given twice",
-		"terminate 4101 -U bob shop alice": "user name given twice",
-		"snapshot --expect oid:1":          "--expect is for the action commands",
+		"terminate":                            "takes one PID",
+		"drop-index":                           "takes one [SCHEMA.]INDEX",
+		"rollback-prepared":                    "takes one GID",
+		"terminate 4101 4102":                  "takes one PID; run it once for each session",
+		"cancel app":                           `"app" is not a process id`,
+		"terminate 0":                          `"0" is not a process id`,
+		"terminate 4101 shop postgres bob":     "too many arguments",
+		"terminate 4101 -d shop other":         "database given twice",
+		"terminate 4101 -U bob shop alice":     "user name given twice",
+		"snapshot --expect oid:1":              "--expect is for the action commands",
+		"terminate 1 --expect 1":               "is not an identity pgmedic prints",
+		"--no-audit":                           "--no-audit is for the action commands",
+		"terminate 1 --no-audit --audit-log x": "contradict each other",
 	} {
 		_, err := parseCommand(strings.Fields(args))
 		var ee *exitError

@@ -75,7 +75,9 @@ Options:
                            everywhere they are shown, copied or written;
                            with --read-only: presenter mode for screen-shares
       --audit-log=PATH     where actions are recorded (default
-                           $XDG_STATE_HOME/pgmedic/audit.jsonl)
+                           $XDG_STATE_HOME/pgmedic/audit.jsonl); an action
+                           whose log cannot be written is refused
+      --no-audit           actions: run without an audit record
       --help               show this help
 
 Examples:
@@ -163,6 +165,7 @@ type flags struct {
 	theme        string
 	redact       bool
 	expect       string
+	noAudit      bool
 }
 
 func parseFlags(args []string) (*flags, []string, error) {
@@ -191,6 +194,7 @@ func parseFlags(args []string) (*flags, []string, error) {
 	fs.StringVar(&f.theme, "theme", "", "")
 	fs.BoolVar(&f.redact, "redact", false, "")
 	fs.StringVar(&f.expect, "expect", "", "")
+	fs.BoolVar(&f.noAudit, "no-audit", false, "")
 	if err := fs.Parse(args); err != nil {
 		return nil, nil, usageError("%v", err)
 	}
@@ -246,16 +250,22 @@ func parseCommand(args []string) (*command, error) {
 		}
 	}
 	if !action {
-		// Silently ignored, it would promise a check that does not
-		// happen.
-		if f.expect != "" {
+		// Silently ignored, they would promise a check or a record that
+		// does not happen.
+		switch {
+		case f.expect != "":
 			return nil, usageError("--expect is for the action commands (cancel, terminate, drop-index, rebuild-index, rollback-prepared)")
+		case f.noAudit:
+			return nil, usageError("--no-audit is for the action commands; the full-screen view always records its actions")
 		}
 	}
 	if f.expect != "" {
 		if err := actions.CheckIdentity(f.expect); err != nil {
 			return nil, usageError("%v", err)
 		}
+	}
+	if f.noAudit && f.auditLog != "" {
+		return nil, usageError("--no-audit and --audit-log contradict each other: choose one")
 	}
 	return c, nil
 }
