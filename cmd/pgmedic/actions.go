@@ -3,14 +3,18 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 
 	"github.com/jackc/pgx/v5"
 	"golang.org/x/term"
@@ -35,6 +39,25 @@ var actionCommands = map[string]actions.Kind{
 // require --yes without a terminal), run it with the guard rails, and exit
 // 0 only when the effect was verified.
 func runAction(ctx context.Context, f *flags, kind actions.Kind, target string, stdin io.Reader, stdout, stderr io.Writer) error {
+	ctx, intr := cancelOnSignals(ctx, stderr)
+	defer intr.stop()
+	err := act(ctx, f, kind, target, stdin, stdout, stderr)
+	if err == nil || ctx.Err() == nil {
+		return err // done and verified, even if a signal came after
+	}
+	sig := intr.received()
+	name, code := "a signal", 130
+	if sig != nil {
+		name, code = signalName(sig), 128+int(sig.(syscall.Signal))
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		err = ee.err
+	}
+	return &exitError{code: code, err: fmt.Errorf("interrupted by %s: %w", name, err)}
+}
+
+func act(ctx context.Context, f *flags, kind actions.Kind, target string, stdin io.Reader, stdout, stderr io.Writer) error {
 	// An action that cannot be recorded is refused before anything is
 	// read or planned, rather than found out after it ran; a dry run
 	// changes nothing, so it only warns.
@@ -126,7 +149,7 @@ func runAction(ctx context.Context, f *flags, kind actions.Kind, target string, 
 		}
 		return nil
 	case !f.yes:
-		ok, err := confirm(stdin, stdout)
+		ok, err := confirm(ctx, stdin, stdout)
 		if err != nil {
 			return err
 		}
@@ -207,14 +230,103 @@ func redactDDL(sql string) string {
 }
 
 // confirm asks on a terminal; without one, there is no one to ask.
-func confirm(stdin io.Reader, stdout io.Writer) (bool, error) {
+func confirm(ctx context.Context, stdin io.Reader, stdout io.Writer) (bool, error) {
 	if f, ok := stdin.(*os.File); !ok || !term.IsTerminal(int(f.Fd())) {
 		return false, usageError("no terminal to confirm on: pass --yes to run it anyway, or --dry-run to only print the plan")
 	}
+	return ask(ctx, stdin, stdout)
+}
+
+// ask reads the answer, or gives up when ctx ends: a read from a
+// terminal cannot be interrupted, and a signal must not wait for a key.
+func ask(ctx context.Context, stdin io.Reader, stdout io.Writer) (bool, error) {
 	fmt.Fprint(stdout, "Run it? Type yes to run, anything else cancels: ")
-	line, _ := bufio.NewReader(stdin).ReadString('\n')
-	answer := strings.ToLower(strings.TrimSpace(line))
-	return answer == "yes" || answer == "y", nil
+	answer := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(stdin).ReadString('\n')
+		answer <- strings.ToLower(strings.TrimSpace(line))
+	}()
+	select {
+	case <-ctx.Done():
+		fmt.Fprintln(stdout)
+		return false, fmt.Errorf("not confirmed: nothing was done")
+	case a := <-answer:
+		return a == "yes" || a == "y", nil
+	}
+}
+
+// interruption cancels an action on SIGINT, SIGTERM or SIGHUP (a dropped
+// SSH session), so that the executor stops what runs on the server and
+// still writes its record; a second SIGINT or SIGTERM exits at once.
+type interruption struct {
+	mu   sync.Mutex
+	sig  os.Signal
+	stop func()
+}
+
+func cancelOnSignals(parent context.Context, stderr io.Writer) (context.Context, *interruption) {
+	ctx, cancel := context.WithCancel(parent)
+	in := &interruption{}
+	// SIGPIPE is caught too, and ignored: with it caught, a write to a
+	// standard output whose reader went away (ssh without a terminal)
+	// fails instead of killing pgmedic in the middle of an action.
+	ch := make(chan os.Signal, 4)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGPIPE)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case sig := <-ch:
+				if sig == syscall.SIGPIPE {
+					continue
+				}
+				in.mu.Lock()
+				first := in.sig == nil
+				if first {
+					in.sig = sig
+				}
+				in.mu.Unlock()
+				switch {
+				case first:
+					hint := ""
+					if sig == os.Interrupt {
+						hint = " (Ctrl+C again exits at once)"
+					}
+					fmt.Fprintf(stderr, "pgmedic: %s: cancelling the action%s\n", signalName(sig), hint)
+					cancel()
+				case sig != syscall.SIGHUP: // a hangup repeats itself; a second Ctrl+C is a person
+					fmt.Fprintf(stderr, "pgmedic: %s again: exiting without waiting for the action to wind down\n", signalName(sig))
+					os.Exit(128 + int(sig.(syscall.Signal)))
+				}
+			}
+		}
+	}()
+	in.stop = func() {
+		signal.Stop(ch)
+		close(done)
+		cancel()
+	}
+	return ctx, in
+}
+
+func (in *interruption) received() os.Signal {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.sig
+}
+
+func signalName(sig os.Signal) string {
+	switch sig {
+	case os.Interrupt:
+		return "SIGINT"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	case syscall.SIGHUP:
+		return "SIGHUP"
+	}
+	return sig.String()
 }
 
 func printPlan(w io.Writer, p *actions.Plan) {

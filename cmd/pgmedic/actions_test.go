@@ -1,16 +1,20 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -353,4 +357,111 @@ func TestCheckAudit(t *testing.T) {
 	if err := checkAudit(filepath.Dir(path)); err == nil {
 		t.Error("a directory as the audit log was accepted")
 	}
+}
+
+// A confirmation prompt gives up when the action's context ends: a
+// signal must not wait for someone to press Enter.
+func TestAskGivesUpOnCancel(t *testing.T) {
+	r, w := io.Pipe() // nothing is ever typed
+	defer w.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, cancel)
+	start := time.Now()
+	ok, err := ask(ctx, r, &bytes.Buffer{})
+	if ok || err == nil || time.Since(start) > 2*time.Second {
+		t.Errorf("ask = %v, %v after %s; want a prompt refusal soon after the cancel", ok, err, time.Since(start))
+	}
+	ok, err = ask(context.Background(), strings.NewReader("yes\n"), &bytes.Buffer{})
+	if !ok || err != nil {
+		t.Errorf("a typed yes: %v, %v", ok, err)
+	}
+}
+
+// SIGHUP (a dropped SSH session) or SIGINT during an action
+// cancels it: a DROP INDEX CONCURRENTLY waiting on an idle transaction
+// stops, and the process exits non-zero at once, saying why.
+func TestActionInterrupted(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "pgmedic")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	c, st, _ := stageSessions(t, "bystander", 0)
+	ctx := context.Background()
+	tbl := scenario.Table{Schema: "public", Name: "orders"}
+	if err := st.CreateTable(ctx, tbl, 100); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.FailedUniqueIndex(ctx, tbl, "orders_code_uq"); err != nil {
+		t.Fatal(err)
+	}
+	holders, err := st.IdleInTransaction(ctx, "holds-orders", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := holders[0].Exec(ctx, "SELECT count(*) FROM public.orders"); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, sig := range []syscall.Signal{syscall.SIGHUP, syscall.SIGINT} {
+		cmd := exec.Command(bin, "drop-index", "public.orders_code_uq", "--yes", "-h", c.SocketDir, "-p", strconv.Itoa(c.Port),
+			"-U", "postgres", "--audit-log", filepath.Join(t.TempDir(), "audit.jsonl"), "shop")
+		stderr, err := cmd.StderrPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stdout bytes.Buffer
+		cmd.Stdout = &stdout
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		// The first wait line: the drop hit its lock timeout behind the
+		// idle transaction and will try again.
+		lines := bufio.NewScanner(stderr)
+		var seen []string
+		for lines.Scan() {
+			seen = append(seen, lines.Text())
+			if strings.Contains(lines.Text(), "hit its lock timeout") {
+				break
+			}
+		}
+		if len(seen) == 0 || !strings.Contains(seen[len(seen)-1], "hit its lock timeout") {
+			cmd.Process.Kill()
+			t.Fatalf("no wait line on stderr: %q\n%s", seen, stdout.String())
+		}
+		sent := time.Now()
+		if err := cmd.Process.Signal(sig); err != nil {
+			t.Fatal(err)
+		}
+		rest, _ := io.ReadAll(stderr)
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		select {
+		case err = <-exited:
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+			t.Fatalf("%v: still running 5s after the signal", sig)
+		}
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 128+int(sig) {
+			t.Errorf("%v: exit %v, want %d", sig, err, 128+int(sig))
+		}
+		if !strings.Contains(string(rest), "pgmedic: interrupted by "+signalName(sig)+": ") {
+			t.Errorf("%v: stderr does not say it was interrupted:\n%s", sig, rest)
+		}
+		t.Logf("%v: exited %s after the signal; stdout ends %q; stderr after the wait line:\n%s", sig,
+			time.Since(sent).Round(time.Millisecond), lastLines(stdout.String(), 3), rest)
+	}
+	// Nothing was dropped or terminated.
+	var n int
+	if err := st.Admin().QueryRow(ctx, `SELECT count(*) FROM pg_class WHERE relname = 'orders_code_uq'`).Scan(&n); err != nil || n != 1 {
+		t.Errorf("the invalid index: %d (%v), want it still there", n, err)
+	}
+	if err := st.Admin().QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE pid = $1`, holders[0].PID).Scan(&n); err != nil || n != 1 {
+		t.Errorf("the idle transaction: %d (%v), want it still there", n, err)
+	}
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
