@@ -35,9 +35,9 @@ var actionCommands = map[string]actions.Kind{
 
 // runAction is `pgmedic cancel|terminate PID`, `pgmedic
 // drop-index|rebuild-index [SCHEMA.]NAME` and `pgmedic rollback-prepared
-// GID`: print the plan, ask (or
-// require --yes without a terminal), run it with the guard rails, and exit
-// 0 only when the effect was verified.
+// GID`: print the plan, ask (or require --yes without a terminal), run it
+// with the guard rails, and exit 0 only when the effect was verified. A
+// signal cancels it; it then exits 128+signal, saying so.
 func runAction(ctx context.Context, f *flags, kind actions.Kind, target string, stdin io.Reader, stdout, stderr io.Writer) error {
 	ctx, intr := cancelOnSignals(ctx, stderr)
 	defer intr.stop()
