@@ -46,10 +46,7 @@ func runAction(ctx context.Context, f *flags, kind actions.Kind, target string, 
 		return err // done and verified, even if a signal came after
 	}
 	sig := intr.received()
-	name, code := "a signal", 130
-	if sig != nil {
-		name, code = signalName(sig), 128+int(sig.(syscall.Signal))
-	}
+	name, code := signalName(sig), 128+int(sig.(syscall.Signal))
 	var ee *exitError
 	if errors.As(err, &ee) {
 		err = ee.err
@@ -265,7 +262,10 @@ type interruption struct {
 }
 
 func cancelOnSignals(parent context.Context, stderr io.Writer) (context.Context, *interruption) {
-	ctx, cancel := context.WithCancel(parent)
+	// Detached from main's context, which the same SIGINT or SIGTERM
+	// cancels: that would race this handler, and the action could end
+	// before it is known which signal ended it.
+	ctx, cancel := context.WithCancel(context.WithoutCancel(parent))
 	in := &interruption{}
 	// SIGPIPE is caught too, and ignored: with it caught, a write to a
 	// standard output whose reader went away (ssh without a terminal)
