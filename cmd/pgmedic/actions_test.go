@@ -1,15 +1,27 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	"github.com/pgmedic/pgmedic/actions"
+	"github.com/pgmedic/pgmedic/internal/connect"
+	"github.com/pgmedic/pgmedic/internal/pgcluster"
+	"github.com/pgmedic/pgmedic/internal/scenario"
 )
 
 func TestActionCommands(t *testing.T) {
@@ -142,4 +154,314 @@ func TestRedactedAuditLog(t *testing.T) {
 			t.Errorf("%s is not redacted:\n%s", name, text)
 		}
 	}
+}
+
+// stageSessions starts a cluster with database shop and n sessions idle
+// in a transaction, application_name app.
+func stageSessions(t *testing.T, app string, n int) (*pgcluster.Cluster, *scenario.Stage, []*scenario.Session) {
+	t.Helper()
+	ctx := context.Background()
+	c := pgcluster.StartForTest(t, pgcluster.Options{})
+	if err := c.Exec(ctx, "postgres", "CREATE DATABASE shop"); err != nil {
+		t.Fatal(err)
+	}
+	st, err := scenario.NewStage(ctx, func(app string) string {
+		return c.ConnString("shop", "") + " application_name='" + app + "'"
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	sessions, err := st.IdleInTransaction(ctx, app, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, st, sessions
+}
+
+// lastAuditRecord reads the newest line of an audit log.
+func lastAuditRecord(t *testing.T, path string) (rec struct {
+	Outcome string                `json:"outcome"`
+	Message string                `json:"message"`
+	Target  actions.BackendTarget `json:"target"`
+}, n int) {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &rec); err != nil {
+		t.Fatalf("audit log: %v\n%s", err, raw)
+	}
+	return rec, len(lines)
+}
+
+// A dry run names its target's identity and prints the command that runs
+// that very plan; a run whose --expect names another session on the same
+// pid is refused, recorded, and hits no one.
+func TestExpect(t *testing.T) {
+	c, st, sessions := stageSessions(t, "victim", 2)
+	ctx := context.Background()
+	audit := filepath.Join(t.TempDir(), "audit.jsonl")
+	conn := []string{"-h", c.SocketDir, "-p", strconv.Itoa(c.Port), "-U", "postgres", "--audit-log", audit, "shop"}
+	run1 := func(args ...string) (string, error) {
+		var out bytes.Buffer
+		err := run(ctx, args, &out, &out)
+		return out.String(), err
+	}
+	alive := func(pid int) bool {
+		var n int
+		if err := st.Admin().QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE pid = $1", pid).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n == 1
+	}
+	pid := strconv.Itoa(sessions[0].PID)
+
+	out, err := run1(append([]string{"terminate", pid, "--dry-run"}, conn...)...)
+	m := regexp.MustCompile(`(?m)^  identity  (` + pid + `@(\S+))$`).FindStringSubmatch(out)
+	if err != nil || m == nil {
+		t.Fatalf("dry run: %v; want an identity line for pid %s:\n%s", err, pid, out)
+	}
+	identity := m[1]
+	start, err := time.Parse(time.RFC3339Nano, m[2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	rerun := regexp.MustCompile(`(?m)^  (pgmedic terminate .*)$`).FindStringSubmatch(out)
+	if rerun == nil || !strings.Contains(rerun[1], "--expect "+identity+" --yes") {
+		t.Fatalf("the dry run does not print the command to run it:\n%s", out)
+	}
+	words, err := shellWords(rerun[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	parsed, err := parseCommand(words[1:])
+	if err != nil || parsed.target != pid || parsed.f.expect != identity || !parsed.f.yes || parsed.f.auditLog != audit ||
+		parsed.f.conn != (connect.Options{Host: c.SocketDir, Port: strconv.Itoa(c.Port), User: "postgres", DBName: "shop"}) {
+		t.Fatalf("%s reads back as %+v, %+v (%v)", rerun[1], parsed, parsed.f, err)
+	}
+
+	// The pid now belongs to a session that started later than the one
+	// the dry run showed (what a reused pid looks like from here).
+	earlier := pid + "@" + start.Add(-time.Hour).UTC().Format(time.RFC3339Nano)
+	out, err = run1(append([]string{"terminate", pid, "--yes", "--expect", earlier}, conn...)...)
+	var ee *exitError
+	if !errors.As(err, &ee) || ee.code != 1 || !strings.Contains(out, "REFUSED   pid "+pid+" is now a different session (started ") ||
+		!strings.Contains(out, "application victim, user postgres), not the one you expected (started ") || !strings.Contains(out, "nothing was done") {
+		t.Errorf("terminate with a stale --expect: %v\n%s", err, out)
+	}
+	if !alive(sessions[0].PID) {
+		t.Fatal("the session was terminated despite the stale --expect")
+	}
+	rec, n := lastAuditRecord(t, audit)
+	if n != 1 || rec.Outcome != "refused" || !strings.Contains(rec.Message, "not the one you expected") || rec.Target.PID != sessions[0].PID {
+		t.Errorf("the refusal is not recorded: %d record(s), last %+v", n, rec)
+	}
+
+	// The command the dry run printed, as printed.
+	out, err = run1(words[1:]...)
+	want := "target: pid " + pid + ", started " + start.UTC().Format("2006-01-02 15:04:05.000000") + " UTC, application victim, user postgres, client -"
+	if err != nil || !strings.Contains(out, want+" (as --expect said)\nDONE: backend "+pid+" terminated") {
+		t.Fatalf("the printed command: %v; want %q before DONE:\n%s", err, want, out)
+	}
+	if alive(sessions[0].PID) {
+		t.Error("the session is still there")
+	}
+
+	// Without --expect the line naming the session still comes before
+	// the action, and the audit record carries the same target.
+	pid2 := strconv.Itoa(sessions[1].PID)
+	var start2 time.Time
+	if err := st.Admin().QueryRow(ctx, "SELECT backend_start FROM pg_stat_activity WHERE pid = $1", sessions[1].PID).Scan(&start2); err != nil {
+		t.Fatal(err)
+	}
+	out, err = run1(append([]string{"terminate", pid2, "--yes"}, conn...)...)
+	want = fmt.Sprintf("target: pid %s, started %s UTC, application victim, user postgres, client - (identity %s@%s)\nDONE: backend %s terminated",
+		pid2, start2.UTC().Format("2006-01-02 15:04:05.000000"), pid2, start2.UTC().Format(time.RFC3339Nano), pid2)
+	if err != nil || !strings.Contains(out, want) {
+		t.Errorf("terminate without --expect: %v; want\n%s\nin:\n%s", err, want, out)
+	}
+	rec, n = lastAuditRecord(t, audit)
+	if n != 3 || rec.Outcome != "done" || rec.Target.PID != sessions[1].PID || !rec.Target.BackendStart.Equal(start2) ||
+		rec.Target.Application != "victim" || rec.Target.User != "postgres" {
+		t.Errorf("audit: %d record(s), last %+v; want the terminate of pid %s started %s", n, rec, pid2, start2)
+	}
+}
+
+// An action whose audit log cannot be written is refused before anything
+// is read or planned; --no-audit runs it without a record and says so.
+func TestNoAudit(t *testing.T) {
+	c, st, sessions := stageSessions(t, "victim", 1)
+	ctx := context.Background()
+	state := t.TempDir()
+	t.Setenv("XDG_STATE_HOME", state)
+	notADir := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(notADir, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pid := strconv.Itoa(sessions[0].PID)
+	conn := []string{"-h", c.SocketDir, "-p", strconv.Itoa(c.Port), "-U", "postgres", "shop"}
+	run1 := func(args ...string) (string, error) {
+		var out bytes.Buffer
+		err := run(ctx, args, &out, &out)
+		return out.String(), err
+	}
+
+	out, err := run1(append([]string{"terminate", pid, "--yes", "--audit-log", filepath.Join(notADir, "audit.jsonl")}, conn...)...)
+	var ee *exitError
+	if !errors.As(err, &ee) || ee.code != 1 || !strings.Contains(err.Error(), "the audit log "+notADir+"/audit.jsonl cannot be written") ||
+		!strings.Contains(err.Error(), "terminate was refused and nothing was done; pass --no-audit to run without an audit record") || out != "" {
+		t.Errorf("unwritable audit log: %v\n%s", err, out)
+	}
+	// Refused up front: not even a connection (this server does not exist).
+	err = run(ctx, []string{"drop-index", "ix", "--yes", "-h", t.TempDir(), "-p", "5999", "--audit-log", filepath.Join(notADir, "a")},
+		&bytes.Buffer{}, &bytes.Buffer{})
+	var ce *connect.Error
+	if errors.As(err, &ce) || err == nil || !strings.Contains(err.Error(), "pass --no-audit") {
+		t.Errorf("unwritable audit log, no server: %v; want the audit refusal before connecting", err)
+	}
+	// A dry run changes nothing: it only warns.
+	out, err = run1(append([]string{"terminate", pid, "--dry-run", "--audit-log", filepath.Join(notADir, "audit.jsonl")}, conn...)...)
+	if err != nil || !strings.Contains(out, "dry run: nothing was done") || !strings.Contains(out, "a real run would be refused; pass --no-audit") {
+		t.Errorf("dry run with an unwritable audit log: %v\n%s", err, out)
+	}
+
+	out, err = run1(append([]string{"terminate", pid, "--dry-run", "--no-audit"}, conn...)...)
+	if err != nil || !strings.Contains(out, "audit: off (--no-audit)") || !strings.Contains(out, " -d shop --no-audit\n") {
+		t.Errorf("dry run with --no-audit: %v\n%s", err, out)
+	}
+	out, err = run1(append([]string{"terminate", pid, "--yes", "--no-audit"}, conn...)...)
+	if err != nil || !strings.Contains(out, "DONE: backend "+pid+" terminated") || !strings.HasSuffix(out, "audit: off (--no-audit)\n") {
+		t.Errorf("terminate --no-audit: %v\n%s", err, out)
+	}
+	if err := st.AwaitGone(ctx, sessions[0].PID); err != nil {
+		t.Error(err)
+	}
+	if entries, _ := os.ReadDir(state); len(entries) != 0 {
+		t.Errorf("--no-audit left %v in the state directory", entries)
+	}
+}
+
+func TestCheckAudit(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state", "pgmedic", "audit.jsonl")
+	if err := checkAudit(path); err != nil {
+		t.Fatal(err)
+	}
+	for p, mode := range map[string]os.FileMode{filepath.Dir(path): 0o700 | os.ModeDir, path: 0o600} {
+		if fi, err := os.Stat(p); err != nil || fi.Mode() != mode {
+			t.Errorf("%s: %v, %v; want mode %v", p, fi.Mode(), err, mode)
+		}
+	}
+	if err := checkAudit(filepath.Dir(path)); err == nil {
+		t.Error("a directory as the audit log was accepted")
+	}
+}
+
+// A confirmation prompt gives up when the action's context ends: a
+// signal must not wait for someone to press Enter.
+func TestAskGivesUpOnCancel(t *testing.T) {
+	r, w := io.Pipe() // nothing is ever typed
+	defer w.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, cancel)
+	start := time.Now()
+	ok, err := ask(ctx, r, &bytes.Buffer{})
+	if ok || err == nil || time.Since(start) > 2*time.Second {
+		t.Errorf("ask = %v, %v after %s; want a prompt refusal soon after the cancel", ok, err, time.Since(start))
+	}
+	ok, err = ask(context.Background(), strings.NewReader("yes\n"), &bytes.Buffer{})
+	if !ok || err != nil {
+		t.Errorf("a typed yes: %v, %v", ok, err)
+	}
+}
+
+// SIGHUP (a dropped SSH session) or SIGINT during an action
+// cancels it: a DROP INDEX CONCURRENTLY waiting on an idle transaction
+// stops, and the process exits non-zero at once, saying why.
+func TestActionInterrupted(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "pgmedic")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	c, st, _ := stageSessions(t, "bystander", 0)
+	ctx := context.Background()
+	tbl := scenario.Table{Schema: "public", Name: "orders"}
+	if err := st.CreateTable(ctx, tbl, 100); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.FailedUniqueIndex(ctx, tbl, "orders_code_uq"); err != nil {
+		t.Fatal(err)
+	}
+	holders, err := st.IdleInTransaction(ctx, "holds-orders", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := holders[0].Exec(ctx, "SELECT count(*) FROM public.orders"); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, sig := range []syscall.Signal{syscall.SIGHUP, syscall.SIGINT} {
+		cmd := exec.Command(bin, "drop-index", "public.orders_code_uq", "--yes", "-h", c.SocketDir, "-p", strconv.Itoa(c.Port),
+			"-U", "postgres", "--audit-log", filepath.Join(t.TempDir(), "audit.jsonl"), "shop")
+		stderr, err := cmd.StderrPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stdout bytes.Buffer
+		cmd.Stdout = &stdout
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		// The first wait line: the drop hit its lock timeout behind the
+		// idle transaction and will try again.
+		lines := bufio.NewScanner(stderr)
+		var seen []string
+		for lines.Scan() {
+			seen = append(seen, lines.Text())
+			if strings.Contains(lines.Text(), "hit its lock timeout") {
+				break
+			}
+		}
+		if len(seen) == 0 || !strings.Contains(seen[len(seen)-1], "hit its lock timeout") {
+			cmd.Process.Kill()
+			t.Fatalf("no wait line on stderr: %q\n%s", seen, stdout.String())
+		}
+		sent := time.Now()
+		if err := cmd.Process.Signal(sig); err != nil {
+			t.Fatal(err)
+		}
+		rest, _ := io.ReadAll(stderr)
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		select {
+		case err = <-exited:
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+			t.Fatalf("%v: still running 5s after the signal", sig)
+		}
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 128+int(sig) {
+			t.Errorf("%v: exit %v, want %d", sig, err, 128+int(sig))
+		}
+		if !strings.Contains(string(rest), "pgmedic: interrupted by "+signalName(sig)+": ") {
+			t.Errorf("%v: stderr does not say it was interrupted:\n%s", sig, rest)
+		}
+		t.Logf("%v: exited %s after the signal; stdout ends %q; stderr after the wait line:\n%s", sig,
+			time.Since(sent).Round(time.Millisecond), lastLines(stdout.String(), 3), rest)
+	}
+	// Nothing was dropped or terminated.
+	var n int
+	if err := st.Admin().QueryRow(ctx, `SELECT count(*) FROM pg_class WHERE relname = 'orders_code_uq'`).Scan(&n); err != nil || n != 1 {
+		t.Errorf("the invalid index: %d (%v), want it still there", n, err)
+	}
+	if err := st.Admin().QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE pid = $1`, holders[0].PID).Scan(&n); err != nil || n != 1 {
+		t.Errorf("the idle transaction: %d (%v), want it still there", n, err)
+	}
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }

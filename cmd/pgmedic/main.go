@@ -11,12 +11,14 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"strconv"
 	"syscall"
 	"time"
 
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
+	"github.com/pgmedic/pgmedic/actions"
 	"github.com/pgmedic/pgmedic/internal/connect"
 	"github.com/pgmedic/pgmedic/internal/safetext"
 )
@@ -35,6 +37,11 @@ Usage:
   pgmedic rebuild-index [SCHEMA.]INDEX               rebuild an index concurrently
   pgmedic rollback-prepared GID                      ROLLBACK PREPARED a two-phase transaction
   pgmedic version
+
+Each action takes its target first, then the same [OPTION]... [DBNAME
+[USERNAME]] as the full-screen view, in any order:
+  pgmedic terminate 4101 -h db1 -U postgres shop
+(a target that starts with "-" goes after "--").
 
 Connection options (as in psql; anything not given comes from the libpq
 environment: PGHOST, PGPORT, PGUSER, PGDATABASE, PGPASSWORD, PGSERVICE,
@@ -60,12 +67,17 @@ Options:
                            incident summary, with the actions from the audit log)
       --dry-run            actions: print the plan and the SQL, do nothing
       --yes                actions: run without asking (required without a terminal)
+      --expect=IDENTITY    actions: act only if the target is still the one a
+                           --dry-run named (PID@BACKEND_START, oid:OID or
+                           prepared:TIME); a reused pid is refused
       --read-only          no action may change the server
       --redact             replace the literals in query text by placeholders,
                            everywhere they are shown, copied or written;
                            with --read-only: presenter mode for screen-shares
       --audit-log=PATH     where actions are recorded (default
-                           $XDG_STATE_HOME/pgmedic/audit.jsonl)
+                           $XDG_STATE_HOME/pgmedic/audit.jsonl); an action
+                           whose log cannot be written is refused
+      --no-audit           actions: run without an audit record
       --help               show this help
 
 Examples:
@@ -152,6 +164,8 @@ type flags struct {
 	format       string
 	theme        string
 	redact       bool
+	expect       string
+	noAudit      bool
 }
 
 func parseFlags(args []string) (*flags, []string, error) {
@@ -179,53 +193,124 @@ func parseFlags(args []string) (*flags, []string, error) {
 	fs.StringVar(&f.format, "format", "", "")
 	fs.StringVar(&f.theme, "theme", "", "")
 	fs.BoolVar(&f.redact, "redact", false, "")
+	fs.StringVar(&f.expect, "expect", "", "")
+	fs.BoolVar(&f.noAudit, "no-audit", false, "")
 	if err := fs.Parse(args); err != nil {
 		return nil, nil, usageError("%v", err)
 	}
 	return f, fs.Args(), nil
 }
 
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+// command is a parsed command line: what to do, to which target, and the
+// options, with psql's trailing [DBNAME [USERNAME]] already applied.
+type command struct {
+	name   string // "" is the full-screen view
+	target string // an action's PID, [SCHEMA.]INDEX or GID
+	f      *flags
+}
+
+// parseCommand reads a command line without connecting anywhere. Flags
+// may come before or after the positional arguments, as with psql; for an
+// action the first positional argument is its target and the rest are
+// DBNAME and USERNAME.
+func parseCommand(args []string) (*command, error) {
 	f, rest, err := parseFlags(args)
+	if err != nil {
+		return nil, err
+	}
+	c := &command{f: f}
+	if f.help {
+		return c, nil
+	}
+	if len(rest) > 0 && isCommand(rest[0]) {
+		c.name, rest = rest[0], rest[1:]
+	}
+	kind, action := actionCommands[c.name]
+	switch {
+	case action:
+		if len(rest) == 0 {
+			return nil, usageError("pgmedic %s takes one %s", c.name, targetWord(kind))
+		}
+		c.target, rest = rest[0], rest[1:]
+		if pid, err := strconv.Atoi(c.target); (kind == actions.Cancel || kind == actions.Terminate) && (err != nil || pid <= 0) {
+			return nil, usageError("%q is not a process id", c.target)
+		}
+		// One PID per run: a second number is far more likely a second
+		// session than a database called "4102".
+		if (kind == actions.Cancel || kind == actions.Terminate) && len(rest) > 0 && isNumber(rest[0]) {
+			return nil, usageError("pgmedic %s takes one PID; run it once for each session (%q would be read as the database name)",
+				c.name, rest[0])
+		}
+		if err := positionalConn(&f.conn, rest); err != nil {
+			return nil, err
+		}
+	case c.name == "" || c.name == "snapshot":
+		if err := positionalConn(&f.conn, rest); err != nil {
+			return nil, err
+		}
+	}
+	if !action {
+		// Silently ignored, they would promise a check or a record that
+		// does not happen.
+		switch {
+		case f.expect != "":
+			return nil, usageError("--expect is for the action commands (cancel, terminate, drop-index, rebuild-index, rollback-prepared)")
+		case f.noAudit:
+			return nil, usageError("--no-audit is for the action commands; the full-screen view always records its actions")
+		}
+	}
+	if f.expect != "" {
+		if err := actions.CheckIdentity(f.expect); err != nil {
+			return nil, usageError("%v", err)
+		}
+	}
+	if f.noAudit && f.auditLog != "" {
+		return nil, usageError("--no-audit and --audit-log contradict each other: choose one")
+	}
+	return c, nil
+}
+
+// targetWord names what an action takes, for usage errors.
+func targetWord(kind actions.Kind) string {
+	switch kind {
+	case actions.DropIndex, actions.Rebuild:
+		return "[SCHEMA.]INDEX"
+	case actions.RollbackPrepared:
+		return "GID"
+	}
+	return "PID"
+}
+
+func isNumber(s string) bool {
+	_, err := strconv.Atoi(s)
+	return err == nil
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	c, err := parseCommand(args)
 	if err != nil {
 		return err
 	}
+	f := c.f
 	if f.help {
 		_, err := io.WriteString(stdout, usageText)
 		return err
 	}
-	cmd := ""
-	if len(rest) > 0 && isCommand(rest[0]) {
-		cmd, rest = rest[0], rest[1:]
-	}
-	switch cmd {
-	case "":
-		if err := positionalConn(&f.conn, rest); err != nil {
-			return err
-		}
+	switch c.name {
+	case "", "snapshot", "cancel", "terminate", "drop-index", "rebuild-index", "rollback-prepared":
 		if f.askPassword {
 			if f.conn.Password, err = promptPassword(stderr); err != nil {
 				return err
 			}
 		}
+	}
+	switch c.name {
+	case "":
 		return runTUI(ctx, f, stdout)
 	case "snapshot":
-		if err := positionalConn(&f.conn, rest); err != nil {
-			return err
-		}
-		if f.askPassword {
-			if f.conn.Password, err = promptPassword(stderr); err != nil {
-				return err
-			}
-		}
 		return runSnapshot(ctx, f, stdout)
 	case "cancel", "terminate", "drop-index", "rebuild-index", "rollback-prepared":
-		if f.askPassword {
-			if f.conn.Password, err = promptPassword(stderr); err != nil {
-				return err
-			}
-		}
-		return runAction(ctx, f, actionCommands[cmd], rest, os.Stdin, stdout, stderr)
+		return runAction(ctx, f, actionCommands[c.name], c.target, os.Stdin, stdout, stderr)
 	case "demo":
 		return runDemo(ctx, f, stdout, stderr)
 	case "version":
@@ -235,7 +320,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		_, err := io.WriteString(stdout, usageText)
 		return err
 	}
-	return usageError("unknown command %q", cmd)
+	return usageError("unknown command %q", c.name)
 }
 
 func isCommand(s string) bool {

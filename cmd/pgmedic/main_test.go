@@ -221,7 +221,8 @@ func TestUsage(t *testing.T) {
 	if err := run(context.Background(), []string{"--help"}, &out, &bytes.Buffer{}); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"-h, --host", "pg_use_reserved_connections", "PGSERVICE=prod-primary pgmedic snapshot"} {
+	for _, want := range []string{"-h, --host", "pg_use_reserved_connections", "PGSERVICE=prod-primary pgmedic snapshot",
+		"--expect=IDENTITY", "--no-audit", "pgmedic terminate 4101 -h db1 -U postgres shop"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("help lacks %q", want)
 		}
