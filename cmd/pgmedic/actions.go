@@ -199,31 +199,20 @@ func guard(p *actions.Plan, f *flags) {
 }
 
 // redactPlan takes the literals out of what a plan shows and records: the
-// target's query text, its index definition, and the statements as they
-// are displayed. It runs after planning, on the plan alone: planned from
-// redacted text, a plan could act on something other than what the server
-// has, so Statement.SQL and Args, which are what runs, are never touched.
+// target's query text and its index definition. It runs after planning,
+// on the plan alone: planned from redacted text, a plan could act on
+// something other than what the server has. The statements are pgmedic's
+// own text (pids, start times, timeouts, names; a rebuild is REINDEX by
+// name, never a definition), so they are shown and recorded as they run.
 func redactPlan(p *actions.Plan, r *redact.Redactor) {
 	if b := p.Backend; b != nil {
 		b.Query = r.Query(b.Query)
 	}
-	if ix := p.Index; ix != nil {
-		ix.Definition = redactDDL(ix.Definition)
+	if ix := p.Index; ix != nil && strings.Contains(ix.Definition, " WHERE ") {
+		// Only a partial index's predicate brings the server's literals
+		// into a definition, as in the snapshot's own redaction.
+		ix.Definition = redact.Lex(ix.Definition)
 	}
-	for i := range p.Statements {
-		p.Statements[i].Display = redactDDL(p.Statements[i].Display)
-	}
-}
-
-// redactDDL redacts as the snapshot redacts index definitions: only a
-// partial index's predicate brings the server's literals into DDL. The
-// rest of a plan's statements is pgmedic's own text (pids, start times,
-// timeouts, names), which --redact has no reason to hide.
-func redactDDL(sql string) string {
-	if strings.Contains(sql, " WHERE ") {
-		return redact.Lex(sql)
-	}
-	return sql
 }
 
 // confirm asks on a terminal; without one, there is no one to ask.
