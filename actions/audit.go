@@ -2,6 +2,8 @@ package actions
 
 import (
 	"bytes"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,9 +38,13 @@ func DefaultAuditPath() string {
 	return filepath.Join(dir, "pgmedic", "audit.jsonl")
 }
 
-// Record is one line of the audit log.
+// Record is one line of the audit log. An action run leaves two records
+// with the same ID: Outcome "started" before its first statement, then
+// "done", "refused", "failed" or "cancelled"; a "started" without its pair
+// is an action whose end nobody saw.
 type Record struct {
 	Time          time.Time `json:"time"`
+	ID            string    `json:"id"`
 	Server        string    `json:"server"`
 	Database      string    `json:"database"`
 	User          string    `json:"user"`
@@ -52,6 +58,17 @@ type Record struct {
 	BlockedBefore int       `json:"blocked_before"`
 	BlockedAfter  int       `json:"blocked_after"`
 	NewRoots      []int     `json:"new_roots,omitempty"`
+	// Attempts has one line per attempt of a retried statement, so the
+	// log shows the lock timeouts an action waited through.
+	Attempts []string `json:"attempts,omitempty"`
+}
+
+// NewActionID names one action run in the log. Random rather than a
+// counter: several pgmedic processes append to the same file.
+func NewActionID() string {
+	var b [8]byte
+	rand.Read(b[:]) // never fails since Go 1.24; it crashes instead
+	return hex.EncodeToString(b[:])
 }
 
 // RecordOf turns a result into its audit record.
