@@ -47,6 +47,8 @@ func DefaultAuditPath() string {
 // "done", "refused", "failed" or "cancelled"; a "started" without its pair
 // is an action whose end nobody saw.
 type Record struct {
+	// Time stays the first field: ReadAudit finds a record glued to a torn
+	// line by the way every record begins.
 	Time          time.Time `json:"time"`
 	ID            string    `json:"id"`
 	Server        string    `json:"server"`
@@ -229,13 +231,31 @@ func ReadAudit(path, server, database string, since time.Time) ([]Record, error)
 	}
 	var out []Record
 	for _, line := range bytes.Split(raw, []byte("\n")) {
-		var r Record
-		if len(line) == 0 || json.Unmarshal(line, &r) != nil {
-			continue // a torn line is skipped, not fatal
-		}
-		if r.Server == server && r.Database == database && !r.Time.Before(since) {
+		r, ok := parseLine(line)
+		if ok && r.Server == server && r.Database == database && !r.Time.Before(since) {
 			out = append(out, r)
 		}
 	}
 	return out, nil
+}
+
+// recordStart is how every line Append writes begins.
+var recordStart = []byte(`{"time":`)
+
+// parseLine reads one line, or the whole record at the end of a line that
+// begins with a torn one: versions of pgmedic before Append ended torn
+// lines glued the next record to them.
+func parseLine(line []byte) (Record, bool) {
+	for len(line) > 0 {
+		var r Record
+		if json.Unmarshal(line, &r) == nil {
+			return r, true
+		}
+		i := bytes.Index(line[1:], recordStart)
+		if i < 0 {
+			break
+		}
+		line = line[1+i:]
+	}
+	return Record{}, false
 }

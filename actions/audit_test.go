@@ -331,6 +331,34 @@ func TestAuditTornTail(t *testing.T) {
 	}
 }
 
+// An older pgmedic glued the next record to a torn line; ReadAudit still
+// finds it, and a torn line in the middle hides nothing after it.
+func TestAuditReadsPastTornLines(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.jsonl")
+	var b bytes.Buffer
+	for _, part := range []struct{ id, torn string }{
+		{"glued", `{"time":"2026-01-02T03:04:05Z","id":"torn1","ser`},
+		{"glued-twice", `{"time":"2026-01-02T03:04:05Z","id":"torn2"{"time":"2026-01-0`},
+		{"after-garbage", "\x00\x00\x00garbage\n"},
+	} {
+		line, _ := json.Marshal(auditRecord(part.id, "done"))
+		b.WriteString(part.torn)
+		b.Write(line)
+		b.WriteByte('\n')
+	}
+	b.WriteString(`{"time":"2026-01-02T03:04:05Z","id":"torn-at-end"`)
+	if err := os.WriteFile(path, b.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := actions.ReadAudit(path, "db1:5432", "app", time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := auditIDs(recs); got != "glued glued-twice after-garbage" {
+		t.Errorf("ReadAudit: %q", got)
+	}
+}
+
 func auditIDs(recs []actions.Record) string {
 	var ids []string
 	for _, r := range recs {
