@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
@@ -14,7 +15,10 @@ import (
 )
 
 // Audit appends one JSON line per execution to a file only its owner can
-// read: it names servers, users and query text.
+// read: it names servers, users and query text. It is a safety rail, not a
+// diary: an action must not run when its record cannot be written, so
+// Check says why before anything is done, and Append either lands a whole
+// line or leaves the file as it found it.
 type Audit struct {
 	Path string
 	// Server, Database and User describe the connection (never the
@@ -38,10 +42,15 @@ func DefaultAuditPath() string {
 	return filepath.Join(dir, "pgmedic", "audit.jsonl")
 }
 
-// Record is one line of the audit log.
+// Record is one line of the audit log. An action run leaves two records
+// with the same ID: Outcome "started" before its first statement, then
+// "done", "refused", "failed" or "cancelled"; a "started" without its pair
+// is an action whose end nobody saw.
 type Record struct {
-	ID            string    `json:"id"`
+	// Time stays the first field: ReadAudit finds a record glued to a torn
+	// line by the way every record begins.
 	Time          time.Time `json:"time"`
+	ID            string    `json:"id"`
 	Server        string    `json:"server"`
 	Database      string    `json:"database"`
 	User          string    `json:"user"`
@@ -55,12 +64,22 @@ type Record struct {
 	BlockedBefore int       `json:"blocked_before"`
 	BlockedAfter  int       `json:"blocked_after"`
 	NewRoots      []int     `json:"new_roots,omitempty"`
-	Attempts      []string  `json:"attempts,omitempty"`
+	// Attempts has one line per attempt of a retried statement, so the
+	// log shows the lock timeouts an action waited through.
+	Attempts []string `json:"attempts,omitempty"`
+}
+
+// NewActionID names one action run in the log. Random rather than a
+// counter: several pgmedic processes append to the same file.
+func NewActionID() string {
+	var b [8]byte
+	rand.Read(b[:]) // never fails since Go 1.24; it crashes instead
+	return hex.EncodeToString(b[:])
 }
 
 // RecordOf turns a result into its audit record.
 func RecordOf(r *Result, server, database, user string) Record {
-	rec := Record{ID: r.ID, Attempts: r.Attempts, Time: r.Started.UTC(), Server: server, Database: database, User: user, Action: r.Plan.Kind,
+	rec := Record{Time: r.Started.UTC(), ID: r.ID, Attempts: r.Attempts, Server: server, Database: database, User: user, Action: r.Plan.Kind,
 		Outcome: r.Outcome, Message: r.Message, SQLState: r.SQLState, DurationMS: r.Duration.Milliseconds(),
 		BlockedBefore: r.BlockedBefore, BlockedAfter: r.BlockedAfter, NewRoots: r.NewRoots}
 	switch {
@@ -77,37 +96,127 @@ func RecordOf(r *Result, server, database, user string) Record {
 	return rec
 }
 
-// NewActionID is a random id for one execution.
-func NewActionID() string {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+// Write appends the result's record.
+func (a *Audit) Write(r *Result) error {
+	return a.Append(RecordOf(r, a.Server, a.Database, a.User))
 }
 
-// Write appends the result's record.
-func (a *Audit) Write(r *Result) error { return a.Append(RecordOf(r, a.Server, a.Database, a.User)) }
-
-// Append appends a record, creating the file (mode 0600) and
-// its directory (0700) when needed.
-func (a *Audit) Append(rec Record) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if err := os.MkdirAll(filepath.Dir(a.Path), 0o700); err != nil {
-		return fmt.Errorf("audit log: %w", err)
-	}
-	f, err := os.OpenFile(a.Path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+// Check opens the log as Append does, creating it (0600) and its
+// directories (0700) when missing, and writes nothing. Its error says in
+// plain words why a record could not be written, so pgmedic can refuse an
+// action before it starts rather than run it unrecorded.
+func (a *Audit) Check() error {
+	f, err := a.open()
 	if err != nil {
-		return fmt.Errorf("audit log: %w", err)
+		return err
 	}
-	defer f.Close()
-	line, err := json.Marshal(rec)
-	if err != nil {
-		return fmt.Errorf("audit log: %w", err)
-	}
-	if _, err := f.Write(append(line, '\n')); err != nil {
-		return fmt.Errorf("audit log: %w", err)
+	defer f.close()
+	if err := f.room(); err != nil {
+		return a.fail(err)
 	}
 	return nil
+}
+
+// Append writes rec as one line, whole or not at all: a failed or short
+// write is cut back off, and a torn line left by an earlier crash is ended
+// first so it cannot swallow this record.
+func (a *Audit) Append(rec Record) error {
+	line, err := json.Marshal(rec)
+	if err != nil {
+		return a.fail(err)
+	}
+	line = append(line, '\n')
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	f, err := a.open()
+	if err != nil {
+		return err
+	}
+	defer f.close()
+	if err := f.appendLine(line); err != nil {
+		return a.fail(err)
+	}
+	return nil
+}
+
+func (a *Audit) open() (*logFile, error) {
+	if a.Path == "" {
+		return nil, a.fail(refusal("no path is set"))
+	}
+	if err := os.MkdirAll(filepath.Dir(a.Path), 0o700); err != nil {
+		return nil, a.whyNotOpened(err)
+	}
+	f, err := openLog(a.Path)
+	if err != nil {
+		return nil, a.whyNotOpened(err)
+	}
+	return f, nil
+}
+
+// refusal is a reason pgmedic gives itself rather than one the system
+// returned.
+type refusal string
+
+func (r refusal) Error() string { return string(r) }
+
+// auditError unwraps to the system's error, so errors.Is(err,
+// syscall.ENOSPC) and errors.Is(err, fs.ErrPermission) hold for callers.
+type auditError struct {
+	path, why string
+	err       error
+}
+
+func (e *auditError) Error() string { return "audit log " + e.path + ": " + e.why }
+func (e *auditError) Unwrap() error { return e.err }
+
+func (a *Audit) fail(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return &auditError{path: a.Path, why: pe.Err.Error(), err: err}
+	}
+	return &auditError{path: a.Path, why: err.Error(), err: err}
+}
+
+// whyNotOpened puts an open failure in words an operator can act on
+// mid-incident: which part of the path is wrong, not only the errno of the
+// last system call.
+func (a *Audit) whyNotOpened(err error) error {
+	e := a.fail(err).(*auditError)
+	var pe *fs.PathError
+	file := blockingFile(a.Path)
+	switch {
+	case isSymlink(a.Path):
+		// Whatever errno O_NOFOLLOW gave: ELOOP, EMLINK or EFTYPE.
+		e.why = "is a symbolic link; pgmedic will not follow it"
+	case file != "":
+		e.why = file + " is not a directory"
+	case errors.As(err, &pe) && pe.Op == "mkdir":
+		e.why = "cannot create directory " + pe.Path + ": " + pe.Err.Error()
+	}
+	return e
+}
+
+func isSymlink(path string) bool {
+	fi, err := os.Lstat(path)
+	return err == nil && fi.Mode()&fs.ModeSymlink != 0
+}
+
+// blockingFile is the nearest existing ancestor of path's file when it is
+// not a directory: the reason the log cannot be created, which an ENOTDIR
+// from mkdir or open does not name.
+func blockingFile(path string) string {
+	for d := filepath.Dir(path); ; d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		if err == nil {
+			if fi.IsDir() {
+				return ""
+			}
+			return d
+		}
+		if d == filepath.Dir(d) {
+			return ""
+		}
+	}
 }
 
 // ReadAudit returns the records written since a time for one server and
@@ -118,17 +227,35 @@ func ReadAudit(path, server, database string, since time.Time) ([]Record, error)
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("audit log: %w", err)
+		return nil, fmt.Errorf("audit log %s: %w", path, err)
 	}
 	var out []Record
 	for _, line := range bytes.Split(raw, []byte("\n")) {
-		var r Record
-		if len(line) == 0 || json.Unmarshal(line, &r) != nil {
-			continue // a torn last line is skipped, not fatal
-		}
-		if r.Server == server && r.Database == database && !r.Time.Before(since) {
+		r, ok := parseLine(line)
+		if ok && r.Server == server && r.Database == database && !r.Time.Before(since) {
 			out = append(out, r)
 		}
 	}
 	return out, nil
+}
+
+// recordStart is how every line Append writes begins.
+var recordStart = []byte(`{"time":`)
+
+// parseLine reads one line, or the whole record at the end of a line that
+// begins with a torn one: versions of pgmedic before Append ended torn
+// lines glued the next record to them.
+func parseLine(line []byte) (Record, bool) {
+	for len(line) > 0 {
+		var r Record
+		if json.Unmarshal(line, &r) == nil {
+			return r, true
+		}
+		i := bytes.Index(line[1:], recordStart)
+		if i < 0 {
+			break
+		}
+		line = line[1+i:]
+	}
+	return Record{}, false
 }

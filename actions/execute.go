@@ -86,7 +86,7 @@ func Run(ctx context.Context, env Env, plan Plan, before *inspect.Snapshot) (r R
 		r.Duration = time.Since(r.Started)
 		if audited {
 			if err := env.Audit.Append(RecordOf(&r, env.Audit.Server, env.Audit.Database, env.Audit.User)); err != nil {
-				r.Message += " (the final audit record could not be written: " + err.Error() + ")"
+				r.Message += " (the final record could not be written: " + err.Error() + ")"
 			}
 		}
 	}()
@@ -99,7 +99,7 @@ func Run(ctx context.Context, env Env, plan Plan, before *inspect.Snapshot) (r R
 		start.Outcome = "started"
 		if err := env.Audit.Append(start); err != nil {
 			audited = false
-			r.refuse("nothing was run, because the audit log cannot be written: " + err.Error() +
+			r.refuse("nothing was run, because the audit log cannot be written (" + err.Error() + ")" +
 				". Fix that, or pass --no-audit to act without a record")
 			return r
 		}
