@@ -144,7 +144,10 @@ func (r *Result) fail(err error, what string) {
 // hint when it sent them.
 func explain(err error) string {
 	var pgErr *pgconn.PgError
-	if !errors.As(err, &pgErr) {
+	switch {
+	case errors.Is(err, context.Canceled):
+		return "it was cancelled"
+	case !errors.As(err, &pgErr):
 		return err.Error()
 	}
 	msg := fmt.Sprintf("%s (SQLSTATE %s)", pgErr.Message, pgErr.Code)

@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -63,7 +62,7 @@ func act(ctx context.Context, f *flags, kind actions.Kind, target string, stdin 
 		auditPath = actions.DefaultAuditPath()
 	}
 	if !f.noAudit {
-		if auditErr = checkAudit(auditPath); auditErr != nil && !f.dryRun {
+		if auditErr = (&actions.Audit{Path: auditPath}).Check(); auditErr != nil && !f.dryRun {
 			return &exitError{code: 1, err: fmt.Errorf("%v: %s was refused and nothing was done; pass --no-audit to run without an audit record",
 				auditErr, kind)}
 		}
@@ -165,20 +164,6 @@ func act(ctx context.Context, f *flags, kind actions.Kind, target string, stdin 
 		return &exitError{code: 1, err: fmt.Errorf("%s did not complete", plan.Kind)}
 	}
 	return nil
-}
-
-// checkAudit makes sure the audit log can be appended to, creating it
-// (0600) and its directory (0700) as a record would. It stands in for
-// (*actions.Audit).Check until that lands on this branch.
-func checkAudit(path string) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return fmt.Errorf("the audit log %s cannot be written: %w", path, err)
-	}
-	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
-	if err != nil {
-		return fmt.Errorf("the audit log %s cannot be written: %w", path, err)
-	}
-	return f.Close()
 }
 
 // guard applies the command line's rails to a plan built from the raw
@@ -347,6 +332,9 @@ func printPlan(w io.Writer, p *actions.Plan) {
 	}
 	if p.Effect != "" {
 		out("  effect    %s", p.Effect)
+	}
+	for _, step := range p.Steps {
+		out("  step      %s", step)
 	}
 	for _, risk := range p.Risks {
 		out("  risk      %s", risk)
