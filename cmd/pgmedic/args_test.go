@@ -16,10 +16,11 @@ type parsed struct {
 	name, target string
 	conn         connect.Options
 	yes, dryRun  bool
+	expect       string
 }
 
 func parsedOf(c *command) parsed {
-	return parsed{name: c.name, target: c.target, conn: c.f.conn, yes: c.f.yes, dryRun: c.f.dryRun}
+	return parsed{name: c.name, target: c.target, conn: c.f.conn, yes: c.f.yes, dryRun: c.f.dryRun, expect: c.f.expect}
 }
 
 // Every `pgmedic ...` line of the README's command-line examples parses
@@ -32,6 +33,10 @@ func TestReadmeCommandLines(t *testing.T) {
 		"pgmedic drop-index public.orders_code_uq --dry-run": {name: "drop-index", target: "public.orders_code_uq", dryRun: true},
 		`pgmedic rebuild-index '"Sales"."orders by day"'`:    {name: "rebuild-index", target: `"Sales"."orders by day"`},
 		"pgmedic rollback-prepared 'pay-batch-17'":           {name: "rollback-prepared", target: "pay-batch-17"},
+		"pgmedic terminate 4101 --dry-run -h db1 shop": {name: "terminate", target: "4101", dryRun: true,
+			conn: connect.Options{Host: "db1", DBName: "shop"}},
+		"pgmedic terminate 4101 --expect 4101@2026-12-02T02:07:00.512331Z --yes -h db1 shop": {name: "terminate", target: "4101",
+			yes: true, expect: "4101@2026-12-02T02:07:00.512331Z", conn: connect.Options{Host: "db1", DBName: "shop"}},
 	}
 	lines := readmeCommandLines(t, "../../README.md", "### On the command line")
 	if len(lines) < len(want) {
