@@ -219,6 +219,25 @@ func TestHostile(t *testing.T) {
 		waitDone(t, builder)
 	})
 
+	t.Run("a drop that gives up names whom it waited for", func(t *testing.T) {
+		defer func(d time.Duration) { actions.DropLockTimeout = d }(actions.DropLockTimeout)
+		actions.DropLockTimeout = 200 * time.Millisecond
+		b := l.bench(t, "")
+		must(t, b.st.CreateTable(ctx, orders, 50))
+		must(t, b.st.FailedUniqueIndex(ctx, orders, "orders_code_uq"))
+		reader, err := b.st.Open(ctx, "nightly-report")
+		must(t, err)
+		must(t, reader.Exec(ctx, "BEGIN; SELECT count(*) FROM "+orders.Ident()))
+		env := b.env
+		env.DropAttempts = 2
+		r := actions.Run(ctx, env, actions.PlanDropIndex(b.index(t, "orders_code_uq")), nil)
+		if r.Outcome != "failed" || !strings.Contains(r.Message, "gave up after 2 attempts") ||
+			!strings.Contains(r.Message, fmt.Sprintf("pid %d (nightly-report, idle in transaction", reader.PID)) || len(r.Attempts) != 2 {
+			t.Errorf("a drop that gave up: %s; attempts %q", r.Describe(), r.Attempts)
+		}
+		must(t, reader.Exec(ctx, "ROLLBACK"))
+	})
+
 	t.Run("redaction changes what is shown, never what runs", func(t *testing.T) {
 		b := l.bench(t, "")
 		must(t, b.st.CreateTable(ctx, orders, 200))
