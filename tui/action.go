@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
@@ -28,23 +27,6 @@ type (
 	}
 	actionDoneMsg struct{ result actions.Result }
 )
-
-// dialog asks before anything changes the server. No is the default:
-// only y runs; every other key closes it.
-type dialog struct {
-	plan actions.Plan
-	// quit and stop are the dialogs that confirm leaving or cancelling
-	// while an action runs.
-	quit, stop bool
-}
-
-// running is the action in progress.
-type running struct {
-	plan     actions.Plan
-	started  time.Time
-	progress string
-	cancel   context.CancelFunc
-}
 
 // planFor builds the plan for an action key on the current selection.
 func (m *Model) planFor(kind actions.Kind) (actions.Plan, string) {
@@ -78,52 +60,60 @@ func (m *Model) onActionKey(kind actions.Kind) tea.Cmd {
 		m.setFlash("actions are not available in this session")
 	case m.c.snap == nil:
 		m.setFlash("no snapshot yet")
-	case m.running != nil:
-		m.setFlash("%s is still running; one action at a time", m.running.plan.Title)
+	case m.life.busy():
+		m.setFlash("%s is still running; one action at a time", m.life.plan.Title)
 	default:
 		plan, why := m.planFor(kind)
 		if why != "" {
 			m.setFlash("%s", why)
 			return nil
 		}
-		m.dialog = &dialog{plan: plan}
+		return m.apply(event{kind: evOpen, plan: plan})
 	}
 	return nil
 }
 
 // onDialogKey: y confirms, anything else is no.
 func (m *Model) onDialogKey(msg tea.KeyPressMsg) tea.Cmd {
-	d := m.dialog
-	m.dialog = nil
-	yes := msg.String() == "y"
-	switch {
-	case d.quit:
-		if yes {
-			m.running.cancel()
-			return tea.Quit
-		}
-	case d.stop:
-		if yes && m.running != nil {
-			m.running.cancel()
-			m.setFlash("cancelling %s…", m.running.plan.Title)
-		}
-	case yes && d.plan.Allowed():
-		return m.startAction(d.plan)
-	case d.plan.Allowed():
+	if msg.String() == "y" {
+		return m.apply(event{kind: evYes, at: m.c.opts.Now()})
+	}
+	return m.apply(event{kind: evNo})
+}
+
+// apply steps the lifecycle and does what the step asks.
+func (m *Model) apply(ev event) tea.Cmd {
+	prev := m.life
+	next, do := step(prev, ev)
+	m.life = next
+	if do&doCancel != 0 && m.cancelAction != nil {
+		m.cancelAction()
+	}
+	if do&doNotRun != 0 {
 		m.setFlash("not run: nothing was changed")
 	}
-	return nil
+	if do&doQuit != 0 {
+		return tea.Quit
+	}
+	var cmds []tea.Cmd
+	if do&doStart != 0 {
+		cmds = append(cmds, m.startAction(next.plan))
+	}
+	if do&doRecord != 0 {
+		cmds = append(cmds, m.onActionDone(ev.result))
+	}
+	return tea.Batch(cmds...)
 }
 
 // startAction runs the plan in the background. Progress and the result
 // come back through a channel, one message at a time; the refresh goes on.
 func (m *Model) startAction(plan actions.Plan) tea.Cmd {
 	ctx, cancel := context.WithCancel(context.Background())
-	m.running = &running{plan: plan, started: m.c.opts.Now(), cancel: cancel}
+	m.cancelAction = cancel
 	ch := make(chan tea.Msg, 16)
 	exec, before := m.c.opts.Executor, m.c.snap
 	go func() {
-		r := exec.Execute(ctx, plan, before, func(s string) {
+		r := execute(ctx, exec, plan, before, func(s string) {
 			select {
 			case ch <- actionProgressMsg{text: s, ch: ch}:
 			default: // a slow screen drops progress lines, never the result
@@ -134,15 +124,26 @@ func (m *Model) startAction(plan actions.Plan) tea.Cmd {
 	return listen(ch)
 }
 
+// execute runs a plan.
+func execute(ctx context.Context, exec Executor, plan actions.Plan, before *inspect.Snapshot,
+	progress func(string)) actions.Result {
+	return exec.Execute(ctx, plan, before, progress)
+}
+
 func listen(ch <-chan tea.Msg) tea.Cmd { return func() tea.Msg { return <-ch } }
 
-func (m *Model) onActionDone(r actions.Result) tea.Cmd {
-	if m.running != nil {
-		m.running.cancel()
-	}
-	m.running = nil
+// record puts a result in the command log.
+func (m *Model) record(r actions.Result) {
 	m.log = append(m.log, r)
 	m.panes[4].refresh(&m.c)
+}
+
+func (m *Model) onActionDone(r actions.Result) tea.Cmd {
+	if m.cancelAction != nil {
+		m.cancelAction() // releases the context
+		m.cancelAction = nil
+	}
+	m.record(r)
 	msg := r.Describe()
 	if r.Plan.Kind == actions.Cancel && r.OK() && strings.Contains(r.Message, "still running") {
 		msg += " — press K to terminate instead"
@@ -171,32 +172,34 @@ func (m *Model) onActionDone(r actions.Result) tea.Cmd {
 	return nil
 }
 
-// dialogView draws the confirmation over the body.
+// dialogView draws the open question, or the wait before quitting, over
+// the body. It draws from the lifecycle only.
 func (m *Model) dialogView() string {
 	st := &m.c.styles
-	d := m.dialog
+	l := &m.life
 	w := min(m.c.width-4, 100)
+	title := clean(l.plan.Title)
 	var b strings.Builder
 	line := func(s string) { b.WriteString(s + "\n") }
-	switch {
-	case d.quit:
-		line(st.Bad.Render("An action is running: " + clean(m.running.plan.Title)))
+	switch l.stage {
+	case quitAsked:
+		line(st.Bad.Render("An action is running: " + title))
 		line("Quit anyway? It will be cancelled; a cancelled index build leaves an invalid index to drop.")
 		line("")
 		line(st.Key.Render("[y]") + " quit   " + st.Key.Render("[n/esc]") + " keep watching")
-		return st.Box.Width(w).Render(strings.TrimRight(b.String(), "\n"))
-	case d.stop:
-		line(st.Warn.Render("Cancel " + clean(m.running.plan.Title) + "?"))
+	case stopAsked:
+		line(st.Warn.Render("Cancel " + title + "?"))
 		line("A cancelled build leaves an invalid index behind: drop it afterwards (D).")
 		line("")
 		line(st.Key.Render("[y]") + " cancel it   " + st.Key.Render("[n/esc]") + " let it run")
-		return st.Box.Width(w).Render(strings.TrimRight(b.String(), "\n"))
+	default:
+		box := m.planBox(&l.plan, w, false)
+		if lipgloss.Height(box) > m.bodyHeight() {
+			box = m.planBox(&l.plan, w, true)
+		}
+		return box
 	}
-	box := m.planBox(&d.plan, w, false)
-	if lipgloss.Height(box) > m.bodyHeight() {
-		box = m.planBox(&d.plan, w, true)
-	}
-	return box
+	return st.Box.Width(w).Render(strings.TrimRight(b.String(), "\n"))
 }
 
 // planBox renders a plan for confirmation. The answer keys come right
@@ -260,10 +263,18 @@ func (m *Model) planBox(p *actions.Plan, w int, compact bool) string {
 
 // runningLine is the status line while an action runs.
 func (m *Model) runningLine() string {
-	r := m.running
-	s := fmt.Sprintf("RUNNING %s (%s)", clean(r.plan.Title), human.Duration(m.now.Sub(r.started)))
-	if r.progress != "" {
-		s += ": " + clean(r.progress)
+	l := &m.life
+	title := clean(l.plan.Title)
+	word := "RUNNING"
+	if l.stage == cancelling {
+		word = "CANCELLING"
+	}
+	s := fmt.Sprintf("%s %s (%s)", word, title, human.Duration(m.now.Sub(l.started)))
+	if l.progress != "" {
+		s += ": " + clean(l.progress)
+	}
+	if l.stage == cancelling {
+		return s
 	}
 	return s + "  · esc cancels"
 }

@@ -204,7 +204,7 @@ func (m *Model) footer() string {
 	if m.filtering {
 		return fitCell(m.input.View()+"  (enter keeps, esc clears)", m.c.width, false)
 	}
-	if m.running != nil {
+	if m.life.busy() {
 		return fitCell(st.Warn.Render(m.runningLine()), m.c.width, false)
 	}
 	if m.flash != "" && m.now.Before(m.flashUntil) {

@@ -174,9 +174,9 @@ type Model struct {
 	detail   *detail
 	showHelp bool
 
-	dialog  *dialog
-	running *running
-	log     []actions.Result
+	life         lifecycle
+	cancelAction context.CancelFunc // the running action's
+	log          []actions.Result
 }
 
 // New builds the model.
@@ -353,12 +353,10 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		m.refreshPane(m.active) // a view key shows another pane
 		return cmd
 	case actionProgressMsg:
-		if m.running != nil {
-			m.running.progress = msg.text
-		}
+		m.apply(event{kind: evProgress, text: msg.text})
 		return listen(msg.ch)
 	case actionDoneMsg:
-		return m.onActionDone(msg.result)
+		return m.apply(event{kind: evDone, result: msg.result})
 	}
 	if m.detail != nil {
 		return m.detail.update(msg)
@@ -453,10 +451,10 @@ func (m *Model) onKey(msg tea.KeyPressMsg) tea.Cmd {
 	if msg.String() == "ctrl+c" {
 		return tea.Quit
 	}
-	if m.dialog != nil {
+	if m.life.asking() {
 		// y is the answer here; ctrl+y copies the plan's SQL and is the
 		// one key that does not close the dialog.
-		if key.Matches(msg, k.CopySummary) && m.dialog.plan.Kind != "" {
+		if key.Matches(msg, k.CopySummary) && m.life.stage == confirming {
 			return m.copyCmd(m.copyTarget())
 		}
 		return m.onDialogKey(msg)
@@ -464,13 +462,11 @@ func (m *Model) onKey(msg tea.KeyPressMsg) tea.Cmd {
 	if m.filtering {
 		return m.onFilterKey(msg)
 	}
-	if m.running != nil && key.Matches(msg, k.Quit) {
-		m.dialog = &dialog{quit: true}
-		return nil
+	if m.life.busy() && key.Matches(msg, k.Quit) {
+		return m.apply(event{kind: evQuit})
 	}
-	if m.running != nil && key.Matches(msg, k.Back) && m.detail == nil && !m.showHelp && m.c.filter == "" {
-		m.dialog = &dialog{stop: true}
-		return nil
+	if m.life.busy() && key.Matches(msg, k.Back) && m.detail == nil && !m.showHelp && m.c.filter == "" {
+		return m.apply(event{kind: evStop})
 	}
 	if m.showHelp {
 		if key.Matches(msg, k.Help, k.Back, k.Quit) {
@@ -637,7 +633,7 @@ func (m *Model) render() string {
 	b.WriteByte('\n')
 	body := ""
 	switch {
-	case m.dialog != nil:
+	case m.life.asking():
 		body = m.dialogView()
 	case m.showHelp:
 		body = m.helpView()

@@ -348,7 +348,7 @@ func TestActionDialogNoIsDefault(t *testing.T) {
 	m := withExecutor(t, s, exec, false)
 	// The root blocker is selected on Triage; K opens the dialog with the SQL.
 	press(m, "K")
-	if m.dialog == nil {
+	if m.life.stage != confirming {
 		t.Fatal("K opens no dialog")
 	}
 	frame := screen(m)
@@ -358,21 +358,21 @@ func TestActionDialogNoIsDefault(t *testing.T) {
 	for _, k := range []string{"n", "esc", "Y", "enter", "space"} {
 		press(m, "K")
 		press(m, k)
-		if m.dialog != nil || len(exec.ran) != 0 || m.running != nil {
+		if m.life.stage != idle || len(exec.ran) != 0 {
 			t.Fatalf("%q ran or kept the dialog: ran %d", k, len(exec.ran))
 		}
 	}
 	mustContain(t, screen(m), "not run: nothing was changed")
 	press(m, "K")
 	cmd := press(m, "y")
-	if m.running == nil || cmd == nil {
+	if m.life.stage != running || cmd == nil {
 		t.Fatal("y starts the action")
 	}
 	runAll(m, cmd)
 	if len(exec.ran) != 1 || exec.ran[0].Kind != actions.Terminate || exec.ran[0].Backend.PID != 4101 {
 		t.Fatalf("ran %+v", exec.ran)
 	}
-	if m.running != nil {
+	if m.life.busy() {
 		t.Error("the action is still marked running")
 	}
 	mustContain(t, screen(m), "DONE: did terminate")
@@ -402,7 +402,7 @@ func TestActionRefusalsAndReadOnly(t *testing.T) {
 	ro := withExecutor(t, fixture(3), exec, true)
 	for _, k := range []string{"C", "K", "D", "R"} {
 		press(ro, k)
-		if ro.dialog != nil {
+		if ro.life.stage != idle {
 			t.Fatalf("read-only: %s opened a dialog", k)
 		}
 		mustContain(t, screen(ro), "read-only (--read-only)")

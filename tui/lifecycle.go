@@ -1,0 +1,135 @@
+package tui
+
+import (
+	"time"
+
+	"github.com/pgmedic/pgmedic/actions"
+)
+
+// stage is where the one action pgmedic may have stands.
+type stage int
+
+const (
+	idle       stage = iota // nothing asked, nothing running
+	confirming              // a plan's dialog is open; nothing runs yet
+	running                 // an action runs
+	stopAsked               // running, and "cancel it?" is open over it
+	quitAsked               // running, and "quit anyway?" is open over it
+	cancelling              // running, its context cancelled; its result is awaited
+)
+
+// lifecycle is the action state. Dialogs and the footer draw from it
+// alone: whatever they name is held here for as long as they show it,
+// so an action ending under an open dialog leaves nothing dangling.
+type lifecycle struct {
+	stage    stage
+	plan     actions.Plan // asked about (confirming) or running (the stages after)
+	started  time.Time
+	progress string
+}
+
+// busy reports whether an action runs, whatever is open over it.
+func (l *lifecycle) busy() bool { return l.stage >= running }
+
+// asking reports whether a question is open: keys answer it.
+func (l *lifecycle) asking() bool {
+	return l.stage == confirming || l.stage == stopAsked || l.stage == quitAsked
+}
+
+type eventKind int
+
+const (
+	evOpen     eventKind = iota // an action key planned something
+	evYes                       // y in a dialog
+	evNo                        // any other key in a dialog
+	evStop                      // esc while an action runs
+	evQuit                      // q
+	evProgress                  // the running action said what it does
+	evDone                      // the running action returned
+)
+
+type event struct {
+	kind   eventKind
+	plan   actions.Plan   // evOpen
+	text   string         // evProgress
+	at     time.Time      // evYes: when the action starts
+	result actions.Result // evDone
+}
+
+// effect is what the model must do after a step; several may be set.
+type effect uint16
+
+const (
+	doStart  effect = 1 << iota // run l.plan
+	doCancel                    // cancel the running action's context
+	doRecord                    // log the result that came
+	doNotRun                    // say the plan was not run
+	doQuit                      // quit now
+)
+
+// step is the whole lifecycle: the next state and what to do about it.
+// Events that mean nothing in a stage leave it as it is.
+func step(l lifecycle, ev event) (lifecycle, effect) {
+	switch ev.kind {
+	case evProgress:
+		if l.busy() {
+			l.progress = ev.text
+		}
+		return l, 0
+	case evDone:
+		// Whatever was open over the action asked about it; the question
+		// is moot now and the result is what to read.
+		return lifecycle{}, doRecord
+	}
+
+	switch l.stage {
+	case idle:
+		switch ev.kind {
+		case evOpen:
+			return lifecycle{stage: confirming, plan: ev.plan}, 0
+		case evQuit:
+			return l, doQuit
+		}
+	case confirming:
+		switch ev.kind {
+		case evYes:
+			if !l.plan.Allowed() {
+				return lifecycle{}, 0
+			}
+			return lifecycle{stage: running, plan: l.plan, started: ev.at}, doStart
+		case evNo:
+			if !l.plan.Allowed() {
+				return lifecycle{}, 0
+			}
+			return lifecycle{}, doNotRun
+		}
+	case running:
+		switch ev.kind {
+		case evStop:
+			l.stage = stopAsked
+		case evQuit:
+			l.stage = quitAsked
+		}
+	case stopAsked:
+		switch ev.kind {
+		case evYes:
+			l.stage = cancelling
+			return l, doCancel
+		case evNo:
+			l.stage = running
+		}
+	case quitAsked:
+		switch ev.kind {
+		case evYes:
+			return lifecycle{}, doCancel | doQuit
+		case evNo:
+			l.stage = running
+		}
+	case cancelling:
+		// Already cancelled: quitting has nothing left to warn about.
+		if ev.kind == evQuit {
+			return lifecycle{}, doQuit
+		}
+	}
+	return l, 0
+}

@@ -1,0 +1,253 @@
+package tui
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/pgmedic/pgmedic/actions"
+	"github.com/pgmedic/pgmedic/inspect"
+)
+
+// Every stage, every event that moves it: the lifecycle as a table.
+func TestLifecycleSteps(t *testing.T) {
+	ok := actions.Plan{Kind: actions.Terminate, Title: "Terminate backend 4101"}
+	refused := actions.Plan{Kind: actions.Cancel, Title: "Cancel 4101", Refusal: "idle in a transaction"}
+	at := fixedNow.Add(time.Second)
+	in := func(s stage) lifecycle { return lifecycle{stage: s, plan: ok, started: fixedNow} }
+	for _, tc := range []struct {
+		name string
+		from lifecycle
+		ev   event
+		to   stage
+		do   effect
+	}{
+		{"open an allowed plan", lifecycle{}, event{kind: evOpen, plan: ok}, confirming, 0},
+		{"q when idle quits", lifecycle{}, event{kind: evQuit}, idle, doQuit},
+		{"yes starts it", lifecycle{stage: confirming, plan: ok}, event{kind: evYes, at: at}, running, doStart},
+		{"no says so", lifecycle{stage: confirming, plan: ok}, event{kind: evNo}, idle, doNotRun},
+		{"yes to a refusal only closes", lifecycle{stage: confirming, plan: refused}, event{kind: evYes}, idle, 0},
+		{"no to a refusal only closes", lifecycle{stage: confirming, plan: refused}, event{kind: evNo}, idle, 0},
+		{"progress", in(running), event{kind: evProgress, text: "waiting"}, running, 0},
+		{"esc asks to stop", in(running), event{kind: evStop}, stopAsked, 0},
+		{"stop: yes cancels", in(stopAsked), event{kind: evYes}, cancelling, doCancel},
+		{"stop: no lets it run", in(stopAsked), event{kind: evNo}, running, 0},
+		{"q asks to quit", in(running), event{kind: evQuit}, quitAsked, 0},
+		{"quit: no keeps watching", in(quitAsked), event{kind: evNo}, running, 0},
+		{"done", in(running), event{kind: evDone}, idle, doRecord},
+		{"done while cancelling", in(cancelling), event{kind: evDone}, idle, doRecord},
+		{"done under the stop question", in(stopAsked), event{kind: evDone}, idle, doRecord},
+		{"done under the quit question", in(quitAsked), event{kind: evDone}, idle, doRecord},
+		{"esc while cancelling: already", in(cancelling), event{kind: evStop}, cancelling, 0},
+		{"an action key while running is no event", in(running), event{kind: evOpen, plan: refused}, running, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, do := step(tc.from, tc.ev)
+			if got.stage != tc.to || do != tc.do {
+				t.Errorf("stage %d effects %b, want stage %d effects %b", got.stage, do, tc.to, tc.do)
+			}
+			if got.busy() && got.plan.Title != ok.Title {
+				t.Errorf("a busy stage lost its plan: %+v", got)
+			}
+		})
+	}
+	if l, _ := step(lifecycle{stage: confirming, plan: ok}, event{kind: evYes, at: at}); !l.started.Equal(at) {
+		t.Errorf("the action starts at %v, want %v", l.started, at)
+	}
+	if l, _ := step(in(running), event{kind: evProgress, text: "waiting"}); l.progress != "waiting" {
+		t.Errorf("progress %q", l.progress)
+	}
+}
+
+// gateExecutor holds each action until the test lets it return, and
+// remembers the context it ran under.
+type gateExecutor struct {
+	release chan actions.Result
+	// honour makes a cancelled context end the action at once.
+	honour bool
+
+	mu    sync.Mutex
+	plans []actions.Plan
+	ctxs  []context.Context
+}
+
+func newGate(honour bool) *gateExecutor {
+	return &gateExecutor{release: make(chan actions.Result, 1), honour: honour}
+}
+
+func (g *gateExecutor) Execute(ctx context.Context, p actions.Plan, _ *inspect.Snapshot, progress func(string)) actions.Result {
+	g.mu.Lock()
+	g.plans, g.ctxs = append(g.plans, p), append(g.ctxs, ctx)
+	g.mu.Unlock()
+	if !p.Allowed() {
+		return actions.Result{Plan: p, Outcome: "refused", Message: p.Refusal, Started: fixedNow}
+	}
+	progress("waiting for the lock")
+	done := ctx.Done()
+	if !g.honour {
+		done = nil
+	}
+	select {
+	case r := <-g.release:
+		r.Plan = p
+		return r
+	case <-done:
+		return actions.Result{Plan: p, Outcome: "failed", Message: "cancelled by the user", Started: fixedNow}
+	}
+}
+
+func (g *gateExecutor) ran() []actions.Plan {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return append([]actions.Plan(nil), g.plans...)
+}
+
+func (g *gateExecutor) cancelled() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.ctxs) > 0 && g.ctxs[len(g.ctxs)-1].Err() != nil
+}
+
+// next feeds the action's next message (progress or result) to the model.
+func next(t *testing.T, m *Model, listen tea.Cmd) tea.Cmd {
+	t.Helper()
+	got := make(chan tea.Msg, 1)
+	go func() { got <- listen() }()
+	select {
+	case msg := <-got:
+		_, cmd := m.Update(msg)
+		return cmd
+	case <-time.After(5 * time.Second):
+		t.Fatal("the action sent nothing")
+		return nil
+	}
+}
+
+// startTerminate opens the terminate dialog on the root blocker and says
+// yes; it returns the command that listens to the action.
+func startTerminate(t *testing.T, m *Model) tea.Cmd {
+	t.Helper()
+	press(m, "K")
+	listen := press(m, "y")
+	if m.life.stage != running || listen == nil {
+		t.Fatalf("y did not start the action: stage %d", m.life.stage)
+	}
+	return listen
+}
+
+func isQuit(cmd tea.Cmd) bool {
+	if cmd == nil {
+		return false
+	}
+	_, ok := cmd().(tea.QuitMsg)
+	return ok
+}
+
+// fits checks the frame against the terminal: no line wider, no more lines.
+func fits(t *testing.T, m *Model, what string) string {
+	t.Helper()
+	frame := m.View().Content
+	lines := strings.Split(frame, "\n")
+	if len(lines) > m.c.height {
+		t.Errorf("%s: %d lines on a %d-line terminal", what, len(lines), m.c.height)
+	}
+	for i, l := range lines {
+		if w := ansi.StringWidth(l); w > m.c.width {
+			t.Errorf("%s: line %d is %d wide: %q", what, i, w, ansi.Strip(l))
+		}
+	}
+	return ansi.Strip(frame)
+}
+
+func TestActionStartProgressDone(t *testing.T) {
+	g := newGate(true)
+	m := withExecutor(t, fixture(3), g, false)
+	listen := startTerminate(t, m)
+	listen = next(t, m, listen) // progress
+	if ran := g.ran(); len(ran) != 1 || ran[0].Backend.PID != 4101 {
+		t.Fatalf("ran %+v", ran)
+	}
+	mustContain(t, screen(m), "RUNNING Terminate backend 4101", "waiting for the lock", "esc cancels")
+	press(m, "K")
+	if m.life.stage != running || !strings.Contains(m.flash, "still running; one action at a time") {
+		t.Fatalf("a second action key: stage %d, flash %q", m.life.stage, m.flash)
+	}
+	g.release <- actions.Result{Outcome: "done", Message: "terminated", Started: fixedNow}
+	next(t, m, listen)
+	if m.life.stage != idle || len(m.Log()) != 1 || m.Log()[0].Outcome != "done" {
+		t.Fatalf("after the result: stage %d, log %+v", m.life.stage, m.Log())
+	}
+	mustContain(t, screen(m), "DONE: terminated")
+}
+
+func TestActionFailed(t *testing.T) {
+	g := newGate(true)
+	m := withExecutor(t, fixture(3), g, false)
+	listen := next(t, m, startTerminate(t, m))
+	g.release <- actions.Result{Outcome: "failed", Message: "permission denied (SQLSTATE 42501)", Started: fixedNow}
+	next(t, m, listen)
+	if m.life.stage != idle || len(m.Log()) != 1 || m.Log()[0].OK() {
+		t.Fatalf("stage %d, log %+v", m.life.stage, m.Log())
+	}
+	mustContain(t, screen(m), "FAILED: permission denied")
+	startTerminate(t, m) // a failure leaves room for the next action
+}
+
+func TestActionCancelAsked(t *testing.T) {
+	g := newGate(true)
+	m := withExecutor(t, fixture(3), g, false)
+	listen := next(t, m, startTerminate(t, m))
+	press(m, "esc")
+	if m.life.stage != stopAsked {
+		t.Fatalf("esc: stage %d", m.life.stage)
+	}
+	mustContain(t, fits(t, m, "stop asked"), "Cancel Terminate backend 4101 (api)?", "[y] cancel it", "[n/esc] let it run")
+	press(m, "n")
+	if m.life.stage != running || g.cancelled() {
+		t.Fatalf("n: stage %d, cancelled %v", m.life.stage, g.cancelled())
+	}
+	press(m, "esc", "y")
+	if m.life.stage != cancelling || !g.cancelled() {
+		t.Fatalf("esc y: stage %d, cancelled %v", m.life.stage, g.cancelled())
+	}
+	mustContain(t, fits(t, m, "cancelling"), "CANCELLING Terminate backend 4101")
+	next(t, m, listen)
+	if m.life.stage != idle || len(m.Log()) != 1 {
+		t.Fatalf("stage %d, log %+v", m.life.stage, m.Log())
+	}
+	mustContain(t, screen(m), "FAILED: cancelled by the user")
+}
+
+// The action ends while a question about it is open: the question goes,
+// the result shows, and nothing reaches for the action that is gone.
+func TestActionEndsUnderItsQuestion(t *testing.T) {
+	for _, key := range []string{"q", "esc"} {
+		t.Run(key, func(t *testing.T) {
+			g := newGate(true)
+			m := withExecutor(t, fixture(3), g, false)
+			listen := next(t, m, startTerminate(t, m))
+			press(m, key)
+			if !m.life.asking() {
+				t.Fatalf("%s asked nothing", key)
+			}
+			g.release <- actions.Result{Outcome: "done", Message: "terminated", Started: fixedNow}
+			next(t, m, listen)
+			frame := fits(t, m, "after the action ended")
+			mustContain(t, frame, "DONE: terminated")
+			if strings.Contains(frame, "An action is running") || strings.Contains(frame, "Cancel Terminate") {
+				t.Errorf("the question outlived the action:\n%s", frame)
+			}
+			if cmd := press(m, "y"); m.life.stage != idle || isQuit(cmd) {
+				t.Errorf("y after the action ended: stage %d, quits %v", m.life.stage, isQuit(cmd))
+			}
+			if len(m.Log()) != 1 {
+				t.Errorf("log %+v", m.Log())
+			}
+		})
+	}
+}
