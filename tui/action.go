@@ -186,7 +186,7 @@ func (m *Model) dialogView() string {
 		line(st.Bad.Render("An action is running: " + title))
 		line("Quit anyway? It will be cancelled; a cancelled index build leaves an invalid index to drop.")
 		line("")
-		line(st.Key.Render("[y]") + " quit   " + st.Key.Render("[n/esc]") + " keep watching")
+		line(st.Key.Render("[y/ctrl+c]") + " quit   " + st.Key.Render("[n/esc]") + " keep watching")
 	case stopAsked:
 		line(st.Warn.Render("Cancel " + title + "?"))
 		line("A cancelled build leaves an invalid index behind: drop it afterwards (D).")

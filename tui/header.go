@@ -260,6 +260,7 @@ func (m *Model) drawHelp() string {
 		grid = b.String()
 	}
 	return grid + "\n\nLowercase keys only look. Uppercase keys change the server: each shows\nits SQL, effect and risks, and runs only after y.\n" +
+		"q and ctrl+c quit; while an action runs they ask first, and a second\nctrl+c answers yes.\n" +
 		"Press ? or esc to close."
 }
 

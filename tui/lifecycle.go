@@ -39,13 +39,14 @@ func (l *lifecycle) asking() bool {
 type eventKind int
 
 const (
-	evOpen     eventKind = iota // an action key planned something
-	evYes                       // y in a dialog
-	evNo                        // any other key in a dialog
-	evStop                      // esc while an action runs
-	evQuit                      // q
-	evProgress                  // the running action said what it does
-	evDone                      // the running action returned
+	evOpen      eventKind = iota // an action key planned something
+	evYes                        // y in a dialog
+	evNo                         // any other key in a dialog
+	evStop                       // esc while an action runs
+	evQuit                       // q
+	evInterrupt                  // ctrl+c: q, except that a second one confirms
+	evProgress                   // the running action said what it does
+	evDone                       // the running action returned
 )
 
 type event struct {
@@ -87,7 +88,7 @@ func step(l lifecycle, ev event) (lifecycle, effect) {
 		switch ev.kind {
 		case evOpen:
 			return lifecycle{stage: confirming, plan: ev.plan}, 0
-		case evQuit:
+		case evQuit, evInterrupt:
 			return l, doQuit
 		}
 	case confirming:
@@ -102,12 +103,14 @@ func step(l lifecycle, ev event) (lifecycle, effect) {
 				return lifecycle{}, 0
 			}
 			return lifecycle{}, doNotRun
+		case evInterrupt:
+			return lifecycle{}, doQuit // nothing runs yet
 		}
 	case running:
 		switch ev.kind {
 		case evStop:
 			l.stage = stopAsked
-		case evQuit:
+		case evQuit, evInterrupt:
 			l.stage = quitAsked
 		}
 	case stopAsked:
@@ -117,17 +120,19 @@ func step(l lifecycle, ev event) (lifecycle, effect) {
 			return l, doCancel
 		case evNo:
 			l.stage = running
+		case evInterrupt:
+			l.stage = quitAsked
 		}
 	case quitAsked:
 		switch ev.kind {
-		case evYes:
+		case evYes, evInterrupt:
 			return lifecycle{}, doCancel | doQuit
 		case evNo:
 			l.stage = running
 		}
 	case cancelling:
 		// Already cancelled: quitting has nothing left to warn about.
-		if ev.kind == evQuit {
+		if ev.kind == evQuit || ev.kind == evInterrupt {
 			return lifecycle{}, doQuit
 		}
 	}

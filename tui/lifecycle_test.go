@@ -44,6 +44,10 @@ func TestLifecycleSteps(t *testing.T) {
 		{"done under the stop question", in(stopAsked), event{kind: evDone}, idle, doRecord},
 		{"done under the quit question", in(quitAsked), event{kind: evDone}, idle, doRecord},
 		{"esc while cancelling: already", in(cancelling), event{kind: evStop}, cancelling, 0},
+		{"ctrl+c when idle quits", lifecycle{}, event{kind: evInterrupt}, idle, doQuit},
+		{"ctrl+c in a plan's dialog quits: nothing runs", lifecycle{stage: confirming, plan: ok}, event{kind: evInterrupt}, idle, doQuit},
+		{"ctrl+c while running asks", in(running), event{kind: evInterrupt}, quitAsked, 0},
+		{"ctrl+c over the stop question asks to quit", in(stopAsked), event{kind: evInterrupt}, quitAsked, 0},
 		{"an action key while running is no event", in(running), event{kind: evOpen, plan: refused}, running, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -249,5 +253,30 @@ func TestActionEndsUnderItsQuestion(t *testing.T) {
 				t.Errorf("log %+v", m.Log())
 			}
 		})
+	}
+}
+
+// ctrl+c is q: while an action runs it asks, and a second one says yes.
+func TestCtrlCDuringAnActionAsks(t *testing.T) {
+	g := newGate(true)
+	m := withExecutor(t, fixture(3), g, false)
+	next(t, m, startTerminate(t, m))
+	if cmd := press(m, "ctrl+c"); isQuit(cmd) || m.life.stage != quitAsked || g.cancelled() {
+		t.Fatalf("ctrl+c during an action: quits %v, stage %d, cancelled %v", isQuit(cmd), m.life.stage, g.cancelled())
+	}
+	mustContain(t, fits(t, m, "quit asked"), "An action is running: Terminate backend 4101 (api)", "Quit anyway?", "[y/ctrl+c] quit")
+	press(m, "esc")
+	if m.life.stage != running {
+		t.Fatalf("esc keeps watching: stage %d", m.life.stage)
+	}
+	press(m, "ctrl+c")
+	press(m, "ctrl+c")
+	if !g.cancelled() {
+		t.Error("a second ctrl+c did not cancel the action")
+	}
+
+	idle := withExecutor(t, fixture(3), g, false)
+	if !isQuit(press(idle, "ctrl+c")) {
+		t.Error("ctrl+c with nothing running must quit at once")
 	}
 }

@@ -449,7 +449,8 @@ func (m *Model) setResult(msg string) {
 func (m *Model) onKey(msg tea.KeyPressMsg) tea.Cmd {
 	k := &m.c.keys
 	if msg.String() == "ctrl+c" {
-		return tea.Quit
+		// Quits at once only when nothing runs; else it asks, as q does.
+		return m.apply(event{kind: evInterrupt})
 	}
 	if m.life.asking() {
 		// y is the answer here; ctrl+y copies the plan's SQL and is the
