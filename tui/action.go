@@ -3,7 +3,10 @@ package tui
 import (
 	"context"
 	"fmt"
+	"path/filepath"
+	"runtime/debug"
 	"strings"
+	"time"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
@@ -124,10 +127,46 @@ func (m *Model) startAction(plan actions.Plan) tea.Cmd {
 	return listen(ch)
 }
 
-// execute runs a plan.
+// execute runs a plan and turns a panic into a failed result: a bug in
+// an action must not take the screen down with the terminal still raw,
+// and whoever is on the incident must learn the action's fate.
 func execute(ctx context.Context, exec Executor, plan actions.Plan, before *inspect.Snapshot,
-	progress func(string)) actions.Result {
+	progress func(string)) (r actions.Result) {
+	started := time.Now()
+	defer func() {
+		if v := recover(); v != nil {
+			stack := debug.Stack()
+			r = actions.Result{Plan: plan, Outcome: "failed", Started: started, Duration: time.Since(started),
+				Err: fmt.Errorf("panic: %v\n%s", v, stack),
+				Message: fmt.Sprintf("pgmedic bug: the action panicked (%v) in %s; it may or may not have changed "+
+					"the server: look before acting again", v, panicSite(stack))}
+		}
+	}()
 	return exec.Execute(ctx, plan, before, progress)
+}
+
+// panicSite is the function that panicked and its file, from a stack
+// taken while the panic unwinds: the first frame under "panic(" that is
+// not the runtime's own (a nil dereference passes through sigpanic).
+// Frames are two lines each: the call, then its file and line.
+func panicSite(stack []byte) string {
+	lines := strings.Split(string(stack), "\n")
+	for i, l := range lines {
+		if !strings.HasPrefix(l, "panic(") {
+			continue
+		}
+		for j := i + 2; j+1 < len(lines); j += 2 {
+			if fn := lines[j]; !strings.HasPrefix(fn, "runtime.") {
+				if k := strings.LastIndexByte(fn, '('); k > 0 {
+					fn = fn[:k]
+				}
+				fn = fn[strings.LastIndexByte(fn, '/')+1:] // the package, not its module path
+				file, _, _ := strings.Cut(strings.TrimSpace(lines[j+1]), " ")
+				return fn + " at " + filepath.Base(file)
+			}
+		}
+	}
+	return "an unknown place"
 }
 
 func listen(ch <-chan tea.Msg) tea.Cmd { return func() tea.Msg { return <-ch } }

@@ -280,3 +280,36 @@ func TestCtrlCDuringAnActionAsks(t *testing.T) {
 		t.Error("ctrl+c with nothing running must quit at once")
 	}
 }
+
+// panicExecutor is an action with a bug in it.
+type panicExecutor struct{}
+
+func (panicExecutor) Execute(context.Context, actions.Plan, *inspect.Snapshot, func(string)) actions.Result {
+	var ix *inspect.Index
+	_ = ix.Name // a nil dereference, as a real bug would be
+	return actions.Result{}
+}
+
+// A panic inside an action is that action's failure, not pgmedic's end:
+// the result says what panicked and where, and the screen goes on.
+func TestActionPanicIsAFailedResult(t *testing.T) {
+	m := withExecutor(t, fixture(3), panicExecutor{}, false)
+	next(t, m, startTerminate(t, m))
+	if m.life.stage != idle || len(m.Log()) != 1 {
+		t.Fatalf("after the panic: stage %d, log %+v", m.life.stage, m.Log())
+	}
+	r := m.Log()[0]
+	if r.Outcome != "failed" || r.Plan.Kind != actions.Terminate ||
+		!strings.Contains(r.Message, "panicked (runtime error: invalid memory address or nil pointer dereference)") ||
+		!strings.Contains(r.Message, "panicExecutor.Execute at lifecycle_test.go") {
+		t.Errorf("result %+v", r)
+	}
+	if r.Err == nil || !strings.Contains(r.Err.Error(), "goroutine") {
+		t.Errorf("the stack is not kept with the result: %v", r.Err)
+	}
+	mustContain(t, fits(t, m, "after a panic"), "FAILED: pgmedic bug: the action panicked")
+	press(m, "5")
+	mustContain(t, screen(m), "FAILED pgmedic bug", "pg_terminate_backend(4101, 5000)")
+	press(m, "1")
+	startTerminate(t, m) // still alive, and free for the next action
+}
