@@ -29,7 +29,15 @@ type (
 		ch   <-chan tea.Msg
 	}
 	actionDoneMsg struct{ result actions.Result }
+	// giveUpMsg ends the wait for a cancelled action when quitting.
+	giveUpMsg struct{}
 )
+
+// defaultStopWait bounds how long quitting waits for a cancelled action:
+// long enough for a cancel request to reach the server and the result
+// (and its audit record) to be written, short enough that a hung
+// connection cannot keep pgmedic from exiting.
+const defaultStopWait = 10 * time.Second
 
 // planFor builds the plan for an action key on the current selection.
 func (m *Model) planFor(kind actions.Kind) (actions.Plan, string) {
@@ -95,17 +103,42 @@ func (m *Model) apply(ev event) tea.Cmd {
 	if do&doNotRun != 0 {
 		m.setFlash("not run: nothing was changed")
 	}
+	if do&doAbandon != 0 {
+		m.record(abandoned(&prev, m.c.opts.Now(), m.stopWait()))
+	}
 	if do&doQuit != 0 {
+		if do&doRecord != 0 {
+			m.record(ev.result)
+		}
 		return tea.Quit
 	}
 	var cmds []tea.Cmd
 	if do&doStart != 0 {
 		cmds = append(cmds, m.startAction(next.plan))
 	}
+	if do&doWait != 0 {
+		cmds = append(cmds, tea.Tick(m.stopWait(), func(time.Time) tea.Msg { return giveUpMsg{} }))
+	}
 	if do&doRecord != 0 {
 		cmds = append(cmds, m.onActionDone(ev.result))
 	}
 	return tea.Batch(cmds...)
+}
+
+func (m *Model) stopWait() time.Duration {
+	if m.c.opts.StopWait > 0 {
+		return m.c.opts.StopWait
+	}
+	return defaultStopWait
+}
+
+// abandoned is the log's word for an action pgmedic left running: the
+// executor writes the audit record only when it returns, so this line
+// may be the only trace of how it ended.
+func abandoned(l *lifecycle, now time.Time, waited time.Duration) actions.Result {
+	return actions.Result{Plan: l.plan, Outcome: "unknown", Started: l.started, Duration: now.Sub(l.started),
+		Message: fmt.Sprintf("pgmedic quit before %s stopped: it was cancelled but gave no result within %s; "+
+			"look at the server (pgmedic snapshot) before trusting this log", l.plan.Title, human.Duration(waited))}
 }
 
 // startAction runs the plan in the background. Progress and the result
@@ -231,6 +264,10 @@ func (m *Model) dialogView() string {
 		line("A cancelled build leaves an invalid index behind: drop it afterwards (D).")
 		line("")
 		line(st.Key.Render("[y]") + " cancel it   " + st.Key.Render("[n/esc]") + " let it run")
+	case quitting:
+		line(st.Warn.Render("Quitting: cancelling " + title + "…"))
+		line("Waiting for it to stop: its result goes to the command log printed on exit.")
+		line(fmt.Sprintf("pgmedic quits anyway after %s.", human.Duration(m.stopWait())))
 	default:
 		box := m.planBox(&l.plan, w, false)
 		if lipgloss.Height(box) > m.bodyHeight() {
@@ -304,6 +341,9 @@ func (m *Model) planBox(p *actions.Plan, w int, compact bool) string {
 func (m *Model) runningLine() string {
 	l := &m.life
 	title := clean(l.plan.Title)
+	if l.stage == quitting {
+		return "QUITTING: cancelling " + title + "…, waiting for it to stop"
+	}
 	word := "RUNNING"
 	if l.stage == cancelling {
 		word = "CANCELLING"

@@ -16,6 +16,7 @@ const (
 	stopAsked               // running, and "cancel it?" is open over it
 	quitAsked               // running, and "quit anyway?" is open over it
 	cancelling              // running, its context cancelled; its result is awaited
+	quitting                // cancelling, and pgmedic quits when the result comes or the wait runs out
 )
 
 // lifecycle is the action state. Dialogs and the footer draw from it
@@ -47,6 +48,7 @@ const (
 	evInterrupt                  // ctrl+c: q, except that a second one confirms
 	evProgress                   // the running action said what it does
 	evDone                       // the running action returned
+	evGiveUp                     // the wait for a cancelled action ran out
 )
 
 type event struct {
@@ -61,11 +63,13 @@ type event struct {
 type effect uint16
 
 const (
-	doStart  effect = 1 << iota // run l.plan
-	doCancel                    // cancel the running action's context
-	doRecord                    // log the result that came
-	doNotRun                    // say the plan was not run
-	doQuit                      // quit now
+	doStart   effect = 1 << iota // run l.plan
+	doCancel                     // cancel the running action's context
+	doWait                       // start the bounded wait for its result
+	doRecord                     // log the result that came
+	doAbandon                    // log that pgmedic left without a result
+	doNotRun                     // say the plan was not run
+	doQuit                       // quit now
 )
 
 // step is the whole lifecycle: the next state and what to do about it.
@@ -80,6 +84,9 @@ func step(l lifecycle, ev event) (lifecycle, effect) {
 	case evDone:
 		// Whatever was open over the action asked about it; the question
 		// is moot now and the result is what to read.
+		if l.stage == quitting {
+			return lifecycle{}, doRecord | doQuit
+		}
 		return lifecycle{}, doRecord
 	}
 
@@ -126,14 +133,22 @@ func step(l lifecycle, ev event) (lifecycle, effect) {
 	case quitAsked:
 		switch ev.kind {
 		case evYes, evInterrupt:
-			return lifecycle{}, doCancel | doQuit
+			// Not quit yet: the result, and the audit record the executor
+			// writes with it, come only when the action returns.
+			l.stage = quitting
+			return l, doCancel | doWait
 		case evNo:
 			l.stage = running
 		}
 	case cancelling:
 		// Already cancelled: quitting has nothing left to warn about.
 		if ev.kind == evQuit || ev.kind == evInterrupt {
-			return lifecycle{}, doQuit
+			l.stage = quitting
+			return l, doWait
+		}
+	case quitting:
+		if ev.kind == evGiveUp {
+			return lifecycle{}, doAbandon | doQuit
 		}
 	}
 	return l, 0

@@ -43,6 +43,13 @@ func TestLifecycleSteps(t *testing.T) {
 		{"done while cancelling", in(cancelling), event{kind: evDone}, idle, doRecord},
 		{"done under the stop question", in(stopAsked), event{kind: evDone}, idle, doRecord},
 		{"done under the quit question", in(quitAsked), event{kind: evDone}, idle, doRecord},
+		{"quit: yes cancels and waits", in(quitAsked), event{kind: evYes}, quitting, doCancel | doWait},
+		{"quit: a second ctrl+c is yes", in(quitAsked), event{kind: evInterrupt}, quitting, doCancel | doWait},
+		{"q while cancelling only waits", in(cancelling), event{kind: evQuit}, quitting, doWait},
+		{"the result quits", in(quitting), event{kind: evDone}, idle, doRecord | doQuit},
+		{"no result in time: quit anyway", in(quitting), event{kind: evGiveUp}, idle, doAbandon | doQuit},
+		{"keys while quitting change nothing", in(quitting), event{kind: evInterrupt}, quitting, 0},
+		{"a stale give-up is nothing", in(running), event{kind: evGiveUp}, running, 0},
 		{"esc while cancelling: already", in(cancelling), event{kind: evStop}, cancelling, 0},
 		{"ctrl+c when idle quits", lifecycle{}, event{kind: evInterrupt}, idle, doQuit},
 		{"ctrl+c in a plan's dialog quits: nothing runs", lifecycle{stage: confirming, plan: ok}, event{kind: evInterrupt}, idle, doQuit},
@@ -150,6 +157,23 @@ func isQuit(cmd tea.Cmd) bool {
 	}
 	_, ok := cmd().(tea.QuitMsg)
 	return ok
+}
+
+// isQuitNow is isQuit for a command that may also wait (a batch): it
+// looks only at commands that return at once.
+func isQuitNow(cmd tea.Cmd) bool {
+	if cmd == nil {
+		return false
+	}
+	got := make(chan tea.Msg, 1)
+	go func() { got <- cmd() }()
+	select {
+	case msg := <-got:
+		_, ok := msg.(tea.QuitMsg)
+		return ok
+	case <-time.After(50 * time.Millisecond):
+		return false
+	}
 }
 
 // fits checks the frame against the terminal: no line wider, no more lines.
@@ -312,4 +336,59 @@ func TestActionPanicIsAFailedResult(t *testing.T) {
 	mustContain(t, screen(m), "FAILED pgmedic bug", "pg_terminate_backend(4101, 5000)")
 	press(m, "1")
 	startTerminate(t, m) // still alive, and free for the next action
+}
+
+// Quitting during an action cancels it and waits for its result, so the
+// result (and the audit record written with it) is in the log printed on
+// exit.
+func TestQuitWaitsForTheCancelledAction(t *testing.T) {
+	g := newGate(true)
+	m := withExecutor(t, fixture(3), g, false)
+	listen := next(t, m, startTerminate(t, m))
+	press(m, "q")
+	if cmd := press(m, "y"); isQuitNow(cmd) || m.life.stage != quitting || !g.cancelled() {
+		t.Fatalf("y: quits at once %v, stage %d, cancelled %v", isQuitNow(cmd), m.life.stage, g.cancelled())
+	}
+	frame := fits(t, m, "quitting")
+	mustContain(t, frame, "Quitting: cancelling Terminate backend 4101 (api)…", "Waiting for it to stop",
+		"pgmedic quits anyway after 10s", "QUITTING: cancelling Terminate backend 4101 (api)…, waiting for it to stop")
+	if cmd := press(m, "5", "ctrl+c", "y"); cmd != nil || m.life.stage != quitting || m.active != 0 {
+		t.Errorf("keys while quitting: stage %d, view %d", m.life.stage, m.active)
+	}
+	if cmd := next(t, m, listen); !isQuit(cmd) {
+		t.Fatal("the action's result did not quit")
+	}
+	if log := m.Log(); len(log) != 1 || log[0].Message != "cancelled by the user" {
+		t.Errorf("log %+v", log)
+	}
+}
+
+// An action that ignores its cancellation cannot keep pgmedic open: after
+// the bound it quits, and the log says the action's end is unknown.
+func TestQuitGivesUpWaiting(t *testing.T) {
+	g := newGate(false)
+	s := fixture(3)
+	m := New(&fakeSource{snap: s}, Options{Now: func() time.Time { return fixedNow }, Executor: g, StopWait: 20 * time.Millisecond})
+	m.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
+	m.Update(snapshotMsg{gen: m.gen, snap: s})
+	next(t, m, startTerminate(t, m))
+	press(m, "ctrl+c")
+	wait := press(m, "ctrl+c")
+	if m.life.stage != quitting || wait == nil {
+		t.Fatalf("stage %d", m.life.stage)
+	}
+	mustContain(t, fits(t, m, "quitting at 80x24"), "Waiting for it to stop", "after 20ms")
+	start := time.Now()
+	if _, cmd := m.Update(wait()); !isQuit(cmd) {
+		t.Fatal("the end of the wait did not quit")
+	}
+	if waited := time.Since(start); waited > time.Second {
+		t.Errorf("waited %v for a 20ms bound", waited)
+	}
+	log := m.Log()
+	if len(log) != 1 || log[0].Outcome != "unknown" || log[0].Plan.Kind != actions.Terminate ||
+		!strings.Contains(log[0].Message, "pgmedic quit before Terminate backend 4101 (api) stopped") {
+		t.Errorf("log %+v", log)
+	}
+	g.release <- actions.Result{} // let the goroutine end
 }

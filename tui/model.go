@@ -63,6 +63,9 @@ type Options struct {
 	// Redacted says the source takes literals out of query text; the
 	// header shows it, as it shows READ-ONLY.
 	Redacted bool
+	// StopWait bounds how long quitting waits for a cancelled action to
+	// return; default 10s.
+	StopWait time.Duration
 }
 
 // MinWidth and MinHeight are the smallest usable terminal.
@@ -302,7 +305,7 @@ func backoff(n int) time.Duration {
 // Update handles every message.
 func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg.(type) {
-	case snapshotMsg, tea.KeyPressMsg, tea.WindowSizeMsg, clockMsg, actionProgressMsg, actionDoneMsg:
+	case snapshotMsg, tea.KeyPressMsg, tea.WindowSizeMsg, clockMsg, actionProgressMsg, actionDoneMsg, giveUpMsg:
 		// The screen shows these messages' moment. Others (a refresh
 		// starting, locks read for the detail pane) leave the ages on it
 		// as they were, so their frame is the last one and is not drawn.
@@ -357,6 +360,8 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		return listen(msg.ch)
 	case actionDoneMsg:
 		return m.apply(event{kind: evDone, result: msg.result})
+	case giveUpMsg:
+		return m.apply(event{kind: evGiveUp})
 	}
 	if m.detail != nil {
 		return m.detail.update(msg)
@@ -451,6 +456,9 @@ func (m *Model) onKey(msg tea.KeyPressMsg) tea.Cmd {
 	if msg.String() == "ctrl+c" {
 		// Quits at once only when nothing runs; else it asks, as q does.
 		return m.apply(event{kind: evInterrupt})
+	}
+	if m.life.stage == quitting {
+		return nil // nothing to do but wait; the wait is bounded
 	}
 	if m.life.asking() {
 		// y is the answer here; ctrl+y copies the plan's SQL and is the
@@ -634,7 +642,7 @@ func (m *Model) render() string {
 	b.WriteByte('\n')
 	body := ""
 	switch {
-	case m.life.asking():
+	case m.life.asking(), m.life.stage == quitting:
 		body = m.dialogView()
 	case m.showHelp:
 		body = m.helpView()
