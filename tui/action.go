@@ -29,6 +29,8 @@ type (
 		ch   <-chan tea.Msg
 	}
 	actionDoneMsg struct{ result actions.Result }
+	// auditDoneMsg is a refused plan's result: logged, never running.
+	auditDoneMsg struct{ result actions.Result }
 	// giveUpMsg ends the wait for a cancelled action when quitting.
 	giveUpMsg struct{}
 )
@@ -116,6 +118,9 @@ func (m *Model) apply(ev event) tea.Cmd {
 	if do&doStart != 0 {
 		cmds = append(cmds, m.startAction(next.plan))
 	}
+	if do&doAudit != 0 {
+		cmds = append(cmds, m.auditRefusal(next.plan))
+	}
 	if do&doWait != 0 {
 		cmds = append(cmds, tea.Tick(m.stopWait(), func(time.Time) tea.Msg { return giveUpMsg{} }))
 	}
@@ -158,6 +163,16 @@ func (m *Model) startAction(plan actions.Plan) tea.Cmd {
 		ch <- actionDoneMsg{result: r}
 	}()
 	return listen(ch)
+}
+
+// auditRefusal hands a refused plan to the executor anyway: it records
+// the refusal in the audit log and returns without touching the server.
+// Nothing waits for it, so it never holds up an action.
+func (m *Model) auditRefusal(plan actions.Plan) tea.Cmd {
+	exec, before := m.c.opts.Executor, m.c.snap
+	return func() tea.Msg {
+		return auditDoneMsg{result: execute(context.Background(), exec, plan, before, func(string) {})}
+	}
 }
 
 // execute runs a plan and turns a panic into a failed result: a bug in

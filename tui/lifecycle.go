@@ -64,6 +64,7 @@ type effect uint16
 
 const (
 	doStart   effect = 1 << iota // run l.plan
+	doAudit                      // run the refused l.plan, for its audit record only
 	doCancel                     // cancel the running action's context
 	doWait                       // start the bounded wait for its result
 	doRecord                     // log the result that came
@@ -94,7 +95,13 @@ func step(l lifecycle, ev event) (lifecycle, effect) {
 	case idle:
 		switch ev.kind {
 		case evOpen:
-			return lifecycle{stage: confirming, plan: ev.plan}, 0
+			l = lifecycle{stage: confirming, plan: ev.plan}
+			if !ev.plan.Allowed() {
+				// A refusal is a decision worth auditing too; the
+				// executor records it without touching the server.
+				return l, doAudit
+			}
+			return l, 0
 		case evQuit, evInterrupt:
 			return l, doQuit
 		}

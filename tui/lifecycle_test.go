@@ -28,6 +28,7 @@ func TestLifecycleSteps(t *testing.T) {
 		do   effect
 	}{
 		{"open an allowed plan", lifecycle{}, event{kind: evOpen, plan: ok}, confirming, 0},
+		{"open a refused plan: audit it", lifecycle{}, event{kind: evOpen, plan: refused}, confirming, doAudit},
 		{"q when idle quits", lifecycle{}, event{kind: evQuit}, idle, doQuit},
 		{"yes starts it", lifecycle{stage: confirming, plan: ok}, event{kind: evYes, at: at}, running, doStart},
 		{"no says so", lifecycle{stage: confirming, plan: ok}, event{kind: evNo}, idle, doNotRun},
@@ -391,4 +392,34 @@ func TestQuitGivesUpWaiting(t *testing.T) {
 		t.Errorf("log %+v", log)
 	}
 	g.release <- actions.Result{} // let the goroutine end
+}
+
+// A refusal in the TUI is audited like one on the command line: the
+// executor gets the plan and records it, without it ever being the
+// running action.
+func TestRefusedPlanIsAuditedNotRun(t *testing.T) {
+	g := newGate(true)
+	m := withExecutor(t, fixture(3), g, false)
+	audit := press(m, "C") // cancel of an idle-in-transaction root: refused
+	if m.life.stage != confirming || m.life.plan.Allowed() || audit == nil {
+		t.Fatalf("C: stage %d, plan allowed %v", m.life.stage, m.life.plan.Allowed())
+	}
+	mustContain(t, fits(t, m, "refused"), "REFUSED:", "[esc] close")
+	press(m, "esc")
+	listen := startTerminate(t, m) // the refusal holds up nothing
+	m.Update(audit())
+	if ran := g.ran(); len(ran) < 1 || ran[0].Kind != actions.Cancel || ran[0].Allowed() {
+		t.Fatalf("the executor never saw the refusal: %+v", ran)
+	}
+	if m.life.stage != running || m.life.plan.Kind != actions.Terminate {
+		t.Errorf("the refusal's result touched the running action: stage %d, %s", m.life.stage, m.life.plan.Kind)
+	}
+	if log := m.Log(); len(log) != 1 || log[0].Outcome != "refused" || log[0].Plan.Kind != actions.Cancel {
+		t.Errorf("log %+v", log)
+	}
+	listen = next(t, m, listen)
+	g.release <- actions.Result{Outcome: "done", Message: "terminated", Started: fixedNow}
+	next(t, m, listen)
+	press(m, "5")
+	mustContain(t, screen(m), "REFUSED it is idle in a transaction", "DONE terminated")
 }

@@ -305,7 +305,8 @@ func backoff(n int) time.Duration {
 // Update handles every message.
 func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg.(type) {
-	case snapshotMsg, tea.KeyPressMsg, tea.WindowSizeMsg, clockMsg, actionProgressMsg, actionDoneMsg, giveUpMsg:
+	case snapshotMsg, tea.KeyPressMsg, tea.WindowSizeMsg, clockMsg, actionProgressMsg, actionDoneMsg, auditDoneMsg,
+		giveUpMsg:
 		// The screen shows these messages' moment. Others (a refresh
 		// starting, locks read for the detail pane) leave the ages on it
 		// as they were, so their frame is the last one and is not drawn.
@@ -360,6 +361,9 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		return listen(msg.ch)
 	case actionDoneMsg:
 		return m.apply(event{kind: evDone, result: msg.result})
+	case auditDoneMsg:
+		m.record(msg.result)
+		return nil
 	case giveUpMsg:
 		return m.apply(event{kind: evGiveUp})
 	}
