@@ -33,6 +33,9 @@ type (
 	auditDoneMsg struct{ result actions.Result }
 	// giveUpMsg ends the wait for a cancelled action when quitting.
 	giveUpMsg struct{}
+	// shutdownMsg asks to quit without a question: a signal, or the
+	// terminal went away. A running action is cancelled and waited for.
+	shutdownMsg struct{ why string }
 )
 
 // defaultStopWait bounds how long quitting waits for a cancelled action:
@@ -225,6 +228,14 @@ func (m *Model) record(r actions.Result) {
 	m.panes[4].refresh(&m.c)
 }
 
+// abandon cancels a running action: Run calls it when the program ended
+// without waiting for one (killed after its wait, or a bug).
+func (m *Model) abandon() {
+	if m.cancelAction != nil {
+		m.cancelAction()
+	}
+}
+
 func (m *Model) onActionDone(r actions.Result) tea.Cmd {
 	if m.cancelAction != nil {
 		m.cancelAction() // releases the context
@@ -280,7 +291,11 @@ func (m *Model) dialogView() string {
 		line("")
 		line(st.Key.Render("[y]") + " cancel it   " + st.Key.Render("[n/esc]") + " let it run")
 	case quitting:
-		line(st.Warn.Render("Quitting: cancelling " + title + "…"))
+		quitting := "Quitting"
+		if l.why != "" {
+			quitting += " (" + l.why + ")"
+		}
+		line(st.Warn.Render(quitting + ": cancelling " + title + "…"))
 		line("Waiting for it to stop: its result goes to the command log printed on exit.")
 		line(fmt.Sprintf("pgmedic quits anyway after %s.", human.Duration(m.stopWait())))
 	default:

@@ -27,6 +27,7 @@ type lifecycle struct {
 	plan     actions.Plan // asked about (confirming) or running (the stages after)
 	started  time.Time
 	progress string
+	why      string // quitting on a signal: which
 }
 
 // busy reports whether an action runs, whatever is open over it.
@@ -46,6 +47,7 @@ const (
 	evStop                       // esc while an action runs
 	evQuit                       // q
 	evInterrupt                  // ctrl+c: q, except that a second one confirms
+	evShutdown                   // a signal or a lost terminal: quit without asking
 	evProgress                   // the running action said what it does
 	evDone                       // the running action returned
 	evGiveUp                     // the wait for a cancelled action ran out
@@ -54,7 +56,7 @@ const (
 type event struct {
 	kind   eventKind
 	plan   actions.Plan   // evOpen
-	text   string         // evProgress
+	text   string         // evProgress; evShutdown: why
 	at     time.Time      // evYes: when the action starts
 	result actions.Result // evDone
 }
@@ -89,6 +91,21 @@ func step(l lifecycle, ev event) (lifecycle, effect) {
 			return lifecycle{}, doRecord | doQuit
 		}
 		return lifecycle{}, doRecord
+	case evShutdown:
+		// Nobody is there to answer a question: an SSH session dropped,
+		// or the system is stopping pgmedic. Quit as y to "quit anyway".
+		if !l.busy() {
+			return lifecycle{}, doQuit
+		}
+		if l.stage == quitting {
+			return l, 0
+		}
+		do := doWait
+		if l.stage != cancelling {
+			do |= doCancel
+		}
+		l.stage, l.why = quitting, ev.text
+		return l, do
 	}
 
 	switch l.stage {

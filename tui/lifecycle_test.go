@@ -50,6 +50,11 @@ func TestLifecycleSteps(t *testing.T) {
 		{"the result quits", in(quitting), event{kind: evDone}, idle, doRecord | doQuit},
 		{"no result in time: quit anyway", in(quitting), event{kind: evGiveUp}, idle, doAbandon | doQuit},
 		{"keys while quitting change nothing", in(quitting), event{kind: evInterrupt}, quitting, 0},
+		{"a signal with nothing running quits", lifecycle{stage: confirming, plan: ok}, event{kind: evShutdown}, idle, doQuit},
+		{"a signal cancels and waits", in(running), event{kind: evShutdown, text: "hangup"}, quitting, doCancel | doWait},
+		{"a signal over a question: nobody will answer it", in(quitAsked), event{kind: evShutdown}, quitting, doCancel | doWait},
+		{"a signal while cancelling waits", in(cancelling), event{kind: evShutdown}, quitting, doWait},
+		{"a second signal changes nothing", in(quitting), event{kind: evShutdown}, quitting, 0},
 		{"a stale give-up is nothing", in(running), event{kind: evGiveUp}, running, 0},
 		{"esc while cancelling: already", in(cancelling), event{kind: evStop}, cancelling, 0},
 		{"ctrl+c when idle quits", lifecycle{}, event{kind: evInterrupt}, idle, doQuit},
@@ -70,6 +75,9 @@ func TestLifecycleSteps(t *testing.T) {
 	}
 	if l, _ := step(lifecycle{stage: confirming, plan: ok}, event{kind: evYes, at: at}); !l.started.Equal(at) {
 		t.Errorf("the action starts at %v, want %v", l.started, at)
+	}
+	if l, _ := step(in(running), event{kind: evShutdown, text: "hangup"}); l.why != "hangup" {
+		t.Errorf("a signal's quitting does not say why: %+v", l)
 	}
 	if l, _ := step(in(running), event{kind: evProgress, text: "waiting"}); l.progress != "waiting" {
 		t.Errorf("progress %q", l.progress)

@@ -306,7 +306,7 @@ func backoff(n int) time.Duration {
 func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg.(type) {
 	case snapshotMsg, tea.KeyPressMsg, tea.WindowSizeMsg, clockMsg, actionProgressMsg, actionDoneMsg, auditDoneMsg,
-		giveUpMsg:
+		giveUpMsg, shutdownMsg:
 		// The screen shows these messages' moment. Others (a refresh
 		// starting, locks read for the detail pane) leave the ages on it
 		// as they were, so their frame is the last one and is not drawn.
@@ -366,6 +366,8 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		return nil
 	case giveUpMsg:
 		return m.apply(event{kind: evGiveUp})
+	case shutdownMsg:
+		return m.apply(event{kind: evShutdown, text: msg.why})
 	}
 	if m.detail != nil {
 		return m.detail.update(msg)
