@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
+	"sync"
 	"syscall"
 	"time"
 
@@ -28,12 +30,14 @@ import (
 func Run(ctx context.Context, m *Model, in, out *os.File, profile *colorprofile.Profile) error {
 	// Keys come raw from a terminal; from anything else (a pipe, in a
 	// script) they are read as they come, as Bubble Tea did.
+	restore := func() {}
 	if term.IsTerminal(int(in.Fd())) {
 		state, err := term.MakeRaw(int(in.Fd()))
 		if err != nil {
 			return fmt.Errorf("could not put the terminal in raw mode: %w", err)
 		}
-		defer term.Restore(int(in.Fd()), state) //nolint:errcheck // nothing better to do at exit
+		restore = sync.OnceFunc(func() { _ = term.Restore(int(in.Fd()), state) }) // nothing better to do at exit
+		defer restore()
 	}
 	width, height, err := term.GetSize(int(out.Fd()))
 	if err != nil {
@@ -71,15 +75,29 @@ func Run(ctx context.Context, m *Model, in, out *os.File, profile *colorprofile.
 	stop := endOn(ctx, p, m.stopWait()+killGrace)
 	defer stop()
 
+	return show(p, d, scr, width, height, restore, os.Stderr)
+}
+
+// show runs the program on the screen, then gives the terminal back: out
+// of the alternate screen, out of raw mode (restore), and only then the
+// trace of a panic, to errOut. Written any earlier, it would land in the
+// alternate screen and vanish with it, or be mangled by raw mode.
+func show(p *tea.Program, d *drawn, scr *terminal.Screen, width, height int, restore func(), errOut io.Writer) error {
 	if err := scr.Open(width, height); err != nil {
+		restore()
 		return fmt.Errorf("the screen failed: %w", err)
 	}
-	_, err = p.Run()
+	_, err := p.Run()
 	if err == nil {
 		err = d.err
 	}
 	if cerr := scr.Close(); err == nil && cerr != nil {
 		err = cerr
+	}
+	restore()
+	if c := d.panicked; c != nil {
+		fmt.Fprintf(errOut, "pgmedic panicked: %v\n\n%s\n", c.value, c.stack)
+		return fmt.Errorf("%w: %v", tea.ErrProgramPanic, c.value)
 	}
 	return err
 }
@@ -125,7 +143,7 @@ func endOn(ctx context.Context, p *tea.Program, limit time.Duration) (stop func(
 
 // program is the Bubble Tea program behind Run, without the terminal
 // set-up: tests give it any reader and a screen on any writer.
-func program(m *Model, scr *terminal.Screen, in io.Reader, width, height int,
+func program(m tea.Model, scr *terminal.Screen, in io.Reader, width, height int,
 	profile colorprofile.Profile, env []string) (*tea.Program, *drawn) {
 	d := &drawn{m: m, scr: scr}
 	return tea.NewProgram(d,
@@ -147,26 +165,86 @@ func program(m *Model, scr *terminal.Screen, in io.Reader, width, height int,
 
 // drawn runs the model and draws its frame after every update.
 type drawn struct {
-	m   *Model
-	scr *terminal.Screen
-	err error
+	m        tea.Model
+	scr      *terminal.Screen
+	err      error
+	panicked *caught
 }
 
-func (d *drawn) Init() tea.Cmd { return d.m.Init() }
+// caught is a panic in the model or one of its commands, kept for show
+// to print once the terminal is itself again. Bubble Tea would print it
+// at once, into the alternate screen that is about to be left.
+type caught struct {
+	value any
+	stack []byte
+}
+
+// panicMsg carries a command's panic to the event loop.
+type panicMsg struct{ caught }
+
+func (d *drawn) Init() (cmd tea.Cmd) {
+	defer d.recover(&cmd)
+	return d.guard(d.m.Init())
+}
 
 func (d *drawn) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	if d.panicked != nil {
+		return d, nil // the model's state is suspect; quitting
+	}
+	if p, ok := msg.(panicMsg); ok {
+		d.panicked = &p.caught
+		return d, tea.Quit
+	}
+	return d, d.update(msg)
+}
+
+func (d *drawn) update(msg tea.Msg) (cmd tea.Cmd) {
+	defer d.recover(&cmd)
 	if size, ok := msg.(tea.WindowSizeMsg); ok {
 		d.scr.Resize(size.Width, size.Height)
 	}
-	_, cmd := d.m.Update(msg)
+	_, cmd = d.m.Update(msg)
+	cmd = d.guard(cmd)
 	if d.err != nil {
-		return d, cmd // nothing left to draw on
+		return cmd // nothing left to draw on
 	}
 	v := d.m.View()
 	if err := d.scr.Draw(v.Content, v.WindowTitle); err != nil {
-		return d, tea.Batch(cmd, d.lost(err))
+		return tea.Batch(cmd, d.lost(err))
 	}
-	return d, cmd
+	return cmd
+}
+
+// recover, deferred, turns a panic in the model into the end of the
+// program.
+func (d *drawn) recover(cmd *tea.Cmd) {
+	if v := recover(); v != nil {
+		d.panicked = &caught{value: v, stack: debug.Stack()}
+		*cmd = tea.Quit
+	}
+}
+
+// guard catches a panic in a command (a refresh, a lock read), which runs
+// on a goroutine of Bubble Tea's, and hands it to the event loop. The
+// commands of a batch run separately, so each is guarded in turn.
+func (d *drawn) guard(cmd tea.Cmd) tea.Cmd {
+	if cmd == nil {
+		return nil
+	}
+	return func() (msg tea.Msg) {
+		defer func() {
+			if v := recover(); v != nil {
+				msg = panicMsg{caught{value: v, stack: debug.Stack()}}
+			}
+		}()
+		msg = cmd()
+		if batch, ok := msg.(tea.BatchMsg); ok {
+			for i := range batch {
+				batch[i] = d.guard(batch[i])
+			}
+		}
+		return msg
+	}
 }
 
 // lost notes that the terminal went away (an SSH session dropped and the

@@ -13,8 +13,10 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/colorprofile"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/pgmedic/pgmedic/actions"
+	"github.com/pgmedic/pgmedic/inspect"
 	"github.com/pgmedic/pgmedic/internal/terminal"
 )
 
@@ -200,4 +202,87 @@ func TestLostTerminalWaitsForTheAction(t *testing.T) {
 	if log := m.Log(); len(log) != 1 || log[0].Message != "cancelled by the user" {
 		t.Errorf("log %+v", log)
 	}
+}
+
+// boomModel is the real model with a bug: the key ! panics in Update.
+type boomModel struct{ *Model }
+
+func (b boomModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	if k, ok := msg.(tea.KeyPressMsg); ok && k.String() == "!" {
+		panic("boom")
+	}
+	_, cmd := b.Model.Update(msg)
+	return b, cmd
+}
+
+// panickySource has a bug in reading the server: it runs as a command,
+// on a goroutine of Bubble Tea's.
+type panickySource struct{ fakeSource }
+
+func (p *panickySource) Snapshot(context.Context) (*inspect.Snapshot, error) {
+	panic("decoding went wrong")
+}
+
+// A panic in the main program, in Update or in a command, ends it with
+// the terminal given back first: out of the alternate screen, out of raw
+// mode, and only then the trace, where it can be read and pasted.
+func TestPanicTracePrintedAfterTheScreen(t *testing.T) {
+	for _, tc := range []struct {
+		name, value, frame string
+		model              func() tea.Model
+		keys               []string
+	}{
+		{"in Update", "boom", "boomModel.Update", func() tea.Model {
+			return boomModel{New(&fakeSource{snap: fixture(3)}, Options{Now: func() time.Time { return fixedNow }})}
+		}, []string{"2", "!"}},
+		{"in a command", "decoding went wrong", "(*panickySource).Snapshot", func() tea.Model {
+			return New(&panickySource{}, Options{Now: func() time.Time { return fixedNow }})
+		}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			term := &syncWriter{} // the screen and stderr are one terminal
+			scr := terminal.New(term, colorprofile.ANSI256)
+			p, d := program(tc.model(), scr, nil, 120, 40, colorprofile.ANSI256, []string{"TERM=xterm-256color"})
+			restored := func() { _, _ = term.Write([]byte("<raw mode undone>")) }
+			done := make(chan error, 1)
+			go func() { done <- show(p, d, scr, 120, 40, restored, term) }()
+			time.Sleep(100 * time.Millisecond)
+			for _, k := range tc.keys {
+				p.Send(keyMsg(k))
+			}
+			var err error
+			select {
+			case err = <-done:
+			case <-time.After(5 * time.Second):
+				t.Fatal("the program did not end after the panic")
+			}
+			if !errors.Is(err, tea.ErrProgramPanic) || !strings.Contains(err.Error(), tc.value) {
+				t.Errorf("err %v", err)
+			}
+			out := term.buf.String()
+			leave := strings.LastIndex(out, ansi.ResetModeAltScreenSaveCursor)
+			raw := strings.Index(out, "<raw mode undone>")
+			trace := strings.Index(out, "pgmedic panicked: "+tc.value)
+			if leave < 0 || raw < leave || trace < raw {
+				t.Fatalf("left the alternate screen at %d, raw mode at %d, trace at %d, want them in that order", leave, raw, trace)
+			}
+			if rest := out[trace:]; !strings.Contains(rest, tc.frame) || strings.Contains(rest, "\x1b[") {
+				t.Errorf("the trace lacks %s or is followed by escapes:\n%s", tc.frame, rest)
+			}
+		})
+	}
+}
+
+// An action still running when the program ends without waiting (a bug,
+// a forced kill) is cancelled rather than left to the server alone.
+func TestAbandonCancelsTheAction(t *testing.T) {
+	g := newGate(true)
+	m := withExecutor(t, fixture(3), g, false)
+	listen := next(t, m, startTerminate(t, m))
+	m.abandon()
+	if !g.cancelled() {
+		t.Error("abandon did not cancel the running action")
+	}
+	next(t, m, listen)
+	m.abandon() // nothing running: nothing to do
 }
