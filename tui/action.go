@@ -114,6 +114,7 @@ func (m *Model) apply(ev event) tea.Cmd {
 	if do&doQuit != 0 {
 		if do&doRecord != 0 {
 			m.record(ev.result)
+			m.setResult(ev.result.Describe()) // the last frame says how it ended
 		}
 		return tea.Quit
 	}

@@ -431,3 +431,50 @@ func TestRefusedPlanIsAuditedNotRun(t *testing.T) {
 	press(m, "5")
 	mustContain(t, screen(m), "REFUSED it is idle in a transaction", "DONE terminated")
 }
+
+// Every stage of an action drawn at 80×24: nothing wider than the
+// terminal, nothing taller, and the answer keys or the wait on screen.
+func TestActionStagesFit80x24(t *testing.T) {
+	long := strings.Repeat("waiting for AccessExclusiveLock on public.orders held by pid 4101 ", 3)
+	g := newGate(true)
+	s := fixture(12)
+	m := New(&fakeSource{snap: s}, Options{Now: func() time.Time { return fixedNow }, Executor: g})
+	m.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
+	m.Update(snapshotMsg{gen: m.gen, snap: s})
+	check := func(what string, wants ...string) {
+		t.Helper()
+		mustContain(t, fits(t, m, what), wants...)
+	}
+	check("idle", "Triage")
+	press(m, "C")
+	check("refused", "REFUSED:", "[esc] close")
+	press(m, "esc", "4", "R")
+	check("confirming a rebuild", "[y] yes, run it", "[n/esc] no (default)")
+	press(m, "esc", "1", "K")
+	check("confirming", "[y] yes, run it")
+	listen := press(m, "y")
+	check("running", "RUNNING Terminate backend 4101")
+	m.Update(actionProgressMsg{text: long, ch: nil})
+	check("running with long progress", "RUNNING")
+	press(m, "esc")
+	check("stop asked", "[y] cancel it", "[n/esc] let it run")
+	press(m, "n", "q")
+	check("quit asked", "[y/ctrl+c] quit", "[n/esc] keep watching")
+	press(m, "n", "esc", "y")
+	check("cancelling", "CANCELLING Terminate backend 4101")
+	m.Update(shutdownMsg{why: "hangup"})
+	check("quitting", "Quitting (hangup): cancelling", "pgmedic quits anyway after 10s", "QUITTING")
+	for m.life.stage == quitting {
+		listen = next(t, m, listen)
+	}
+	check("done", "FAILED: cancelled by the user")
+
+	m = New(&fakeSource{snap: s}, Options{Now: func() time.Time { return fixedNow }, Executor: panicExecutor{}})
+	m.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
+	m.Update(snapshotMsg{gen: m.gen, snap: s})
+	press(m, "K")
+	next(t, m, press(m, "y"))
+	check("after a panic", "FAILED: pgmedic bug")
+	press(m, "5")
+	check("the log after a panic", "COMMAND LOG", "FAILED pgmedic bug")
+}
