@@ -283,12 +283,13 @@ func (m *Model) dialogView() string {
 	switch l.stage {
 	case quitAsked:
 		line(st.Bad.Render("An action is running: " + title))
-		line("Quit anyway? It will be cancelled; a cancelled index build leaves an invalid index to drop.")
+		line("Quit anyway? It is cancelled first, and pgmedic waits for it to stop.")
+		line(cancelNote(l.plan.Kind))
 		line("")
 		line(st.Key.Render("[y/ctrl+c]") + " quit   " + st.Key.Render("[n/esc]") + " keep watching")
 	case stopAsked:
 		line(st.Warn.Render("Cancel " + title + "?"))
-		line("A cancelled build leaves an invalid index behind: drop it afterwards (D).")
+		line(cancelNote(l.plan.Kind))
 		line("")
 		line(st.Key.Render("[y]") + " cancel it   " + st.Key.Render("[n/esc]") + " let it run")
 	case quitting:
@@ -307,6 +308,14 @@ func (m *Model) dialogView() string {
 		return box
 	}
 	return st.Box.Width(w).Render(strings.TrimRight(b.String(), "\n"))
+}
+
+// cancelNote says what cancelling leaves behind, for the action at hand.
+func cancelNote(kind actions.Kind) string {
+	if kind == actions.Rebuild || kind == actions.DropIndex {
+		return "A cancelled build or drop can leave an invalid index behind: drop it afterwards (D)."
+	}
+	return "A signal already sent stays sent: cancelling stops only the wait for its effect."
 }
 
 // planBox renders a plan for confirmation. The answer keys come right

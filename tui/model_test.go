@@ -583,7 +583,7 @@ func TestEscOffersToCancelARunningAction(t *testing.T) {
 	press(m, "y")
 	mustContain(t, screen(m), "RUNNING Rebuild index public.accounts_email_uq", "esc cancels")
 	press(m, "esc")
-	mustContain(t, screen(m), "Cancel Rebuild index", "leaves an invalid index behind")
+	mustContain(t, screen(m), "Cancel Rebuild index", "can leave an invalid index behind")
 	press(m, "n")
 	slow.mu.Lock()
 	ctx := slow.ctx
