@@ -183,7 +183,7 @@ type caught struct {
 type panicMsg struct{ caught }
 
 func (d *drawn) Init() (cmd tea.Cmd) {
-	defer d.recover(&cmd)
+	defer d.catch(&cmd)
 	return d.guard(d.m.Init())
 }
 
@@ -199,7 +199,7 @@ func (d *drawn) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 }
 
 func (d *drawn) update(msg tea.Msg) (cmd tea.Cmd) {
-	defer d.recover(&cmd)
+	defer d.catch(&cmd)
 	if size, ok := msg.(tea.WindowSizeMsg); ok {
 		d.scr.Resize(size.Width, size.Height)
 	}
@@ -215,9 +215,9 @@ func (d *drawn) update(msg tea.Msg) (cmd tea.Cmd) {
 	return cmd
 }
 
-// recover, deferred, turns a panic in the model into the end of the
+// catch, deferred, turns a panic in the model into the end of the
 // program.
-func (d *drawn) recover(cmd *tea.Cmd) {
+func (d *drawn) catch(cmd *tea.Cmd) {
 	if v := recover(); v != nil {
 		d.panicked = &caught{value: v, stack: debug.Stack()}
 		*cmd = tea.Quit
