@@ -3,6 +3,8 @@ package tui
 import (
 	"context"
 	"fmt"
+	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -27,24 +29,20 @@ type (
 		ch   <-chan tea.Msg
 	}
 	actionDoneMsg struct{ result actions.Result }
+	// auditDoneMsg is a refused plan's result: logged, never running.
+	auditDoneMsg struct{ result actions.Result }
+	// giveUpMsg ends the wait for a cancelled action when quitting.
+	giveUpMsg struct{}
+	// shutdownMsg asks to quit without a question: a signal, or the
+	// terminal went away. A running action is cancelled and waited for.
+	shutdownMsg struct{ why string }
 )
 
-// dialog asks before anything changes the server. No is the default:
-// only y runs; every other key closes it.
-type dialog struct {
-	plan actions.Plan
-	// quit and stop are the dialogs that confirm leaving or cancelling
-	// while an action runs.
-	quit, stop bool
-}
-
-// running is the action in progress.
-type running struct {
-	plan     actions.Plan
-	started  time.Time
-	progress string
-	cancel   context.CancelFunc
-}
+// defaultStopWait bounds how long quitting waits for a cancelled action:
+// long enough for a cancel request to reach the server and the result
+// (and its audit record) to be written, short enough that a hung
+// connection cannot keep pgmedic from exiting.
+const defaultStopWait = 10 * time.Second
 
 // planFor builds the plan for an action key on the current selection.
 func (m *Model) planFor(kind actions.Kind) (actions.Plan, string) {
@@ -78,52 +76,89 @@ func (m *Model) onActionKey(kind actions.Kind) tea.Cmd {
 		m.setFlash("actions are not available in this session")
 	case m.c.snap == nil:
 		m.setFlash("no snapshot yet")
-	case m.running != nil:
-		m.setFlash("%s is still running; one action at a time", m.running.plan.Title)
+	case m.life.busy():
+		m.setFlash("%s is still running; one action at a time", m.life.plan.Title)
 	default:
 		plan, why := m.planFor(kind)
 		if why != "" {
 			m.setFlash("%s", why)
 			return nil
 		}
-		m.dialog = &dialog{plan: plan}
+		return m.apply(event{kind: evOpen, plan: plan})
 	}
 	return nil
 }
 
 // onDialogKey: y confirms, anything else is no.
 func (m *Model) onDialogKey(msg tea.KeyPressMsg) tea.Cmd {
-	d := m.dialog
-	m.dialog = nil
-	yes := msg.String() == "y"
-	switch {
-	case d.quit:
-		if yes {
-			m.running.cancel()
-			return tea.Quit
-		}
-	case d.stop:
-		if yes && m.running != nil {
-			m.running.cancel()
-			m.setFlash("cancelling %s…", m.running.plan.Title)
-		}
-	case yes && d.plan.Allowed():
-		return m.startAction(d.plan)
-	case d.plan.Allowed():
+	if msg.String() == "y" {
+		return m.apply(event{kind: evYes, at: m.c.opts.Now()})
+	}
+	return m.apply(event{kind: evNo})
+}
+
+// apply steps the lifecycle and does what the step asks.
+func (m *Model) apply(ev event) tea.Cmd {
+	prev := m.life
+	next, do := step(prev, ev)
+	m.life = next
+	if do&doCancel != 0 && m.cancelAction != nil {
+		m.cancelAction()
+	}
+	if do&doNotRun != 0 {
 		m.setFlash("not run: nothing was changed")
 	}
-	return nil
+	if do&doAbandon != 0 {
+		m.record(abandoned(&prev, m.c.opts.Now(), m.stopWait()))
+	}
+	if do&doQuit != 0 {
+		if do&doRecord != 0 {
+			m.record(ev.result)
+			m.setResult(ev.result.Describe()) // the last frame says how it ended
+		}
+		return tea.Quit
+	}
+	var cmds []tea.Cmd
+	if do&doStart != 0 {
+		cmds = append(cmds, m.startAction(next.plan))
+	}
+	if do&doAudit != 0 {
+		cmds = append(cmds, m.auditRefusal(next.plan))
+	}
+	if do&doWait != 0 {
+		cmds = append(cmds, tea.Tick(m.stopWait(), func(time.Time) tea.Msg { return giveUpMsg{} }))
+	}
+	if do&doRecord != 0 {
+		cmds = append(cmds, m.onActionDone(ev.result))
+	}
+	return tea.Batch(cmds...)
+}
+
+func (m *Model) stopWait() time.Duration {
+	if m.c.opts.StopWait > 0 {
+		return m.c.opts.StopWait
+	}
+	return defaultStopWait
+}
+
+// abandoned is the log's word for an action pgmedic left running: the
+// executor writes the audit record only when it returns, so this line
+// may be the only trace of how it ended.
+func abandoned(l *lifecycle, now time.Time, waited time.Duration) actions.Result {
+	return actions.Result{Plan: l.plan, Outcome: "unknown", Started: l.started, Duration: now.Sub(l.started),
+		Message: fmt.Sprintf("pgmedic quit before %s stopped: it was cancelled but gave no result within %s; "+
+			"look at the server (pgmedic snapshot) before trusting this log", l.plan.Title, human.Duration(waited))}
 }
 
 // startAction runs the plan in the background. Progress and the result
 // come back through a channel, one message at a time; the refresh goes on.
 func (m *Model) startAction(plan actions.Plan) tea.Cmd {
 	ctx, cancel := context.WithCancel(context.Background())
-	m.running = &running{plan: plan, started: m.c.opts.Now(), cancel: cancel}
+	m.cancelAction = cancel
 	ch := make(chan tea.Msg, 16)
 	exec, before := m.c.opts.Executor, m.c.snap
 	go func() {
-		r := exec.Execute(ctx, plan, before, func(s string) {
+		r := execute(ctx, exec, plan, before, func(s string) {
 			select {
 			case ch <- actionProgressMsg{text: s, ch: ch}:
 			default: // a slow screen drops progress lines, never the result
@@ -134,15 +169,80 @@ func (m *Model) startAction(plan actions.Plan) tea.Cmd {
 	return listen(ch)
 }
 
+// auditRefusal hands a refused plan to the executor anyway: it records
+// the refusal in the audit log and returns without touching the server.
+// Nothing waits for it, so it never holds up an action.
+func (m *Model) auditRefusal(plan actions.Plan) tea.Cmd {
+	exec, before := m.c.opts.Executor, m.c.snap
+	return func() tea.Msg {
+		return auditDoneMsg{result: execute(context.Background(), exec, plan, before, func(string) {})}
+	}
+}
+
+// execute runs a plan and turns a panic into a failed result: a bug in
+// an action must not take the screen down with the terminal still raw,
+// and whoever is on the incident must learn the action's fate.
+func execute(ctx context.Context, exec Executor, plan actions.Plan, before *inspect.Snapshot,
+	progress func(string)) (r actions.Result) {
+	started := time.Now()
+	defer func() {
+		if v := recover(); v != nil {
+			stack := debug.Stack()
+			r = actions.Result{Plan: plan, Outcome: "failed", Started: started, Duration: time.Since(started),
+				Err: fmt.Errorf("panic: %v\n%s", v, stack),
+				Message: fmt.Sprintf("pgmedic bug: the action panicked (%v) in %s; it may or may not have changed "+
+					"the server: look before acting again", v, panicSite(stack))}
+		}
+	}()
+	return exec.Execute(ctx, plan, before, progress)
+}
+
+// panicSite is the function that panicked and its file, from a stack
+// taken while the panic unwinds: the first frame under "panic(" that is
+// not the runtime's own (a nil dereference passes through sigpanic).
+// Frames are two lines each: the call, then its file and line.
+func panicSite(stack []byte) string {
+	lines := strings.Split(string(stack), "\n")
+	for i, l := range lines {
+		if !strings.HasPrefix(l, "panic(") {
+			continue
+		}
+		for j := i + 2; j+1 < len(lines); j += 2 {
+			if fn := lines[j]; !strings.HasPrefix(fn, "runtime.") {
+				if k := strings.LastIndexByte(fn, '('); k > 0 {
+					fn = fn[:k]
+				}
+				fn = fn[strings.LastIndexByte(fn, '/')+1:] // the package, not its module path
+				file, _, _ := strings.Cut(strings.TrimSpace(lines[j+1]), " ")
+				return fn + " at " + filepath.Base(file)
+			}
+		}
+	}
+	return "an unknown place"
+}
+
 func listen(ch <-chan tea.Msg) tea.Cmd { return func() tea.Msg { return <-ch } }
 
-func (m *Model) onActionDone(r actions.Result) tea.Cmd {
-	if m.running != nil {
-		m.running.cancel()
-	}
-	m.running = nil
+// record puts a result in the command log.
+func (m *Model) record(r actions.Result) {
 	m.log = append(m.log, r)
 	m.panes[4].refresh(&m.c)
+}
+
+// abandon cancels a running action: Run calls it when the program ended
+// without waiting for one (killed after its wait, or a bug).
+func (m *Model) abandon() {
+	if m.cancelAction != nil {
+		m.cancelAction()
+	}
+}
+
+func (m *Model) onActionDone(r actions.Result) tea.Cmd {
+	if m.cancelAction != nil {
+		m.cancelAction() // releases the context
+		m.cancelAction = nil
+	}
+	m.record(r)
 	msg := r.Describe()
 	if r.Plan.Kind == actions.Cancel && r.OK() && strings.Contains(r.Message, "still running") {
 		msg += " — press K to terminate instead"
@@ -171,32 +271,51 @@ func (m *Model) onActionDone(r actions.Result) tea.Cmd {
 	return nil
 }
 
-// dialogView draws the confirmation over the body.
+// dialogView draws the open question, or the wait before quitting, over
+// the body. It draws from the lifecycle only.
 func (m *Model) dialogView() string {
 	st := &m.c.styles
-	d := m.dialog
+	l := &m.life
 	w := min(m.c.width-4, 100)
+	title := clean(l.plan.Title)
 	var b strings.Builder
 	line := func(s string) { b.WriteString(s + "\n") }
-	switch {
-	case d.quit:
-		line(st.Bad.Render("An action is running: " + clean(m.running.plan.Title)))
-		line("Quit anyway? It will be cancelled; a cancelled index build leaves an invalid index to drop.")
+	switch l.stage {
+	case quitAsked:
+		line(st.Bad.Render("An action is running: " + title))
+		line("Quit anyway? It is cancelled first, and pgmedic waits for it to stop.")
+		line(cancelNote(l.plan.Kind))
 		line("")
-		line(st.Key.Render("[y]") + " quit   " + st.Key.Render("[n/esc]") + " keep watching")
-		return st.Box.Width(w).Render(strings.TrimRight(b.String(), "\n"))
-	case d.stop:
-		line(st.Warn.Render("Cancel " + clean(m.running.plan.Title) + "?"))
-		line("A cancelled build leaves an invalid index behind: drop it afterwards (D).")
+		line(st.Key.Render("[y/ctrl+c]") + " quit   " + st.Key.Render("[n/esc]") + " keep watching")
+	case stopAsked:
+		line(st.Warn.Render("Cancel " + title + "?"))
+		line(cancelNote(l.plan.Kind))
 		line("")
 		line(st.Key.Render("[y]") + " cancel it   " + st.Key.Render("[n/esc]") + " let it run")
-		return st.Box.Width(w).Render(strings.TrimRight(b.String(), "\n"))
+	case quitting:
+		quitting := "Quitting"
+		if l.why != "" {
+			quitting += " (" + l.why + ")"
+		}
+		line(st.Warn.Render(quitting + ": cancelling " + title + "…"))
+		line("Waiting for it to stop: its result goes to the command log printed on exit.")
+		line(fmt.Sprintf("pgmedic quits anyway after %s.", human.Duration(m.stopWait())))
+	default:
+		box := m.planBox(&l.plan, w, false)
+		if lipgloss.Height(box) > m.bodyHeight() {
+			box = m.planBox(&l.plan, w, true)
+		}
+		return box
 	}
-	box := m.planBox(&d.plan, w, false)
-	if lipgloss.Height(box) > m.bodyHeight() {
-		box = m.planBox(&d.plan, w, true)
+	return st.Box.Width(w).Render(strings.TrimRight(b.String(), "\n"))
+}
+
+// cancelNote says what cancelling leaves behind, for the action at hand.
+func cancelNote(kind actions.Kind) string {
+	if kind == actions.Rebuild || kind == actions.DropIndex {
+		return "A cancelled build or drop can leave an invalid index behind: drop it afterwards (D)."
 	}
-	return box
+	return "A signal already sent stays sent: cancelling stops only the wait for its effect."
 }
 
 // planBox renders a plan for confirmation. The answer keys come right
@@ -260,10 +379,21 @@ func (m *Model) planBox(p *actions.Plan, w int, compact bool) string {
 
 // runningLine is the status line while an action runs.
 func (m *Model) runningLine() string {
-	r := m.running
-	s := fmt.Sprintf("RUNNING %s (%s)", clean(r.plan.Title), human.Duration(m.now.Sub(r.started)))
-	if r.progress != "" {
-		s += ": " + clean(r.progress)
+	l := &m.life
+	title := clean(l.plan.Title)
+	if l.stage == quitting {
+		return "QUITTING: cancelling " + title + "…, waiting for it to stop"
+	}
+	word := "RUNNING"
+	if l.stage == cancelling {
+		word = "CANCELLING"
+	}
+	s := fmt.Sprintf("%s %s (%s)", word, title, human.Duration(m.now.Sub(l.started)))
+	if l.progress != "" {
+		s += ": " + clean(l.progress)
+	}
+	if l.stage == cancelling {
+		return s
 	}
 	return s + "  · esc cancels"
 }

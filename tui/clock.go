@@ -65,8 +65,8 @@ func (m *Model) nextChange() time.Time {
 	if m.flash != "" {
 		at(m.flashUntil)
 	}
-	if m.running != nil {
-		at(next(m.running.started))
+	if m.life.busy() {
+		at(next(m.life.started))
 	}
 	switch {
 	case m.lastErr != nil, m.paused:

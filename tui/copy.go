@@ -16,12 +16,12 @@ import (
 // copyTarget picks what `y` copies here: a dialog's SQL, else the selected
 // row's query text (backends) or definition (indexes), else the line.
 func (m *Model) copyTarget() (text, what string) {
-	if m.dialog != nil && m.dialog.plan.Kind != "" {
+	if m.life.stage == confirming {
 		var sql []string
-		for _, st := range m.dialog.plan.Statements {
+		for _, st := range m.life.plan.Statements {
 			sql = append(sql, st.Display+";")
 		}
-		return strings.Join(sql, "\n"), "the SQL of " + m.dialog.plan.Title
+		return strings.Join(sql, "\n"), "the SQL of " + m.life.plan.Title
 	}
 	sel := m.panes[m.active].selected()
 	if m.detail != nil {

@@ -74,8 +74,8 @@ func TestCopyWhatIsShown(t *testing.T) {
 
 	press(m, "1", "K")
 	osc, _ = copies(t, press(m, "ctrl+y"))
-	if !strings.HasPrefix(osc, "SELECT pg_terminate_backend(pid, 3000) FROM pg_stat_activity WHERE pid = 4101 AND") || m.dialog == nil {
-		t.Errorf("ctrl+y in the dialog copies its SQL and keeps the dialog open: %q, dialog %v", osc, m.dialog != nil)
+	if !strings.HasPrefix(osc, "SELECT pg_terminate_backend(pid, 3000) FROM pg_stat_activity WHERE pid = 4101 AND") || m.life.stage != confirming {
+		t.Errorf("ctrl+y in the dialog copies its SQL and keeps the dialog open: %q, dialog %v", osc, m.life.stage == confirming)
 	}
 	press(m, "esc")
 

@@ -118,3 +118,33 @@ func TestGoldenDialogs(t *testing.T) {
 		}
 	}
 }
+
+// The questions and the wait while an action runs.
+func TestGoldenActionStages(t *testing.T) {
+	for _, size := range [][2]int{{80, 24}, {120, 40}} {
+		for _, st := range []struct {
+			name string
+			keys []string
+			msg  tea.Msg
+		}{
+			{"stop", []string{"esc"}, nil},
+			{"quit", []string{"ctrl+c"}, nil},
+			{"cancelling", []string{"esc", "y"}, nil},
+			{"quitting", nil, shutdownMsg{why: "hangup"}},
+		} {
+			t.Run(fmt.Sprintf("%s_%dx%d", st.name, size[0], size[1]), func(t *testing.T) {
+				g := newGate(true)
+				m := New(&fakeSource{snap: fixture(12)}, Options{Now: func() time.Time { return fixedNow }, Executor: g})
+				m.Update(tea.WindowSizeMsg{Width: size[0], Height: size[1]})
+				m.Update(snapshotMsg{gen: m.gen, snap: fixture(12)})
+				press(m, "K", "y")
+				m.Update(actionProgressMsg{text: "waiting for the lock"})
+				press(m, st.keys...)
+				if st.msg != nil {
+					m.Update(st.msg)
+				}
+				golden.RequireEqual(t, fits(t, m, st.name))
+			})
+		}
+	}
+}

@@ -204,7 +204,7 @@ func (m *Model) footer() string {
 	if m.filtering {
 		return fitCell(m.input.View()+"  (enter keeps, esc clears)", m.c.width, false)
 	}
-	if m.running != nil {
+	if m.life.busy() {
 		return fitCell(st.Warn.Render(m.runningLine()), m.c.width, false)
 	}
 	if m.flash != "" && m.now.Before(m.flashUntil) {
@@ -260,6 +260,7 @@ func (m *Model) drawHelp() string {
 		grid = b.String()
 	}
 	return grid + "\n\nLowercase keys only look. Uppercase keys change the server: each shows\nits SQL, effect and risks, and runs only after y.\n" +
+		"q and ctrl+c quit; while an action runs they ask first, and a second\nctrl+c answers yes.\n" +
 		"Press ? or esc to close."
 }
 

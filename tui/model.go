@@ -63,6 +63,9 @@ type Options struct {
 	// Redacted says the source takes literals out of query text; the
 	// header shows it, as it shows READ-ONLY.
 	Redacted bool
+	// StopWait bounds how long quitting waits for a cancelled action to
+	// return; default 10s.
+	StopWait time.Duration
 }
 
 // MinWidth and MinHeight are the smallest usable terminal.
@@ -174,9 +177,9 @@ type Model struct {
 	detail   *detail
 	showHelp bool
 
-	dialog  *dialog
-	running *running
-	log     []actions.Result
+	life         lifecycle
+	cancelAction context.CancelFunc // the running action's
+	log          []actions.Result
 }
 
 // New builds the model.
@@ -302,7 +305,8 @@ func backoff(n int) time.Duration {
 // Update handles every message.
 func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg.(type) {
-	case snapshotMsg, tea.KeyPressMsg, tea.WindowSizeMsg, clockMsg, actionProgressMsg, actionDoneMsg:
+	case snapshotMsg, tea.KeyPressMsg, tea.WindowSizeMsg, clockMsg, actionProgressMsg, actionDoneMsg, auditDoneMsg,
+		giveUpMsg, shutdownMsg:
 		// The screen shows these messages' moment. Others (a refresh
 		// starting, locks read for the detail pane) leave the ages on it
 		// as they were, so their frame is the last one and is not drawn.
@@ -353,12 +357,17 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		m.refreshPane(m.active) // a view key shows another pane
 		return cmd
 	case actionProgressMsg:
-		if m.running != nil {
-			m.running.progress = msg.text
-		}
+		m.apply(event{kind: evProgress, text: msg.text})
 		return listen(msg.ch)
 	case actionDoneMsg:
-		return m.onActionDone(msg.result)
+		return m.apply(event{kind: evDone, result: msg.result})
+	case auditDoneMsg:
+		m.record(msg.result)
+		return nil
+	case giveUpMsg:
+		return m.apply(event{kind: evGiveUp})
+	case shutdownMsg:
+		return m.apply(event{kind: evShutdown, text: msg.why})
 	}
 	if m.detail != nil {
 		return m.detail.update(msg)
@@ -451,12 +460,16 @@ func (m *Model) setResult(msg string) {
 func (m *Model) onKey(msg tea.KeyPressMsg) tea.Cmd {
 	k := &m.c.keys
 	if msg.String() == "ctrl+c" {
-		return tea.Quit
+		// Quits at once only when nothing runs; else it asks, as q does.
+		return m.apply(event{kind: evInterrupt})
 	}
-	if m.dialog != nil {
+	if m.life.stage == quitting {
+		return nil // nothing to do but wait; the wait is bounded
+	}
+	if m.life.asking() {
 		// y is the answer here; ctrl+y copies the plan's SQL and is the
 		// one key that does not close the dialog.
-		if key.Matches(msg, k.CopySummary) && m.dialog.plan.Kind != "" {
+		if key.Matches(msg, k.CopySummary) && m.life.stage == confirming {
 			return m.copyCmd(m.copyTarget())
 		}
 		return m.onDialogKey(msg)
@@ -464,13 +477,11 @@ func (m *Model) onKey(msg tea.KeyPressMsg) tea.Cmd {
 	if m.filtering {
 		return m.onFilterKey(msg)
 	}
-	if m.running != nil && key.Matches(msg, k.Quit) {
-		m.dialog = &dialog{quit: true}
-		return nil
+	if m.life.busy() && key.Matches(msg, k.Quit) {
+		return m.apply(event{kind: evQuit})
 	}
-	if m.running != nil && key.Matches(msg, k.Back) && m.detail == nil && !m.showHelp && m.c.filter == "" {
-		m.dialog = &dialog{stop: true}
-		return nil
+	if m.life.busy() && key.Matches(msg, k.Back) && m.detail == nil && !m.showHelp && m.c.filter == "" {
+		return m.apply(event{kind: evStop})
 	}
 	if m.showHelp {
 		if key.Matches(msg, k.Help, k.Back, k.Quit) {
@@ -637,7 +648,7 @@ func (m *Model) render() string {
 	b.WriteByte('\n')
 	body := ""
 	switch {
-	case m.dialog != nil:
+	case m.life.asking(), m.life.stage == quitting:
 		body = m.dialogView()
 	case m.showHelp:
 		body = m.helpView()

@@ -348,7 +348,7 @@ func TestActionDialogNoIsDefault(t *testing.T) {
 	m := withExecutor(t, s, exec, false)
 	// The root blocker is selected on Triage; K opens the dialog with the SQL.
 	press(m, "K")
-	if m.dialog == nil {
+	if m.life.stage != confirming {
 		t.Fatal("K opens no dialog")
 	}
 	frame := screen(m)
@@ -358,21 +358,21 @@ func TestActionDialogNoIsDefault(t *testing.T) {
 	for _, k := range []string{"n", "esc", "Y", "enter", "space"} {
 		press(m, "K")
 		press(m, k)
-		if m.dialog != nil || len(exec.ran) != 0 || m.running != nil {
+		if m.life.stage != idle || len(exec.ran) != 0 {
 			t.Fatalf("%q ran or kept the dialog: ran %d", k, len(exec.ran))
 		}
 	}
 	mustContain(t, screen(m), "not run: nothing was changed")
 	press(m, "K")
 	cmd := press(m, "y")
-	if m.running == nil || cmd == nil {
+	if m.life.stage != running || cmd == nil {
 		t.Fatal("y starts the action")
 	}
 	runAll(m, cmd)
 	if len(exec.ran) != 1 || exec.ran[0].Kind != actions.Terminate || exec.ran[0].Backend.PID != 4101 {
 		t.Fatalf("ran %+v", exec.ran)
 	}
-	if m.running != nil {
+	if m.life.busy() {
 		t.Error("the action is still marked running")
 	}
 	mustContain(t, screen(m), "DONE: did terminate")
@@ -388,9 +388,8 @@ func TestActionRefusalsAndReadOnly(t *testing.T) {
 	m := withExecutor(t, fixture(3), exec, false)
 	press(m, "C") // cancel of an idle-in-transaction root
 	mustContain(t, screen(m), "REFUSED:", "idle in a transaction", "Instead: terminate it instead")
-	press(m, "y")
-	if len(exec.ran) != 0 {
-		t.Error("y on a refused plan ran it")
+	if cmd := press(m, "y"); cmd != nil || m.life.stage != idle {
+		t.Errorf("y on a refused plan did something: stage %d", m.life.stage)
 	}
 	press(m, "D") // the root is a session, not an index
 	mustContain(t, screen(m), "select an index first")
@@ -402,7 +401,7 @@ func TestActionRefusalsAndReadOnly(t *testing.T) {
 	ro := withExecutor(t, fixture(3), exec, true)
 	for _, k := range []string{"C", "K", "D", "R"} {
 		press(ro, k)
-		if ro.dialog != nil {
+		if ro.life.stage != idle {
 			t.Fatalf("read-only: %s opened a dialog", k)
 		}
 		mustContain(t, screen(ro), "read-only (--read-only)")
@@ -429,16 +428,19 @@ func TestActionBlockerShiftAndQuitWhileRunning(t *testing.T) {
 	slow := &slowExecutor{release: block}
 	m = withExecutor(t, fixture(3), slow, false)
 	press(m, "K")
-	press(m, "y")
+	listen := press(m, "y")
 	press(m, "q")
 	mustContain(t, screen(m), "An action is running", "Quit anyway?")
 	if cmd := press(m, "n"); cmd != nil {
 		t.Error("n must not quit")
 	}
-	press(m, "q")
-	cmd := press(m, "y")
-	if _, ok := cmd().(tea.QuitMsg); !ok || !slow.cancelled() {
-		t.Error("y quits and cancels the action")
+	// y cancels the action and quits once its result is in.
+	press(m, "q", "y")
+	if !slow.cancelled() {
+		t.Error("y did not cancel the action")
+	}
+	if _, cmd := m.Update(listen()); !isQuit(cmd) {
+		t.Error("the cancelled action's result did not quit")
 	}
 	close(block)
 }
@@ -581,7 +583,7 @@ func TestEscOffersToCancelARunningAction(t *testing.T) {
 	press(m, "y")
 	mustContain(t, screen(m), "RUNNING Rebuild index public.accounts_email_uq", "esc cancels")
 	press(m, "esc")
-	mustContain(t, screen(m), "Cancel Rebuild index", "leaves an invalid index behind")
+	mustContain(t, screen(m), "Cancel Rebuild index", "can leave an invalid index behind")
 	press(m, "n")
 	slow.mu.Lock()
 	ctx := slow.ctx

@@ -35,7 +35,7 @@ func TestOneFramePerRefreshInAProgram(t *testing.T) {
 			if err := scr.Open(200, 60); err != nil {
 				t.Fatal(err)
 			}
-			p, _ := program(context.Background(), m, scr, nil, 200, 60, colorprofile.ANSI256, []string{"TERM=xterm-256color"})
+			p, _ := program(m, scr, nil, 200, 60, colorprofile.ANSI256, []string{"TERM=xterm-256color"})
 			done := make(chan struct{})
 			var writes, refreshes int
 			go func() {

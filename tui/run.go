@@ -6,7 +6,10 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
+	"sync"
 	"syscall"
+	"time"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/colorprofile"
@@ -16,8 +19,10 @@ import (
 	"github.com/pgmedic/pgmedic/internal/terminal"
 )
 
-// Run shows m full-screen on the terminal in and out until the user quits
-// or ctx ends; an error drawing (the terminal went away) ends it too.
+// Run shows m full-screen on the terminal in and out until the user quits.
+// ctx's end, SIGHUP, SIGTERM and an error drawing (the terminal went away)
+// end it too, as quitting does: a running action is cancelled and its
+// result waited for (see endOn).
 // Bubble Tea reads the keys and runs the model; frames are drawn by
 // internal/terminal as soon as Update changes them, and not otherwise,
 // so an idle pgmedic does not wake up between refreshes. profile nil
@@ -25,12 +30,14 @@ import (
 func Run(ctx context.Context, m *Model, in, out *os.File, profile *colorprofile.Profile) error {
 	// Keys come raw from a terminal; from anything else (a pipe, in a
 	// script) they are read as they come, as Bubble Tea did.
+	restore := func() {}
 	if term.IsTerminal(int(in.Fd())) {
 		state, err := term.MakeRaw(int(in.Fd()))
 		if err != nil {
 			return fmt.Errorf("could not put the terminal in raw mode: %w", err)
 		}
-		defer term.Restore(int(in.Fd()), state) //nolint:errcheck // nothing better to do at exit
+		restore = sync.OnceFunc(func() { _ = term.Restore(int(in.Fd()), state) }) // nothing better to do at exit
+		defer restore()
 	}
 	width, height, err := term.GetSize(int(out.Fd()))
 	if err != nil {
@@ -42,7 +49,8 @@ func Run(ctx context.Context, m *Model, in, out *os.File, profile *colorprofile.
 		prof = *profile
 	}
 	scr := terminal.New(out, prof)
-	p, d := program(ctx, m, scr, in, width, height, prof, env)
+	p, d := program(m, scr, in, width, height, prof, env)
+	defer m.abandon() // should the program end with an action still running
 
 	// Refreshes are woken by a timer of their own (see internal/beat).
 	timer := beat.New(func() { p.Send(timerMsg{}) })
@@ -64,26 +72,82 @@ func Run(ctx context.Context, m *Model, in, out *os.File, profile *colorprofile.
 		}
 	}()
 
+	stop := endOn(ctx, p, m.stopWait()+killGrace)
+	defer stop()
+
+	return show(p, d, scr, width, height, restore, os.Stderr)
+}
+
+// show runs the program on the screen, then gives the terminal back: out
+// of the alternate screen, out of raw mode (restore), and only then the
+// trace of a panic, to errOut. Written any earlier, it would land in the
+// alternate screen and vanish with it, or be mangled by raw mode.
+func show(p *tea.Program, d *drawn, scr *terminal.Screen, width, height int, restore func(), errOut io.Writer) error {
 	if err := scr.Open(width, height); err != nil {
+		restore()
 		return fmt.Errorf("the screen failed: %w", err)
 	}
-	_, err = p.Run()
+	_, err := p.Run()
 	if err == nil {
 		err = d.err
 	}
 	if cerr := scr.Close(); err == nil && cerr != nil {
 		err = cerr
 	}
+	restore()
+	if c := d.panicked; c != nil {
+		fmt.Fprintf(errOut, "pgmedic panicked: %v\n\n%s\n", c.value, c.stack)
+		return fmt.Errorf("%w: %v", tea.ErrProgramPanic, c.value)
+	}
 	return err
+}
+
+// killGrace is how much longer than the model's own wait for a cancelled
+// action Run waits, after a signal, before it kills the program: the
+// model quits on its own unless it is stuck.
+const killGrace = 5 * time.Second
+
+// endOn turns what ends a session from outside into a shutdownMsg: SIGHUP
+// (the SSH connection dropped), SIGTERM, and ctx's end (the interrupt
+// main listens for). The model then cancels a running action and waits
+// for its result, as when quitting by hand, and the log is printed as on
+// any exit. Should the program still run after limit, it is killed.
+// Bubble Tea's own handler would quit at once on SIGTERM, and SIGHUP's
+// default is to die with the terminal raw and the action unrecorded.
+func endOn(ctx context.Context, p *tea.Program, limit time.Duration) (stop func()) {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		var why string
+		select {
+		case s := <-sigs:
+			why = s.String()
+		case <-ctx.Done():
+			why = context.Cause(ctx).Error()
+		case <-done:
+			return
+		}
+		p.Send(shutdownMsg{why: why})
+		select {
+		case <-time.After(limit):
+			p.Kill()
+		case <-done:
+		}
+	}()
+	return func() {
+		signal.Stop(sigs)
+		close(done)
+	}
 }
 
 // program is the Bubble Tea program behind Run, without the terminal
 // set-up: tests give it any reader and a screen on any writer.
-func program(ctx context.Context, m *Model, scr *terminal.Screen, in io.Reader, width, height int,
+func program(m tea.Model, scr *terminal.Screen, in io.Reader, width, height int,
 	profile colorprofile.Profile, env []string) (*tea.Program, *drawn) {
 	d := &drawn{m: m, scr: scr}
 	return tea.NewProgram(d,
-		tea.WithContext(ctx),
+		tea.WithoutSignalHandler(), // see endOn
 		tea.WithInput(in),
 		tea.WithOutput(scr),
 		tea.WithEnvironment(env),
@@ -101,24 +165,97 @@ func program(ctx context.Context, m *Model, scr *terminal.Screen, in io.Reader, 
 
 // drawn runs the model and draws its frame after every update.
 type drawn struct {
-	m   *Model
-	scr *terminal.Screen
-	err error
+	m        tea.Model
+	scr      *terminal.Screen
+	err      error
+	panicked *caught
 }
 
-func (d *drawn) Init() tea.Cmd { return d.m.Init() }
+// caught is a panic in the model or one of its commands, kept for show
+// to print once the terminal is itself again. Bubble Tea would print it
+// at once, into the alternate screen that is about to be left.
+type caught struct {
+	value any
+	stack []byte
+}
+
+// panicMsg carries a command's panic to the event loop.
+type panicMsg struct{ caught }
+
+func (d *drawn) Init() (cmd tea.Cmd) {
+	defer d.catch(&cmd)
+	return d.guard(d.m.Init())
+}
 
 func (d *drawn) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	if d.panicked != nil {
+		return d, nil // the model's state is suspect; quitting
+	}
+	if p, ok := msg.(panicMsg); ok {
+		d.panicked = &p.caught
+		return d, tea.Quit
+	}
+	return d, d.update(msg)
+}
+
+func (d *drawn) update(msg tea.Msg) (cmd tea.Cmd) {
+	defer d.catch(&cmd)
 	if size, ok := msg.(tea.WindowSizeMsg); ok {
 		d.scr.Resize(size.Width, size.Height)
 	}
-	_, cmd := d.m.Update(msg)
+	_, cmd = d.m.Update(msg)
+	cmd = d.guard(cmd)
+	if d.err != nil {
+		return cmd // nothing left to draw on
+	}
 	v := d.m.View()
 	if err := d.scr.Draw(v.Content, v.WindowTitle); err != nil {
-		d.err = err
-		return d, tea.Quit
+		return tea.Batch(cmd, d.lost(err))
 	}
-	return d, cmd
+	return cmd
+}
+
+// catch, deferred, turns a panic in the model into the end of the
+// program.
+func (d *drawn) catch(cmd *tea.Cmd) {
+	if v := recover(); v != nil {
+		d.panicked = &caught{value: v, stack: debug.Stack()}
+		*cmd = tea.Quit
+	}
+}
+
+// guard catches a panic in a command (a refresh, a lock read), which runs
+// on a goroutine of Bubble Tea's, and hands it to the event loop. The
+// commands of a batch run separately, so each is guarded in turn.
+func (d *drawn) guard(cmd tea.Cmd) tea.Cmd {
+	if cmd == nil {
+		return nil
+	}
+	return func() (msg tea.Msg) {
+		defer func() {
+			if v := recover(); v != nil {
+				msg = panicMsg{caught{value: v, stack: debug.Stack()}}
+			}
+		}()
+		msg = cmd()
+		if batch, ok := msg.(tea.BatchMsg); ok {
+			for i := range batch {
+				batch[i] = d.guard(batch[i])
+			}
+		}
+		return msg
+	}
+}
+
+// lost notes that the terminal went away (an SSH session dropped and the
+// writes fail) and ends the session as a signal would: a running action
+// is not left behind unrecorded.
+func (d *drawn) lost(err error) tea.Cmd {
+	if d.err != nil {
+		return nil
+	}
+	d.err = err
+	return func() tea.Msg { return shutdownMsg{why: "the terminal went away"} }
 }
 
 // View is empty: the screen has drawn the frame already.
@@ -129,8 +266,10 @@ func (d *drawn) View() tea.View { return tea.View{} }
 // frames, instead of leaving them to Bubble Tea's next tick.
 func (d *drawn) filter(_ tea.Model, msg tea.Msg) tea.Msg {
 	if raw, ok := msg.(tea.RawMsg); ok {
-		if _, err := d.scr.WriteString(fmt.Sprint(raw.Msg)); err != nil && d.err == nil {
-			d.err = err
+		if _, err := d.scr.WriteString(fmt.Sprint(raw.Msg)); err != nil {
+			if cmd := d.lost(err); cmd != nil {
+				return cmd()
+			}
 		}
 		return nil
 	}
