@@ -125,6 +125,24 @@ func (b *bench) auditLines(t *testing.T) []map[string]any {
 	return out
 }
 
+// dropBehindReader stages an invalid unique index orders_code_uq on a
+// table a reader holds open, idle in its transaction: every DROP INDEX
+// CONCURRENTLY attempt waits for it. DropLockTimeout is lock for the test.
+func (l *lab) dropBehindReader(t *testing.T, lock time.Duration, reader string) (*bench, *scenario.Session) {
+	t.Helper()
+	old := actions.DropLockTimeout
+	t.Cleanup(func() { actions.DropLockTimeout = old })
+	actions.DropLockTimeout = lock
+	ctx := context.Background()
+	b := l.bench(t, "")
+	must(t, b.st.CreateTable(ctx, orders, 50))
+	must(t, b.st.FailedUniqueIndex(ctx, orders, "orders_code_uq"))
+	s, err := b.st.Open(ctx, reader)
+	must(t, err)
+	must(t, s.Exec(ctx, "BEGIN; SELECT count(*) FROM "+orders.Ident()))
+	return b, s
+}
+
 func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
@@ -327,14 +345,7 @@ func TestActions(t *testing.T) {
 	})
 
 	t.Run("drop waits for an idle reader, says so, and succeeds once it is gone", func(t *testing.T) {
-		defer func(d time.Duration) { actions.DropLockTimeout = d }(actions.DropLockTimeout)
-		actions.DropLockTimeout = 300 * time.Millisecond
-		b := l.bench(t, "")
-		must(t, b.st.CreateTable(ctx, orders, 50))
-		must(t, b.st.FailedUniqueIndex(ctx, orders, "orders_code_uq"))
-		reader, err := b.st.Open(ctx, "reporting")
-		must(t, err)
-		must(t, reader.Exec(ctx, "BEGIN; SELECT count(*) FROM "+orders.Ident()))
+		b, reader := l.dropBehindReader(t, 300*time.Millisecond, "reporting")
 		ix := b.index(t, "orders_code_uq")
 		done := make(chan actions.Result, 1)
 		go func() { done <- actions.Run(ctx, b.env, actions.PlanDropIndex(ix), nil) }()

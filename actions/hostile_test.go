@@ -156,14 +156,7 @@ func TestHostile(t *testing.T) {
 	})
 
 	t.Run("a second pgmedic is refused, and a retried drop never drops what replaced its target", func(t *testing.T) {
-		defer func(d time.Duration) { actions.DropLockTimeout = d }(actions.DropLockTimeout)
-		actions.DropLockTimeout = 300 * time.Millisecond
-		b := l.bench(t, "")
-		must(t, b.st.CreateTable(ctx, orders, 50))
-		must(t, b.st.FailedUniqueIndex(ctx, orders, "orders_code_uq"))
-		reader, err := b.st.Open(ctx, "reporting")
-		must(t, err)
-		must(t, reader.Exec(ctx, "BEGIN; SELECT count(*) FROM "+orders.Ident()))
+		b, reader := l.dropBehindReader(t, 300*time.Millisecond, "reporting")
 		ix := b.index(t, "orders_code_uq")
 		second := b.otherEnv(t)
 
@@ -220,14 +213,7 @@ func TestHostile(t *testing.T) {
 	})
 
 	t.Run("a drop that gives up names whom it waited for", func(t *testing.T) {
-		defer func(d time.Duration) { actions.DropLockTimeout = d }(actions.DropLockTimeout)
-		actions.DropLockTimeout = 200 * time.Millisecond
-		b := l.bench(t, "")
-		must(t, b.st.CreateTable(ctx, orders, 50))
-		must(t, b.st.FailedUniqueIndex(ctx, orders, "orders_code_uq"))
-		reader, err := b.st.Open(ctx, "nightly-report")
-		must(t, err)
-		must(t, reader.Exec(ctx, "BEGIN; SELECT count(*) FROM "+orders.Ident()))
+		b, reader := l.dropBehindReader(t, 200*time.Millisecond, "nightly-report")
 		env := b.env
 		env.DropAttempts = 2
 		r := actions.Run(ctx, env, actions.PlanDropIndex(b.index(t, "orders_code_uq")), nil)

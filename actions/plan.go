@@ -281,20 +281,18 @@ func RebuildTimeout(tableBytes int64) time.Duration {
 	return min(d, 48*time.Hour)
 }
 
-// ddlSession is how the DDL connection is set up: every wait and the
-// whole statement are bounded, and the server ends the statement on its
-// own if pgmedic disappears (SIGKILL, a dropped network): on 14+ it polls
-// the client socket every 2 s; keepalives find a peer that vanished
-// without closing it.
+// ddlSession is how the DDL connection is set up, on top of the settings
+// every pgmedic session has (connect.SessionSettings: keepalives among
+// them): every wait and the whole statement are bounded, and on 14+ the
+// server polls the client socket every 2 s during the statement, so it
+// ends the statement on its own if pgmedic disappears (SIGKILL).
 func ddlSession(statementTimeout, lockTimeout time.Duration) []Statement {
 	lock := "0"
 	if lockTimeout > 0 {
 		lock = fmt.Sprintf("'%dms'", lockTimeout.Milliseconds())
 	}
 	return []Statement{
-		plain(fmt.Sprintf("SET statement_timeout = '%dmin'; SET lock_timeout = %s; "+
-			"SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3",
-			int(statementTimeout.Minutes()), lock)),
+		plain(fmt.Sprintf("SET statement_timeout = '%dmin'; SET lock_timeout = %s", int(statementTimeout.Minutes()), lock)),
 		{SQL: "SET client_connection_check_interval = '2s'", Display: "SET client_connection_check_interval = '2s'", MinVersion: 140000},
 	}
 }
@@ -338,24 +336,25 @@ func PlanRebuild(ix *inspect.Index) Plan {
 	}
 	timeout := RebuildTimeout(ix.TableBytes)
 	p.Statements = append(ddlSession(timeout, 0), plain("REINDEX INDEX CONCURRENTLY "+ident(ix.Schema, ix.Name)))
-	name := ix.QualifiedName()
 	p.Effect = "a new copy of the index is built beside it and swapped in under the same name; the old copy is dropped"
-	protects := name + " stays as it is"
+	// Each step starts with what protects the data then: at 80 columns
+	// the dialog keeps the start of a line.
+	keeps := "the index stays as it is"
 	switch {
 	case ix.Valid && ix.Unique:
-		protects += ", used by queries and rejecting duplicates"
+		keeps = "the index keeps serving queries and rejecting duplicates"
 	case ix.Valid:
-		protects += " and used by queries"
+		keeps = "the index keeps serving queries"
 	case ix.RejectsDuplicates():
-		protects += ": not used by queries, but still rejecting duplicates"
+		keeps = "the index keeps rejecting duplicates (no query uses it)"
 	case ix.Unique:
-		protects += ": it never became ready, so today nothing rejects duplicates; the new copy does from the moment it is ready"
+		keeps = "nothing rejects duplicates today (the index never became ready): the copy does once it is ready"
 	}
 	p.Steps = []string{
-		"1 build a new copy beside it, concurrently (reads and writes go on): " + protects,
-		"2 the new copy must finish valid; if the build fails or is cancelled, " + name + " is untouched and pgmedic drops the unfinished copy",
-		"3 swap, in one catalog transaction: the new copy takes the name, constraint, comment, tablespace and statistics targets, and protects the table from then on",
-		"4 the old copy is marked dead and dropped once no query uses it; if that last wait fails, the rebuild has still succeeded and pgmedic drops the leftover",
+		"1 " + keeps + ", while a copy is built beside it, concurrently; reads and writes go on",
+		"2 a failed or cancelled build leaves the index untouched, and pgmedic drops the unfinished copy",
+		"3 the swap, in one catalog transaction: the copy takes the name, constraint, comment, tablespace and statistics targets, and protects the table from then on",
+		"4 the old copy is dropped once no query uses it; if that fails, the rebuild has still succeeded and pgmedic drops the leftover",
 	}
 	p.Risks = []string{
 		"the build reads the whole table twice, and waits for writers and for transactions with older snapshots; pgmedic names them while it waits",

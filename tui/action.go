@@ -371,6 +371,11 @@ func (m *Model) planBox(p *actions.Plan, w int, compact bool) string {
 	}
 	gap()
 	line(short(st.Column.Render("Effect") + " " + clean(p.Effect)))
+	// A rebuild's steps say what protects the data at each moment: they
+	// come before the risks, and are kept when the box is compact.
+	for _, s := range p.Steps {
+		line(short(st.Column.Render("Step") + " " + clean(s)))
+	}
 	for _, r := range p.Risks {
 		line(short(st.Warn.Render("Risk") + " " + clean(r)))
 	}

@@ -342,7 +342,7 @@ func TestActionPanicIsAFailedResult(t *testing.T) {
 	}
 	mustContain(t, fits(t, m, "after a panic"), "FAILED: pgmedic bug: the action panicked")
 	press(m, "5")
-	mustContain(t, screen(m), "FAILED pgmedic bug", "pg_terminate_backend(4101, 5000)")
+	mustContain(t, screen(m), "FAILED pgmedic bug", "SELECT pg_terminate_backend(pid, 3000) FROM pg_stat_activity WHERE pid = 4101")
 	press(m, "1")
 	startTerminate(t, m) // still alive, and free for the next action
 }

@@ -367,10 +367,7 @@ func TestAskGivesUpOnCancel(t *testing.T) {
 // cancels it: a DROP INDEX CONCURRENTLY waiting on an idle transaction
 // stops, and the process exits non-zero at once, saying why.
 func TestActionInterrupted(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "pgmedic")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildBinary(t)
 	c, st, _ := stageSessions(t, "bystander", 0)
 	ctx := context.Background()
 	tbl := scenario.Table{Schema: "public", Name: "orders"}
@@ -457,10 +454,7 @@ func TestActionInterrupted(t *testing.T) {
 // server ends the orphaned REINDEX by itself (client_connection_check_
 // interval, 14+), and the index is as it was, still rejecting duplicates.
 func TestRebuildInterrupted(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "pgmedic")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildBinary(t)
 	c, st, _ := stageSessions(t, "bystander", 0)
 	ctx := context.Background()
 	tbl := scenario.Table{Schema: "public", Name: "orders"}

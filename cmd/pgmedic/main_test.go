@@ -236,13 +236,20 @@ func TestUsage(t *testing.T) {
 	}
 }
 
-// The real binary: exit codes, and no Go stack trace or password in what
-// a user sees.
-func TestBinary(t *testing.T) {
+// buildBinary builds pgmedic for a test that runs the real program.
+func buildBinary(t *testing.T) string {
+	t.Helper()
 	bin := filepath.Join(t.TempDir(), "pgmedic")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
+	return bin
+}
+
+// The real binary: exit codes, and no Go stack trace or password in what
+// a user sees.
+func TestBinary(t *testing.T) {
+	bin := buildBinary(t)
 	c := pgcluster.StartForTest(t, pgcluster.Options{})
 
 	cmd := exec.Command(bin, "snapshot")

@@ -77,10 +77,7 @@ func (s *tmuxSession) waitFor(wants ...string) string {
 // leaves cleanly.
 func TestTUIEndToEnd(t *testing.T) {
 	inc := stageIncident(t)
-	bin := filepath.Join(t.TempDir(), "pgmedic")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildBinary(t)
 	audit := filepath.Join(t.TempDir(), "audit.jsonl")
 	cmd := fmt.Sprintf("%s -h %s -p %d -U postgres --audit-log %s shop; echo pgmedic exited with $?; sleep 60",
 		bin, inc.c.SocketDir, inc.c.Port, audit)
@@ -153,10 +150,7 @@ func TestTUIEndToEnd(t *testing.T) {
 // its selection and states (reverse video, words).
 func TestNoColorEndToEnd(t *testing.T) {
 	c := pgcluster.StartForTest(t, pgcluster.Options{})
-	bin := filepath.Join(t.TempDir(), "pgmedic")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildBinary(t)
 	s := startTmux(t, 100, 30, fmt.Sprintf("env NO_COLOR=1 %s -h %s -p %d -U postgres postgres; sleep 60", bin, c.SocketDir, c.Port))
 	s.waitFor("● live", "POOL")
 	s.keys("2")

@@ -35,11 +35,15 @@ type Options struct {
 // the user chose another name.
 const ApplicationName = "pgmedic"
 
-// SessionSettings bound every statement pgmedic's monitoring session runs,
-// so no catalog read can queue behind the incident's locks for long, and a
+// SessionSettings bound every statement pgmedic's sessions run, so no
+// catalog read can queue behind the incident's locks for long, and a
 // session left idle in a transaction by a bug cannot become a blocker.
+// The keepalives let the server find out within about 25 s that a pgmedic
+// vanished without closing its TCP connection (a dropped network), and end
+// what that session was doing; they are no-ops on a Unix socket.
 const SessionSettings = `SET statement_timeout = '5s'; SET lock_timeout = '200ms'; ` +
-	`SET idle_in_transaction_session_timeout = '10s'`
+	`SET idle_in_transaction_session_timeout = '10s'; ` +
+	`SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3`
 
 // DefaultConnectTimeout applies when connect_timeout is not set.
 const DefaultConnectTimeout = 10 * time.Second
