@@ -320,12 +320,18 @@ func runRebuild(ctx context.Context, env Env, conn *pgx.Conn, r *Result, reindex
 	ccnew := watch.stop()
 	if err != nil {
 		r.fail(err, "running "+reindex.Display)
+		// What became of the index comes first, then why the build stopped:
+		// a one-line result is read from its start.
+		stopped := "the REINDEX stopped: " + explain(err)
 		if blocker := watch.lastWait(); blocker != "" {
-			r.Message += "; it was waiting for " + blocker
+			stopped += ", while waiting for " + blocker
 		}
+		r.Message = ""
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cmp(env.CleanupTimeout, 30*time.Second))
 		defer cancel()
-		if swapped := cleanUpRebuild(cctx, env, conn, r, st.Table, existing, ccnew); !swapped {
+		swapped := cleanUpRebuild(cctx, env, conn, r, st.Table, existing, ccnew)
+		r.Message = strings.TrimPrefix(r.Message, "; ") + "; " + stopped
+		if !swapped {
 			return
 		}
 		// The swap had happened: the rebuild itself succeeded. Verify it

@@ -312,8 +312,11 @@ func (m *Model) dialogView() string {
 
 // cancelNote says what cancelling leaves behind, for the action at hand.
 func cancelNote(kind actions.Kind) string {
-	if kind == actions.Rebuild || kind == actions.DropIndex {
-		return "A cancelled build or drop can leave an invalid index behind: drop it afterwards (D)."
+	switch kind {
+	case actions.Rebuild:
+		return "The index stays as it was: pgmedic drops the unfinished copy (or, past the swap, the old one) before it reports."
+	case actions.DropIndex:
+		return "A cancelled drop leaves the invalid index as it was; try again later."
 	}
 	return "A signal already sent stays sent: cancelling stops only the wait for its effect."
 }

@@ -583,7 +583,7 @@ func TestEscOffersToCancelARunningAction(t *testing.T) {
 	press(m, "y")
 	mustContain(t, screen(m), "RUNNING Rebuild index public.accounts_email_uq", "esc cancels")
 	press(m, "esc")
-	mustContain(t, screen(m), "Cancel Rebuild index", "can leave an invalid index behind")
+	mustContain(t, screen(m), "Cancel Rebuild index", "The index stays as it was: pgmedic drops the unfinished copy")
 	press(m, "n")
 	slow.mu.Lock()
 	ctx := slow.ctx
