@@ -371,6 +371,38 @@ FROM pg_class c WHERE c.oid = 'public.orders_expr'::regclass`).Scan(&p))
 		must(t, b.st.AwaitGone(ctx, stubborn.PID))
 	})
 
+	t.Run("a parallel worker is refused, naming its leader, which is left alone", func(t *testing.T) {
+		b := l.bench(t, "")
+		must(t, b.st.Exec(ctx, "CREATE TABLE wide AS SELECT g AS v FROM generate_series(1, 4000) g; ANALYZE wide"))
+		leader, err := b.st.Open(ctx, "parallel-report")
+		must(t, err)
+		must(t, leader.Exec(ctx, "SET max_parallel_workers_per_gather = 2; SET parallel_setup_cost = 0; "+
+			"SET parallel_tuple_cost = 0; SET min_parallel_table_scan_size = 0"))
+		leader.Go("SELECT count(*) FROM wide WHERE pg_sleep(0.005) IS NOT NULL")
+		var worker int
+		deadline := time.Now().Add(10 * time.Second)
+		for worker == 0 && time.Now().Before(deadline) {
+			_ = b.st.Admin().QueryRow(ctx, `SELECT pid FROM pg_stat_activity WHERE backend_type = 'parallel worker' AND leader_pid = $1 LIMIT 1`,
+				leader.PID).Scan(&worker)
+			time.Sleep(20 * time.Millisecond)
+		}
+		if worker == 0 {
+			t.Fatal("no parallel worker started")
+		}
+		s := b.snap(t)
+		for _, kind := range []actions.Kind{actions.Cancel, actions.Terminate} {
+			r := actions.Run(ctx, b.env, actions.PlanSignal(s, kind, worker), s)
+			if r.Outcome != "refused" || !strings.Contains(r.Message, fmt.Sprintf("parallel worker of pid %d", leader.PID)) {
+				t.Errorf("%s of worker %d: %s", kind, worker, r.Describe())
+			}
+		}
+		if b.snap(t).Backend(leader.PID).State != "active" {
+			t.Error("the leader's query was stopped")
+		}
+		must(t, b.st.Exec(ctx, "SELECT pg_cancel_backend($1)", leader.PID))
+		_ = leader.Wait(10 * time.Second)
+	})
+
 	t.Run("rollback-prepared with standard_conforming_strings off", func(t *testing.T) {
 		b := l.bench(t, "")
 		must(t, b.st.CreateTable(ctx, orders, 10))
