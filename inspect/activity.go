@@ -35,13 +35,16 @@ func lockTag(alias string) string {
 //     wait; while an incident stands still, pg_locks is not read at all.
 //   - The prepared-transaction lookup reads pg_locks again, only when a
 //     prepared transaction blocks somebody.
-//   - A row the client has seen ($5: its pids) whose state_change is not
-//     later than the previous snapshot's clock ($6) comes back without the
-//     columns that cannot have changed (query, names, times): the client
-//     keeps them from its previous snapshot. Every statement and every
-//     state transition updates state_change, and the tick statement reads
-//     that clock before this one reads pg_stat_activity, so a later change
-//     is never missed; wait events are not covered, so they always come.
+//   - A row the client has seen ($5: its pids) comes back without the
+//     columns that cannot have changed (query, names, times) when three
+//     columns are exactly what the client holds: state_change ($6), which
+//     every statement and state transition sets, with query and
+//     query_start, in one consistent write; xact_start ($9), which a
+//     procedure's COMMIT inside one CALL moves without it; and
+//     application_name ($10), which SET moves mid-statement. Equality,
+//     not "no later than the last clock": a change stamped before that
+//     clock but written after the read would otherwise be missed for good.
+//     Wait events are not covered, so they always come.
 //   - ORDER BY pid: sorting 600 short rows costs the server a few
 //     microseconds, and the client, which keeps backends sorted by pid,
 //     then meets each row's previous self by walking both lists once
@@ -95,6 +98,8 @@ func activitySQL(caps Capabilities, lockGraph bool) string {
 	if !lockGraph {
 		blockers = "NULL::int[]"
 	}
+	unchanged := `s.state_change IS NOT DISTINCT FROM seen.state_change AND s.xact_start IS NOT DISTINCT FROM seen.xact_start
+                   AND coalesce(s.application_name, '') = seen.app`
 	// A waiter's lock is looked up only when the client does not know its
 	// wait.
 	unknownWait := `cardinality(a.b) > 0 AND (k.pid IS NULL OR k.query_start IS DISTINCT FROM a.query_start
@@ -110,14 +115,15 @@ func activitySQL(caps Capabilities, lockGraph bool) string {
                s.client_addr, s.state, s.wait_event_type, s.wait_event,
                s.backend_start, s.xact_start, s.query_start, s.state_change, s.query,
                %s AS b,
-               coalesce(seen.pid IS NOT NULL AND s.state_change <= $6, false) AS same,
-               coalesce(seen.quiet AND s.state_change <= $6
+               coalesce(seen.pid IS NOT NULL AND %[2]s, false) AS same,
+               coalesce(seen.quiet AND %[2]s
                         AND s.wait_event_type = 'Client' AND s.wait_event = 'ClientRead', false) AS quiet
         FROM pg_catalog.pg_stat_activity s
-        LEFT JOIN unnest($5::int[], $7::bool[]) AS seen(pid, quiet) ON seen.pid = s.pid
+        LEFT JOIN unnest($5::int[], $7::bool[], $6::timestamptz[], $9::timestamptz[], $10::text[])
+               AS seen(pid, quiet, state_change, xact_start, app) ON seen.pid = s.pid
         OFFSET 0) a
   LEFT JOIN unnest($1::int[], $2::timestamptz[], $3::text[], $4::int[]) AS k(pid, query_start, wait_event, blocker)
-    ON k.pid = a.pid`, blockers)
+    ON k.pid = a.pid`, blockers, unchanged)
 	return fmt.Sprintf(`/* pgmedic:activity */
 WITH wl AS MATERIALIZED (
   SELECT pg_catalog.jsonb_object_agg(l.pid, pg_catalog.jsonb_build_array(l.locktype, l.mode,

@@ -396,3 +396,81 @@ func withWait(b inspect.Backend, other *inspect.Backend) inspect.Backend {
 	b.WaitEventType, b.WaitEvent = other.WaitEventType, other.WaitEvent
 	return b
 }
+
+// What a snapshot shows of a row is true as of that snapshot, also for the
+// changes PostgreSQL makes without moving state_change: a procedure's
+// COMMIT inside one CALL moves xact_start, set_config() mid-statement
+// moves application_name, and a change stamped before a read's clock but
+// written after it (simulated: the collector holds the row as it was
+// before the change, with a clock after it).
+func TestRowsAreTrue(t *testing.T) {
+	l := newLab(t, nil)
+	st, db := l.stage(t)
+	ctx := context.Background()
+	c, _ := tracedCollector(t, l, db)
+	must(t, st.Exec(ctx, `CREATE PROCEDURE commit_midway() LANGUAGE plpgsql AS $$
+BEGIN PERFORM pg_sleep(0.5); COMMIT; PERFORM pg_sleep(60); END $$`))
+	proc, err := st.Open(ctx, "procedure")
+	must(t, err)
+	proc.Go("CALL commit_midway()")
+	renamer, err := st.Open(ctx, "before")
+	must(t, err)
+	renamer.Go("SELECT pg_sleep(0.5), set_config('application_name', 'after', false), pg_sleep(60)")
+	must(t, st.AwaitState(ctx, "active", proc.PID, renamer.PID))
+
+	type row struct {
+		xact, change time.Time
+		app          string
+	}
+	server := func(pid int) row {
+		var r row
+		must(t, st.Admin().QueryRow(ctx, `SELECT xact_start, state_change, application_name FROM pg_stat_activity WHERE pid = $1`, pid).
+			Scan(&r.xact, &r.change, &r.app))
+		return r
+	}
+	first, err := c.Snapshot(ctx)
+	must(t, err)
+	procBefore, renamerBefore := server(proc.PID), server(renamer.PID)
+	if b := first.Backend(renamer.PID); b == nil || b.ApplicationName != "before" {
+		t.Fatalf("before the change: %+v", b)
+	}
+	// Wait for both changes on the server, and check that they did not
+	// move state_change: that is what makes them hard to see.
+	deadline := time.Now().Add(20 * time.Second)
+	for server(proc.PID).xact.Equal(procBefore.xact) || server(renamer.PID).app != "after" {
+		if time.Now().After(deadline) {
+			t.Fatal("the procedure never committed, or the name never changed")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	procAfter, renamerAfter := server(proc.PID), server(renamer.PID)
+	if !procAfter.change.Equal(procBefore.change) || !renamerAfter.change.Equal(renamerBefore.change) {
+		t.Fatalf("state_change moved (%v -> %v, %v -> %v): the case is not the one to test",
+			procBefore.change, procAfter.change, renamerBefore.change, renamerAfter.change)
+	}
+	second, err := c.Snapshot(ctx)
+	must(t, err)
+	if b := second.Backend(proc.PID); b == nil || b.XactStart == nil || !b.XactStart.Equal(procAfter.xact) {
+		t.Errorf("after a COMMIT inside CALL the snapshot shows xact_start %v; the server has %v", b.XactStart, procAfter.xact)
+	}
+	if b := second.Backend(renamer.PID); b == nil || b.ApplicationName != "after" {
+		t.Errorf("after set_config mid-statement the snapshot shows application_name %q; the server has %q", b.ApplicationName, "after")
+	}
+
+	// The late write: the collector holds the renamer's row as it was
+	// before its statement (older query and state_change), while its clock
+	// is later than the statement's state_change. The row must come whole.
+	third, err := c.Snapshot(ctx)
+	must(t, err)
+	if !third.ServerTime.After(renamerAfter.change) {
+		t.Fatalf("the clock %v should be after the statement's state_change %v", third.ServerTime, renamerAfter.change)
+	}
+	inspect.StalePrevious(c, renamer.PID, "SELECT 'the previous statement'", renamerAfter.change.Add(-time.Second))
+	fourth, err := c.Snapshot(ctx)
+	must(t, err)
+	if b := fourth.Backend(renamer.PID); b == nil || !strings.HasPrefix(b.Query, "SELECT pg_sleep(0.5), set_config") ||
+		b.StateChange == nil || !b.StateChange.Equal(renamerAfter.change) {
+		t.Errorf("a row changed before the last clock but held stale was carried: %+v", b)
+	}
+	must(t, st.Exec(ctx, "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE pid IN ($1, $2)", proc.PID, renamer.PID))
+}

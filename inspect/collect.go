@@ -53,7 +53,8 @@ type Collector struct {
 	words        map[string]string // see intern
 	scans        struct{ tick, activity, builds scanner }
 	args         struct {
-		waitPIDs, waitStarts, waitEvents, waitBlockers, seen, seenQuiet arrayLiteral
+		waitPIDs, waitStarts, waitEvents, waitBlockers arrayLiteral
+		seen, seenQuiet, seenChange, seenXact, seenApp arrayLiteral
 		// next are the next activity statement's parameters, made from
 		// prev right after it was built, while its rows are still in the
 		// CPU's caches: a second later, the walk over them cost twice
@@ -238,18 +239,18 @@ func (c *Collector) Snapshot(ctx context.Context) (*Snapshot, error) {
 
 // activityArgs are the activity statement's parameters, from the
 // previous snapshot: the waits whose lock it knew ($1-$4), the rows it saw
-// ($5), the server's clock when it saw them ($6), which of those rows
-// were quiet ($7), each as an array literal whose buffer is kept between
-// refreshes, and how many were ($8). The quiet rows' pids are kept in
+// ($5) with their state_change ($6), xact_start ($9) and application_name
+// ($10), which of those rows were quiet ($7), each as an array literal
+// whose buffer is kept between refreshes, and how many were ($8). The quiet rows' pids are kept in
 // pid order too: when all of them are still quiet, the server says so
 // instead of listing them.
 func (c *Collector) activityArgs() []any {
 	a := &c.args
-	for _, l := range []*arrayLiteral{&a.waitPIDs, &a.waitStarts, &a.waitEvents, &a.waitBlockers, &a.seen, &a.seenQuiet} {
+	for _, l := range []*arrayLiteral{&a.waitPIDs, &a.waitStarts, &a.waitEvents, &a.waitBlockers,
+		&a.seen, &a.seenQuiet, &a.seenChange, &a.seenXact, &a.seenApp} {
 		l.reset()
 	}
 	a.quiet = a.quiet[:0]
-	var seenAt *time.Time
 	if c.prev != nil {
 		for i := range c.prev.Backends {
 			b := &c.prev.Backends[i]
@@ -263,15 +264,17 @@ func (c *Collector) activityArgs() []any {
 				q := quiet(b)
 				a.seen.int(b.PID)
 				a.seenQuiet.bool(q)
+				a.seenChange.time(b.StateChange)
+				a.seenXact.time(b.XactStart)
+				a.seenApp.text(b.ApplicationName)
 				if q {
 					a.quiet = append(a.quiet, int32(b.PID))
 				}
 			}
 		}
-		seenAt = &c.prev.ServerTime
 	}
 	return []any{a.waitPIDs.String(), a.waitStarts.String(), a.waitEvents.String(), a.waitBlockers.String(),
-		a.seen.String(), seenAt, a.seenQuiet.String(), len(a.quiet)}
+		a.seen.String(), a.seenChange.String(), a.seenQuiet.String(), len(a.quiet), a.seenXact.String(), a.seenApp.String()}
 }
 
 // arrayLiteral builds a PostgreSQL array literal, {1,2,3}, in a buffer

@@ -1,0 +1,16 @@
+package inspect
+
+import "time"
+
+// StalePrevious makes the collector hold an older version of pid's row, as
+// if its previous read had come just before a change that was stamped
+// before that read's clock but written after it: the race a clock-based
+// "unchanged since" test misses.
+func StalePrevious(c *Collector, pid int, query string, stateChange time.Time) {
+	for i := range c.prev.Backends {
+		if b := &c.prev.Backends[i]; b.PID == pid {
+			b.Query, b.StateChange = query, &stateChange
+		}
+	}
+	c.args.next = c.activityArgs()
+}
