@@ -12,6 +12,24 @@ import (
 	"github.com/pgmedic/pgmedic/internal/safetext"
 )
 
+// outcomes keeps one record per action run: its final record, or its
+// "started" record when there is no final one (pgmedic died while it ran).
+func outcomes(log []actions.Record) []actions.Record {
+	final := map[string]bool{}
+	for _, r := range log {
+		if r.ID != "" && r.Outcome != "started" {
+			final[r.ID] = true
+		}
+	}
+	var out []actions.Record
+	for _, r := range log {
+		if r.Outcome != "started" || !final[r.ID] {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // Markdown writes the incident summary a responder pastes into the
 // incident channel every few minutes, and the post-mortem starts from:
 // time, server, pool, root blockers with their victims and ages, invalid
@@ -69,10 +87,14 @@ func Markdown(w io.Writer, s *inspect.Snapshot, log []actions.Record) error {
 		}
 		b.WriteString("\n")
 	}
-	if len(log) > 0 {
+	if log = outcomes(log); len(log) > 0 {
 		b.WriteString("**Actions taken**\n")
 		for _, r := range log {
-			fmt.Fprintf(&b, "- %s %s %s: %s", r.Time.Format("15:04:05"), strings.ToUpper(r.Outcome), md(string(r.Action)), md(r.Message))
+			msg := r.Message
+			if r.Outcome == "started" {
+				msg = "no final record: pgmedic was stopped while it ran (killed?); look at the server for what it left"
+			}
+			fmt.Fprintf(&b, "- %s %s %s: %s", r.Time.Format("15:04:05"), strings.ToUpper(r.Outcome), md(string(r.Action)), md(msg))
 			if len(r.SQL) > 0 {
 				fmt.Fprintf(&b, " %s", code(r.SQL[len(r.SQL)-1]))
 			}
