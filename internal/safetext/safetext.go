@@ -7,6 +7,8 @@
 package safetext
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"unicode"
@@ -116,6 +118,25 @@ func JSON(b []byte) []byte {
 		return b
 	}
 	return out
+}
+
+// EncodeJSON is how pgmedic writes JSON anywhere, to a terminal or to a
+// file: the same bytes whether it is `snapshot --json` on stdout or a line
+// of the audit log that someone will cat or grep later. v is encoded as
+// one value ending in a newline, on one line when indent is empty; HTML
+// characters stay as they are (nobody embeds this in a page, and \u003c
+// only hides SQL's < from grep), and JSON escapes the rest.
+func EncodeJSON(v any, indent string) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if indent != "" {
+		enc.SetIndent("", indent)
+	}
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return JSON(buf.Bytes()), nil
 }
 
 // Copy prepares text for a clipboard: exactly the text, untruncated, with

@@ -75,3 +75,18 @@ func TestCopy(t *testing.T) {
 		t.Errorf("Copy = %q, want %q", got, want)
 	}
 }
+
+func TestEncodeJSON(t *testing.T) {
+	v := map[string]string{"q": "a < b \u202e\u009b\x1b\x07"}
+	line, err := EncodeJSON(v, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"q":"a < b \u202e\u009b\u001b\u0007"}` + "\n"; string(line) != want {
+		t.Errorf("EncodeJSON = %q, want %q", line, want)
+	}
+	indented, _ := EncodeJSON(v, "  ")
+	if want := "{\n  \"q\": \"a < b \\u202e\\u009b\\u001b\\u0007\"\n}\n"; string(indented) != want {
+		t.Errorf("EncodeJSON indented = %q, want %q", indented, want)
+	}
+}
