@@ -14,7 +14,8 @@ func TestLine(t *testing.T) {
 		{"c1 csi", "a\u009b31mb", `a\x9b31mb`},
 		{"bidi override", "id\u202e = 1", `id\u202e = 1`},
 		{"del", "a\x7fb", `a\x7fb`},
-		{"unicode kept", "Größe «ключ» 名前 👩‍💻", "Größe «ключ» 名前 👩‍💻"},
+		{"unicode kept", "Größe «ключ» 名前 😀", "Größe «ключ» 名前 😀"},
+		{"joined emoji replaced", "Größe 👩‍💻", "Größe \uFFFD"},
 		{"invalid utf8", "a\xffb", "a\uFFFDb"},
 		{"nul", "a\x00b", `a\x00b`},
 	}
