@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/pgmedic/pgmedic/internal/safetext"
 )
 
 // Audit appends one JSON line per execution to a file only its owner can
@@ -121,11 +123,12 @@ func (a *Audit) Check() error {
 // write is cut back off, and a torn line left by an earlier crash is ended
 // first so it cannot swallow this record.
 func (a *Audit) Append(rec Record) error {
-	line, err := json.Marshal(rec)
+	// Escaped as `snapshot --json` is: query text in the log may carry
+	// controls and bidi overrides, and the log gets read on terminals.
+	line, err := safetext.EncodeJSON(rec, "")
 	if err != nil {
 		return a.fail(err)
 	}
-	line = append(line, '\n')
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	f, err := a.open()

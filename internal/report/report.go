@@ -3,8 +3,6 @@
 package report
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -19,14 +17,11 @@ import (
 // with every control and bidi character escaped: it is often read on a
 // terminal, too.
 func JSON(w io.Writer, s *inspect.Snapshot) error {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(s); err != nil {
+	b, err := safetext.EncodeJSON(s, "  ")
+	if err != nil {
 		return err
 	}
-	_, err := w.Write(safetext.JSON(buf.Bytes()))
+	_, err = w.Write(b)
 	return err
 }
 

@@ -7,6 +7,8 @@
 package safetext
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"unicode"
@@ -16,11 +18,17 @@ import (
 // Line renders s on a single line: runs of white space (newlines and tabs
 // included) become one space, and every other control character, escape
 // sequence introducer and bidirectional override is shown as a visible
-// escape such as \x1b or \u202e. Invalid UTF-8 becomes U+FFFD.
+// escape such as \x1b or \u202e. Invalid UTF-8, and every character
+// terminals draw at widths of their own choosing (see Placeholder),
+// becomes U+FFFD.
 func Line(s string) string {
 	if isPlainLine(s) {
 		return s
 	}
+	return settle(line(s))
+}
+
+func line(s string) string {
 	var b strings.Builder
 	b.Grow(len(s))
 	space := false
@@ -43,7 +51,9 @@ func Line(s string) string {
 // Text renders s keeping its line breaks, for multi-line display: tabs
 // become spaces, "\r\n" becomes "\n", and every other control character is
 // escaped as in Line.
-func Text(s string) string {
+func Text(s string) string { return settle(text(s)) }
+
+func text(s string) string {
 	var b strings.Builder
 	b.Grow(len(s))
 	for i := 0; i < len(s); {
@@ -82,7 +92,8 @@ func writeRune(b *strings.Builder, r rune, size int) {
 	case isBidiControl(r) || (unicode.Is(unicode.Cf, r) && r != 0x200d):
 		// Bidirectional overrides reorder what is shown ("Trojan
 		// source"); other format characters are invisible. The zero
-		// width joiner stays, emoji need it.
+		// width joiner stays for settle to judge with the cluster it
+		// joins.
 		fmt.Fprintf(b, `\u%04x`, r)
 	default:
 		b.WriteRune(r)
@@ -116,6 +127,25 @@ func JSON(b []byte) []byte {
 		return b
 	}
 	return out
+}
+
+// EncodeJSON is how pgmedic writes JSON anywhere, to a terminal or to a
+// file: the same bytes whether it is `snapshot --json` on stdout or a line
+// of the audit log that someone will cat or grep later. v is encoded as
+// one value ending in a newline, on one line when indent is empty; HTML
+// characters stay as they are (nobody embeds this in a page, and \u003c
+// only hides SQL's < from grep), and JSON escapes the rest.
+func EncodeJSON(v any, indent string) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if indent != "" {
+		enc.SetIndent("", indent)
+	}
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return JSON(buf.Bytes()), nil
 }
 
 // Copy prepares text for a clipboard: exactly the text, untruncated, with

@@ -14,7 +14,8 @@ func TestLine(t *testing.T) {
 		{"c1 csi", "a\u009b31mb", `a\x9b31mb`},
 		{"bidi override", "id\u202e = 1", `id\u202e = 1`},
 		{"del", "a\x7fb", `a\x7fb`},
-		{"unicode kept", "Größe «ключ» 名前 👩‍💻", "Größe «ключ» 名前 👩‍💻"},
+		{"unicode kept", "Größe «ключ» 名前 😀", "Größe «ключ» 名前 😀"},
+		{"joined emoji replaced", "Größe 👩‍💻", "Größe \uFFFD"},
 		{"invalid utf8", "a\xffb", "a\uFFFDb"},
 		{"nul", "a\x00b", `a\x00b`},
 	}
@@ -73,5 +74,20 @@ func TestCopy(t *testing.T) {
 	want := "SELECT 1\n\tFROM t /* ]52;c;eA== evil */ WHERE x = 'ü'"
 	if got := Copy(in); got != want {
 		t.Errorf("Copy = %q, want %q", got, want)
+	}
+}
+
+func TestEncodeJSON(t *testing.T) {
+	v := map[string]string{"q": "a < b \u202e\u009b\x1b\x07"}
+	line, err := EncodeJSON(v, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"q":"a < b \u202e\u009b\u001b\u0007"}` + "\n"; string(line) != want {
+		t.Errorf("EncodeJSON = %q, want %q", line, want)
+	}
+	indented, _ := EncodeJSON(v, "  ")
+	if want := "{\n  \"q\": \"a < b \\u202e\\u009b\\u001b\\u0007\"\n}\n"; string(indented) != want {
+		t.Errorf("EncodeJSON indented = %q, want %q", indented, want)
 	}
 }
