@@ -105,9 +105,9 @@ func act(ctx context.Context, f *flags, kind actions.Kind, target string, stdin 
 				safetext.Line(target), snap.Server.Database)
 		}
 		if kind == actions.DropIndex {
-			plan = actions.PlanDropIndex(ix)
+			plan = actions.PlanDropIndex(ix, snap.Server.InRecovery)
 		} else {
-			plan = actions.PlanRebuild(ix)
+			plan = actions.PlanRebuild(ix, snap.Server.InRecovery)
 		}
 	}
 	guard(&plan, f)
