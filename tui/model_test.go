@@ -622,3 +622,30 @@ func TestHeaderSaysWhenTheLockGraphSlows(t *testing.T) {
 	s.LockGraphInterval, s.LockGraphReadAt = 5, fixedNow.Add(-3*time.Second)
 	mustContain(t, screen(newTestModel(t, s, 200, 40)), "lock graph every 5s at 6 waiting, read 3s ago")
 }
+
+// On a standby Triage offers no index key, and D or R say why instead of
+// asking; K still asks, since a terminate works on a standby.
+func TestStandbyOffersNoIndexActions(t *testing.T) {
+	exec := &fakeExecutor{}
+	s := fixture(3)
+	s.Server.InRecovery = true
+	m := withExecutor(t, s, exec, false)
+	frame := screen(m)
+	if strings.Contains(frame, "[D] drop") || strings.Contains(frame, "[R] rebuild") {
+		t.Errorf("a standby's Triage offers D or R:\n%s", frame)
+	}
+	mustContain(t, frame, "on the primary")
+	press(m, "4")
+	for _, k := range []string{"D", "R"} {
+		press(m, k)
+		mustContain(t, screen(m), "REFUSED:", "standby", "primary")
+		if cmd := press(m, "y"); cmd != nil || len(exec.ran) != 0 {
+			t.Fatalf("%s on a standby ran", k)
+		}
+		press(m, "esc")
+	}
+	press(m, "1", "K")
+	if m.life.stage != confirming {
+		t.Errorf("K on a standby opens no dialog:\n%s", screen(m))
+	}
+}

@@ -73,7 +73,7 @@ func findings(s *inspect.Snapshot, warn float64, keys *KeyMap) []finding {
 			if ix.RejectsDuplicates() != pass {
 				continue
 			}
-			out = append(out, indexFinding(ix, keys))
+			out = append(out, indexFinding(ix, keys, s.Server.InRecovery))
 		}
 	}
 	for i := range s.Builds {
@@ -132,7 +132,9 @@ func rootFinding(s *inspect.Snapshot, n *inspect.LockNode, now time.Time, keys *
 	return finding{key: pidKey(n.PID), label: label, text: text, hint: hintText, target: target{pid: n.PID}}
 }
 
-func indexFinding(ix *inspect.Index, keys *KeyMap) finding {
+// indexFinding offers no key on a standby: the fix is DDL, which only the
+// primary runs (D and R there say so when pressed).
+func indexFinding(ix *inspect.Index, keys *KeyMap, standby bool) finding {
 	label := "INVALID"
 	h := hint(keys.DropIndex) + " " + hint(keys.RebuildIndex)
 	switch ix.Status {
@@ -140,6 +142,9 @@ func indexFinding(ix *inspect.Index, keys *KeyMap) finding {
 		label, h = "BUILDING", ""
 	case inspect.IndexReindexNew, inspect.IndexReindexOld:
 		label, h = "LEFTOVER", hint(keys.DropIndex)
+	}
+	if standby && h != "" {
+		h = "on the primary"
 	}
 	text := clean(ix.QualifiedName()) + " " + kindText(ix.Status)
 	if ix.RejectsDuplicates() {
