@@ -30,6 +30,8 @@ import (
 type Collector struct {
 	conn *pgx.Conn
 	caps Capabilities
+	// systemID is the server's system_identifier, read once.
+	systemID string
 	// SlowEvery is the cadence of the slow-changing reads.
 	SlowEvery time.Duration
 	// LockGraphSlowAt is the number of lock waiters from which the lock
@@ -86,9 +88,34 @@ func NewCollector(ctx context.Context, conn *pgx.Conn) (*Collector, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Collector{conn: conn, caps: caps,
+	sysid, err := readSystemIdentifier(ctx, conn)
+	if err != nil {
+		return nil, err
+	}
+	return &Collector{conn: conn, caps: caps, systemID: sysid,
 		SlowEvery: DefaultSlowEvery, LockGraphSlowAt: DefaultLockGraphSlowAt, LockGraphSlowEvery: DefaultLockGraphSlowEvery,
 		activity: activitySQL(caps, true), activityNoGraph: activitySQL(caps, false)}, nil
+}
+
+// readSystemIdentifier reads pg_control_system()'s system_identifier, as
+// text (it is unsigned on the server), or "" when our role may not call
+// it. Everyone may by default, but an administrator can revoke it, and
+// the server checks the privilege when it plans a statement, even one
+// whose CASE would not call it: so the check is a statement of its own.
+// It never changes while the server runs, so it is read once.
+func readSystemIdentifier(ctx context.Context, conn *pgx.Conn) (string, error) {
+	var may bool
+	if err := conn.QueryRow(ctx, `SELECT pg_catalog.has_function_privilege('pg_catalog.pg_control_system()', 'EXECUTE')`).Scan(&may); err != nil {
+		return "", fmt.Errorf("reading the server's identity: %w", err)
+	}
+	if !may {
+		return "", nil
+	}
+	var id string
+	if err := conn.QueryRow(ctx, `SELECT system_identifier::text FROM pg_catalog.pg_control_system()`).Scan(&id); err != nil {
+		return "", fmt.Errorf("reading the server's identity: %w", err)
+	}
+	return id, nil
 }
 
 // ReadAllNext makes the next Snapshot read the slow-changing data too:
@@ -208,6 +235,7 @@ func (c *Collector) Snapshot(ctx context.Context) (*Snapshot, error) {
 		}
 	}
 	server.OwnPID = int(c.conn.PgConn().PID())
+	server.SystemIdentifier = c.systemID
 	s.Server = server
 	c.server, c.superusers = server, superusers
 	if slow {
