@@ -124,7 +124,7 @@ func act(ctx context.Context, f *flags, kind actions.Kind, target string, stdin 
 		Progress: func(msg string) { fmt.Fprintln(stderr, "pgmedic:", safetext.Line(msg)) },
 	}
 	if !f.noAudit {
-		env.Audit = auditFor(f, cfg)
+		env.Audit = auditFor(f, cfg, snap.Server.SystemIdentifier)
 	}
 	switch {
 	case !plan.Allowed():
