@@ -416,7 +416,8 @@ func (c *Collector) carryLockGraph(s *Snapshot) {
 // finish derives everything that is computed rather than read.
 func (c *Collector) finish(s *Snapshot) {
 	now := s.ServerTime
-	hidden := 0
+	hidden, unsignalled := 0, 0
+	mayNotSignal := !s.Server.Role.Superuser && !s.Server.Role.SignalBackend
 	markQueued(s.Backends)
 	for i := range s.Backends {
 		b := &s.Backends[i]
@@ -428,6 +429,11 @@ func (c *Collector) finish(s *Snapshot) {
 		}
 		if b.Query == "<insufficient privilege>" {
 			hidden++
+		}
+		// A superuser's session needs a superuser whatever is granted:
+		// only the others are what pg_signal_backend would open.
+		if mayNotSignal && b.IsClient() && b.User != s.Server.User && !b.Superuser {
+			unsignalled++
 		}
 	}
 	s.Saturation = ComputeSaturation(s.Server, s.Backends, now)
@@ -446,6 +452,14 @@ func (c *Collector) finish(s *Snapshot) {
 			"%d backend(s) of other roles show no query or state, and whether they are client backends is inferred: "+
 				"role %q lacks pg_read_all_stats (GRANT pg_monitor TO %s, or connect as a superuser)",
 			hidden, s.Server.User, QuoteIdent(s.Server.User)))
+	}
+	// Each missing privilege gets its own warning: granting pg_monitor
+	// shows the queries but still does not allow signalling them.
+	if unsignalled > 0 {
+		s.Warnings = append(s.Warnings, fmt.Sprintf(
+			"%d session(s) of other roles cannot be cancelled or terminated from here: "+
+				"role %q lacks pg_signal_backend (GRANT pg_signal_backend TO %s, or connect as a superuser)",
+			unsignalled, s.Server.User, QuoteIdent(s.Server.User)))
 	}
 	s.Databases = append(s.Databases, s.Server.Database)
 }
