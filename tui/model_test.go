@@ -649,3 +649,25 @@ func TestStandbyOffersNoIndexActions(t *testing.T) {
 		t.Errorf("K on a standby opens no dialog:\n%s", screen(m))
 	}
 }
+
+// The snapshot's warnings are on Triage, whole where they fit; where they
+// do not, they are cut to a third of the view and say so, and the first
+// finding stays in sight. With nothing found, they still qualify
+// "nothing looks wrong".
+func TestTriageShowsWarnings(t *testing.T) {
+	s := fixture(3)
+	s.Warnings = []string{`role "watcher" lacks pg_read_all_stats`, `role "watcher" lacks pg_signal_backend`}
+	mustContain(t, screen(newTestModel(t, s, 80, 24)), `⚠ role "watcher" lacks pg_read_all_stats`,
+		`⚠ role "watcher" lacks pg_signal_backend`, "BLOCKING   pid 4101")
+
+	long := strings.Repeat("an invalid index of database x was not checked; ", 20)
+	s.Warnings = []string{long, long}
+	frame := screen(newTestModel(t, s, 80, 24))
+	mustContain(t, frame, "⚠ an invalid index", " …", "BLOCKING   pid 4101")
+	if n := strings.Count(frame, "an invalid index"); n > 16 {
+		t.Errorf("the warnings take the view:\n%s", frame)
+	}
+
+	empty := &inspect.Snapshot{TakenAt: fixedNow, ServerTime: fixedNow, Server: s.Server, Warnings: []string{"indexes of database \"x\" not checked"}}
+	mustContain(t, screen(newTestModel(t, empty, 80, 24)), `⚠ indexes of database "x" not checked`, "Nothing looks wrong")
+}
