@@ -7,6 +7,7 @@ package actions_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,6 +25,7 @@ import (
 	"time"
 
 	"github.com/pgmedic/pgmedic/actions"
+	"github.com/pgmedic/pgmedic/inspect"
 )
 
 // nobody is the unprivileged uid the root-only tests hand things to.
@@ -561,5 +563,23 @@ func TestReadAuditMatchesByIdentity(t *testing.T) {
 	}
 	if got := auditIDs(recs); got != "other-server old-same-name" {
 		t.Errorf("by name: %s", got)
+	}
+}
+
+// The TUI's audit does not know the server's identity when it starts: a
+// record takes it from the snapshot its plan was made from.
+func TestAuditRecordTakesItsSnapshotsIdentity(t *testing.T) {
+	a := &actions.Audit{Path: filepath.Join(t.TempDir(), "audit.jsonl"), Server: "/tmp/sock:5432", Database: "shop"}
+	before := &inspect.Snapshot{Server: inspect.Server{SystemIdentifier: "7001"}}
+	plan := actions.Plan{Kind: actions.Cancel, Refusal: "it is idle"}
+	if r := actions.Run(context.Background(), actions.Env{Audit: a}, plan, before); r.Outcome != "refused" {
+		t.Fatalf("outcome %q", r.Outcome)
+	}
+	recs, err := actions.ReadAudit(a.Path, "127.0.0.1:5432", "postgres", "7001", time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 1 || recs[0].SystemIdentifier != "7001" {
+		t.Errorf("records: %+v", recs)
 	}
 }
