@@ -328,7 +328,7 @@ func TestActions(t *testing.T) {
 		must(t, b.st.CreateTable(ctx, orders, 50))
 		must(t, b.st.FailedUniqueIndex(ctx, orders, "orders_code_uq"))
 		ix := b.index(t, "orders_code_uq")
-		plan := actions.PlanDropIndex(ix)
+		plan := actions.PlanDropIndex(ix, false)
 		if !plan.Allowed() || plan.Statements[2].Display != `DROP INDEX CONCURRENTLY IF EXISTS "public"."orders_code_uq"` {
 			t.Fatalf("plan %+v", plan)
 		}
@@ -348,7 +348,7 @@ func TestActions(t *testing.T) {
 		b, reader := l.dropBehindReader(t, 300*time.Millisecond, "reporting")
 		ix := b.index(t, "orders_code_uq")
 		done := make(chan actions.Result, 1)
-		go func() { done <- actions.Run(ctx, b.env, actions.PlanDropIndex(ix), nil) }()
+		go func() { done <- actions.Run(ctx, b.env, actions.PlanDropIndex(ix, false), nil) }()
 		deadline := time.Now().Add(10 * time.Second)
 		for {
 			b.mu.Lock()
@@ -379,7 +379,7 @@ func TestActions(t *testing.T) {
 		ix := b.index(t, "orders_code_uq")
 
 		// Duplicates still there: the pre-check says which key, nothing changes.
-		r := actions.Run(ctx, b.env, actions.PlanRebuild(ix), nil)
+		r := actions.Run(ctx, b.env, actions.PlanRebuild(ix, false), nil)
 		if r.Outcome != "refused" || !strings.Contains(r.Message, "key (code)=(duplicate) appears 2 times") {
 			t.Fatalf("rebuild with duplicates: %s", r.Describe())
 		}
@@ -388,7 +388,7 @@ func TestActions(t *testing.T) {
 		}
 
 		must(t, b.st.Exec(ctx, "UPDATE "+orders.Ident()+" SET code = 'c2' WHERE id = 2"))
-		plan := actions.PlanRebuild(ix)
+		plan := actions.PlanRebuild(ix, false)
 		if last := plan.Statements[len(plan.Statements)-1].SQL; last != `REINDEX INDEX CONCURRENTLY "public"."orders_code_uq"` {
 			t.Errorf("rebuild runs %q", last)
 		}
@@ -409,13 +409,13 @@ func TestActions(t *testing.T) {
 		must(t, b.st.CreateTable(ctx, weird, 20))
 		must(t, b.st.FailedUniqueIndex(ctx, weird, `idx "q" ü`))
 		must(t, b.st.Exec(ctx, "UPDATE "+weird.Ident()+" SET code = 'c2' WHERE id = 2"))
-		if r := actions.Run(ctx, b.env, actions.PlanRebuild(b.index(t, `idx "q" ü`)), nil); !r.OK() {
+		if r := actions.Run(ctx, b.env, actions.PlanRebuild(b.index(t, `idx "q" ü`), false), nil); !r.OK() {
 			t.Fatalf("rebuild: %s", r.Describe())
 		}
 		other := scenario.Table{Schema: weird.Schema, Name: `zweite Tabelle "β"`}
 		must(t, b.st.CreateTable(ctx, other, 20))
 		must(t, b.st.FailedUniqueIndex(ctx, other, `second "ix"`))
-		if r := actions.Run(ctx, b.env, actions.PlanDropIndex(b.index(t, `second "ix"`)), nil); !r.OK() {
+		if r := actions.Run(ctx, b.env, actions.PlanDropIndex(b.index(t, `second "ix"`), false), nil); !r.OK() {
 			t.Fatalf("drop: %s", r.Describe())
 		}
 		if s := b.snap(t); len(s.Indexes) != 0 {

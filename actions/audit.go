@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pgmedic/pgmedic/inspect"
 	"github.com/pgmedic/pgmedic/internal/safetext"
 )
 
@@ -26,6 +27,9 @@ type Audit struct {
 	// Server, Database and User describe the connection (never the
 	// password).
 	Server, Database, User string
+	// SystemIdentifier is the server's (inspect.Server): when it is "",
+	// each record takes that of the snapshot its plan was made from.
+	SystemIdentifier string
 
 	mu sync.Mutex
 }
@@ -51,21 +55,25 @@ func DefaultAuditPath() string {
 type Record struct {
 	// Time stays the first field: ReadAudit finds a record glued to a torn
 	// line by the way every record begins.
-	Time          time.Time `json:"time"`
-	ID            string    `json:"id"`
-	Server        string    `json:"server"`
-	Database      string    `json:"database"`
-	User          string    `json:"user"`
-	Action        Kind      `json:"action"`
-	Target        any       `json:"target"`
-	SQL           []string  `json:"sql"`
-	Outcome       string    `json:"outcome"`
-	Message       string    `json:"message"`
-	SQLState      string    `json:"sqlstate,omitempty"`
-	DurationMS    int64     `json:"duration_ms"`
-	BlockedBefore int       `json:"blocked_before"`
-	BlockedAfter  int       `json:"blocked_after"`
-	NewRoots      []int     `json:"new_roots,omitempty"`
+	Time   time.Time `json:"time"`
+	ID     string    `json:"id"`
+	Server string    `json:"server"`
+	// SystemIdentifier names the server whatever address or database
+	// reached it; "" in records of older versions, or where the role
+	// could not read it.
+	SystemIdentifier string   `json:"system_identifier,omitempty"`
+	Database         string   `json:"database"`
+	User             string   `json:"user"`
+	Action           Kind     `json:"action"`
+	Target           any      `json:"target"`
+	SQL              []string `json:"sql"`
+	Outcome          string   `json:"outcome"`
+	Message          string   `json:"message"`
+	SQLState         string   `json:"sqlstate,omitempty"`
+	DurationMS       int64    `json:"duration_ms"`
+	BlockedBefore    int      `json:"blocked_before"`
+	BlockedAfter     int      `json:"blocked_after"`
+	NewRoots         []int    `json:"new_roots,omitempty"`
 	// Attempts has one line per attempt of a retried statement, so the
 	// log shows the lock timeouts an action waited through.
 	Attempts []string `json:"attempts,omitempty"`
@@ -100,7 +108,18 @@ func RecordOf(r *Result, server, database, user string) Record {
 
 // Write appends the result's record.
 func (a *Audit) Write(r *Result) error {
-	return a.Append(RecordOf(r, a.Server, a.Database, a.User))
+	return a.Append(a.recordOf(r, nil))
+}
+
+// recordOf is the record of r, with the server's identity from the Audit
+// or else from the snapshot the plan was made from.
+func (a *Audit) recordOf(r *Result, before *inspect.Snapshot) Record {
+	rec := RecordOf(r, a.Server, a.Database, a.User)
+	rec.SystemIdentifier = a.SystemIdentifier
+	if rec.SystemIdentifier == "" && before != nil {
+		rec.SystemIdentifier = before.Server.SystemIdentifier
+	}
+	return rec
 }
 
 // Check opens the log as Append does, creating it (0600) and its
@@ -222,9 +241,13 @@ func blockingFile(path string) string {
 	}
 }
 
-// ReadAudit returns the records written since a time for one server and
-// database, oldest first; a missing log is no records.
-func ReadAudit(path, server, database string, since time.Time) ([]Record, error) {
+// ReadAudit returns the records written since a time for one server,
+// oldest first; a missing log is no records. A record and a systemID that
+// both name the server's identity match on it alone, in any database and
+// through any address: the same server reached over TCP or through its
+// socket has two names. Otherwise (older records, a role that cannot read
+// the identity) server and database must match as written.
+func ReadAudit(path, server, database, systemID string, since time.Time) ([]Record, error) {
 	raw, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -235,11 +258,18 @@ func ReadAudit(path, server, database string, since time.Time) ([]Record, error)
 	var out []Record
 	for _, line := range bytes.Split(raw, []byte("\n")) {
 		r, ok := parseLine(line)
-		if ok && r.Server == server && r.Database == database && !r.Time.Before(since) {
+		if ok && sameServer(&r, server, database, systemID) && !r.Time.Before(since) {
 			out = append(out, r)
 		}
 	}
 	return out, nil
+}
+
+func sameServer(r *Record, server, database, systemID string) bool {
+	if systemID != "" && r.SystemIdentifier != "" {
+		return r.SystemIdentifier == systemID
+	}
+	return r.Server == server && r.Database == database
 }
 
 // recordStart is how every line Append writes begins.

@@ -45,7 +45,7 @@ func TestAuditEscapesTerminalControls(t *testing.T) {
 		t.Fatalf("want one line beginning with the time, got %d lines: %s", n, raw)
 	}
 
-	recs, err := actions.ReadAudit(path, "db1:5432", "app", time.Time{})
+	recs, err := actions.ReadAudit(path, "db1:5432", "app", "", time.Time{})
 	if err != nil || len(recs) != 1 {
 		t.Fatalf("ReadAudit: %d records, %v", len(recs), err)
 	}

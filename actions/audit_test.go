@@ -7,6 +7,7 @@ package actions_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,6 +25,7 @@ import (
 	"time"
 
 	"github.com/pgmedic/pgmedic/actions"
+	"github.com/pgmedic/pgmedic/inspect"
 )
 
 // nobody is the unprivileged uid the root-only tests hand things to.
@@ -318,7 +320,7 @@ func TestAuditTornTail(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	recs, err := actions.ReadAudit(a.Path, "db1:5432", "app", time.Time{})
+	recs, err := actions.ReadAudit(a.Path, "db1:5432", "app", "", time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -350,7 +352,7 @@ func TestAuditReadsPastTornLines(t *testing.T) {
 	if err := os.WriteFile(path, b.Bytes(), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	recs, err := actions.ReadAudit(path, "db1:5432", "app", time.Time{})
+	recs, err := actions.ReadAudit(path, "db1:5432", "app", "", time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -468,7 +470,7 @@ func TestAuditFullDisk(t *testing.T) {
 	if err := a.Append(auditRecord("after-free", "done")); err != nil {
 		t.Fatalf("Append after freeing space: %v", err)
 	}
-	recs, err := actions.ReadAudit(a.Path, "db1:5432", "app", time.Time{})
+	recs, err := actions.ReadAudit(a.Path, "db1:5432", "app", "", time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -511,7 +513,7 @@ func TestAuditRecordsOfOneRun(t *testing.T) {
 	if err := a.Write(&actions.Result{Plan: actions.Plan{Kind: actions.Cancel}, Outcome: "refused", Started: done.Time}); err != nil {
 		t.Fatal(err)
 	}
-	recs, err := actions.ReadAudit(a.Path, "db1:5432", "app", started.Time)
+	recs, err := actions.ReadAudit(a.Path, "db1:5432", "app", "", started.Time)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -523,5 +525,61 @@ func TestAuditRecordsOfOneRun(t *testing.T) {
 	}
 	if w := recs[2]; w.User != "ops" || w.Outcome != "refused" || w.Action != actions.Cancel {
 		t.Errorf("Write's record: %+v", w)
+	}
+}
+
+// A record that names the server's identity matches that server whatever
+// address or database it was written through; records without one (older
+// pgmedic, a role that could not read it) still match by name.
+func TestReadAuditMatchesByIdentity(t *testing.T) {
+	a := &actions.Audit{Path: filepath.Join(t.TempDir(), "audit.jsonl")}
+	rec := func(id, server, database, sysid string) actions.Record {
+		r := auditRecord(id, "done")
+		r.Server, r.Database, r.SystemIdentifier = server, database, sysid
+		return r
+	}
+	for _, r := range []actions.Record{
+		rec("socket", "/tmp/sock:5432", "shop", "7001"),
+		rec("tcp-other-db", "127.0.0.1:5432", "billing", "7001"),
+		rec("other-server", "127.0.0.1:5432", "shop", "7002"),
+		rec("old-same-name", "127.0.0.1:5432", "shop", ""),
+		rec("old-other-name", "/tmp/sock:5432", "shop", ""),
+	} {
+		if err := a.Append(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recs, err := actions.ReadAudit(a.Path, "127.0.0.1:5432", "shop", "7001", time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := auditIDs(recs); got != "socket tcp-other-db old-same-name" {
+		t.Errorf("by identity: %s", got)
+	}
+	// A reader that could not read the identity matches by name only.
+	recs, err = actions.ReadAudit(a.Path, "127.0.0.1:5432", "shop", "", time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := auditIDs(recs); got != "other-server old-same-name" {
+		t.Errorf("by name: %s", got)
+	}
+}
+
+// The TUI's audit does not know the server's identity when it starts: a
+// record takes it from the snapshot its plan was made from.
+func TestAuditRecordTakesItsSnapshotsIdentity(t *testing.T) {
+	a := &actions.Audit{Path: filepath.Join(t.TempDir(), "audit.jsonl"), Server: "/tmp/sock:5432", Database: "shop"}
+	before := &inspect.Snapshot{Server: inspect.Server{SystemIdentifier: "7001"}}
+	plan := actions.Plan{Kind: actions.Cancel, Refusal: "it is idle"}
+	if r := actions.Run(context.Background(), actions.Env{Audit: a}, plan, before); r.Outcome != "refused" {
+		t.Fatalf("outcome %q", r.Outcome)
+	}
+	recs, err := actions.ReadAudit(a.Path, "127.0.0.1:5432", "postgres", "7001", time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 1 || recs[0].SystemIdentifier != "7001" {
+		t.Errorf("records: %+v", recs)
 	}
 }

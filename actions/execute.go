@@ -85,7 +85,7 @@ func Run(ctx context.Context, env Env, plan Plan, before *inspect.Snapshot) (r R
 		}
 		r.Duration = time.Since(r.Started)
 		if audited {
-			if err := env.Audit.Append(RecordOf(&r, env.Audit.Server, env.Audit.Database, env.Audit.User)); err != nil {
+			if err := env.Audit.Append(env.Audit.recordOf(&r, before)); err != nil {
 				r.Message += " (the final record could not be written: " + err.Error() + ")"
 			}
 		}
@@ -95,7 +95,7 @@ func Run(ctx context.Context, env Env, plan Plan, before *inspect.Snapshot) (r R
 		return r
 	}
 	if audited {
-		start := RecordOf(&r, env.Audit.Server, env.Audit.Database, env.Audit.User)
+		start := env.Audit.recordOf(&r, before)
 		start.Outcome = "started"
 		if err := env.Audit.Append(start); err != nil {
 			audited = false

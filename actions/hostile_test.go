@@ -79,7 +79,7 @@ func TestHostile(t *testing.T) {
 		wg.Add(1)
 		go writer(`INSERT INTO public.orders (id, code) VALUES (nextval('ids'), 'c1')`, 5*time.Millisecond, &dupsIn, &dupsRejected)
 		time.Sleep(200 * time.Millisecond)
-		r := actions.Run(ctx, b.env, actions.PlanRebuild(ix), nil)
+		r := actions.Run(ctx, b.env, actions.PlanRebuild(ix, false), nil)
 		time.Sleep(200 * time.Millisecond)
 		close(stop)
 		wg.Wait()
@@ -127,7 +127,7 @@ func TestHostile(t *testing.T) {
 				cancel() // the user gives up: esc, or SIGHUP on the CLI
 			}
 		}
-		r := actions.Run(rctx, env, actions.PlanRebuild(ix), nil)
+		r := actions.Run(rctx, env, actions.PlanRebuild(ix, false), nil)
 		mu.Lock()
 		said := strings.Join(notes, "\n")
 		mu.Unlock()
@@ -167,7 +167,7 @@ func TestHostile(t *testing.T) {
 			once.Do(func() {
 				// While the drop waits between attempts: a second pgmedic
 				// wants to rebuild the same index, and is told who holds it.
-				refused = actions.Run(ctx, second, actions.PlanRebuild(ix), nil)
+				refused = actions.Run(ctx, second, actions.PlanRebuild(ix, false), nil)
 				// Someone else renames the index and builds a valid one
 				// under its name.
 				must(t, b.st.Exec(ctx, `ALTER INDEX public.orders_code_uq RENAME TO orders_code_uq_old`))
@@ -175,7 +175,7 @@ func TestHostile(t *testing.T) {
 				must(t, b.st.Exec(ctx, `CREATE UNIQUE INDEX CONCURRENTLY orders_code_uq ON public.orders (code)`))
 			})
 		}
-		r := actions.Run(ctx, env, actions.PlanDropIndex(ix), nil)
+		r := actions.Run(ctx, env, actions.PlanDropIndex(ix, false), nil)
 		if refused.Outcome != "refused" || !strings.Contains(refused.Message, "another pgmedic is acting on index") ||
 			!strings.Contains(refused.Message, "pgmedic, user") {
 			t.Errorf("the second pgmedic: %s", refused.Describe())
@@ -203,7 +203,7 @@ func TestHostile(t *testing.T) {
 		must(t, err)
 		ix := b.index(t, "orders_code_uq")
 		want := fmt.Sprintf("another index build is running on the table, pid %d (CREATE INDEX CONCURRENTLY, waiting for writers", builder.PID)
-		for _, plan := range []actions.Plan{actions.PlanRebuild(ix), actions.PlanDropIndex(ix)} {
+		for _, plan := range []actions.Plan{actions.PlanRebuild(ix, false), actions.PlanDropIndex(ix, false)} {
 			if r := actions.Run(ctx, b.env, plan, nil); r.Outcome != "refused" || !strings.Contains(r.Message, want) {
 				t.Errorf("%s during another build: %s", plan.Kind, r.Describe())
 			}
@@ -216,7 +216,7 @@ func TestHostile(t *testing.T) {
 		b, reader := l.dropBehindReader(t, 200*time.Millisecond, "nightly-report")
 		env := b.env
 		env.DropAttempts = 2
-		r := actions.Run(ctx, env, actions.PlanDropIndex(b.index(t, "orders_code_uq")), nil)
+		r := actions.Run(ctx, env, actions.PlanDropIndex(b.index(t, "orders_code_uq"), false), nil)
 		if r.Outcome != "failed" || !strings.Contains(r.Message, "gave up after 2 attempts") ||
 			!strings.Contains(r.Message, fmt.Sprintf("pid %d (nightly-report, idle in transaction", reader.PID)) || len(r.Attempts) != 2 {
 			t.Errorf("a drop that gave up: %s; attempts %q", r.Describe(), r.Attempts)
@@ -239,7 +239,7 @@ func TestHostile(t *testing.T) {
 		if ix == nil || strings.Contains(ix.Definition, "secret-literal") {
 			t.Fatalf("the snapshot should be redacted: %+v", ix)
 		}
-		plan := actions.PlanRebuild(ix)
+		plan := actions.PlanRebuild(ix, false)
 		for _, st := range plan.Statements {
 			if strings.Contains(st.SQL, "$1") {
 				t.Errorf("a redacted placeholder reached a statement: %s", st.SQL)
@@ -293,7 +293,7 @@ func TestHostile(t *testing.T) {
 			} else {
 				must(t, b.st.InterruptedDrop(ctx, tbl, "UNIQUE ", name, c.index))
 			}
-			r := actions.Run(ctx, b.env, actions.PlanRebuild(b.index(t, name)), nil)
+			r := actions.Run(ctx, b.env, actions.PlanRebuild(b.index(t, name), false), nil)
 			switch {
 			case c.refuse == "" && !r.OK():
 				t.Errorf("%s: %s", c.name, r.Describe())
@@ -335,7 +335,7 @@ FROM pg_class c WHERE c.oid = 'public.orders_expr'::regclass`).Scan(&p))
 		if ix == nil {
 			t.Fatal("orders_expr not found")
 		}
-		r := actions.Run(ctx, b.env, actions.PlanRebuild(ix), s)
+		r := actions.Run(ctx, b.env, actions.PlanRebuild(ix, false), s)
 		if !r.OK() || !strings.Contains(r.Message, "carried over") {
 			t.Fatalf("rebuild: %s", r.Describe())
 		}

@@ -297,8 +297,9 @@ func ddlSession(statementTimeout, lockTimeout time.Duration) []Statement {
 	}
 }
 
-// PlanDropIndex plans DROP INDEX CONCURRENTLY of an invalid index.
-func PlanDropIndex(ix *inspect.Index) Plan {
+// PlanDropIndex plans DROP INDEX CONCURRENTLY of an invalid index;
+// standby says the server is in recovery (Server.InRecovery).
+func PlanDropIndex(ix *inspect.Index, standby bool) Plan {
 	p := Plan{Kind: DropIndex, Index: indexTarget(ix), Dedicated: true,
 		Title: "Drop invalid index " + ix.QualifiedName()}
 	p.Statements = append(ddlSession(dropStatementTimeout, DropLockTimeout),
@@ -316,7 +317,7 @@ func PlanDropIndex(ix *inspect.Index) Plan {
 		p.Risks = append(p.Risks, "this UNIQUE index still rejects duplicates today: once dropped, duplicates can be inserted. "+
 			"Rebuild it instead (R) to keep that protection")
 	}
-	p.Refusal, p.Alternative = refuseIndex(ix, DropIndex)
+	p.Refusal, p.Alternative = refuseIndex(ix, DropIndex, standby)
 	return p
 }
 
@@ -327,10 +328,10 @@ func PlanDropIndex(ix *inspect.Index) Plan {
 // (constraint, comment, tablespace, statistics targets). Dropping first
 // and creating again, as migration tools do, leaves a UNIQUE index's
 // table unprotected for the whole build.
-func PlanRebuild(ix *inspect.Index) Plan {
+func PlanRebuild(ix *inspect.Index, standby bool) Plan {
 	p := Plan{Kind: Rebuild, Index: indexTarget(ix), Dedicated: true, Title: "Rebuild index " + ix.QualifiedName()}
 	p.Preconditions = indexPreconditions(ix, Rebuild)
-	p.Refusal, p.Alternative = refuseIndex(ix, Rebuild)
+	p.Refusal, p.Alternative = refuseIndex(ix, Rebuild, standby)
 	if !p.Allowed() {
 		return p
 	}
@@ -368,8 +369,20 @@ func PlanRebuild(ix *inspect.Index) Plan {
 	return p
 }
 
-func refuseIndex(ix *inspect.Index, kind Kind) (why, alternative string) {
+// onStandby is the refusal of an action that writes: a hot standby runs
+// only read-only transactions, so the server would refuse it only after
+// the user had confirmed it. The index is the primary's, replicated.
+func onStandby(what string) (why, alternative string) {
+	return "this server is a standby (in recovery): it is read-only, and " + what + " can only run on the primary",
+		"run it on the primary; the standby replays the change"
+}
+
+func refuseIndex(ix *inspect.Index, kind Kind, standby bool) (why, alternative string) {
 	switch {
+	case standby && kind == DropIndex:
+		return onStandby("DROP INDEX")
+	case standby:
+		return onStandby("REINDEX")
 	case ix.Status == inspect.IndexBuilding:
 		return fmt.Sprintf("it is being built right now (pid %d)", ix.BuildPID), "wait for the build, or cancel pid " + strconv.Itoa(ix.BuildPID)
 	case ix.Partitioned && kind == Rebuild:
@@ -452,7 +465,9 @@ func PlanRollbackPrepared(s *inspect.Snapshot, gid string) Plan {
 		"a prepared transaction belongs to an external transaction manager, which may still mean to COMMIT it: its work is lost for good",
 		"the transaction manager will see it gone and may report an error",
 	}
-	if !s.Server.Role.Superuser && px.Owner != s.Server.User {
+	if s.Server.InRecovery {
+		p.Refusal, p.Alternative = onStandby("ROLLBACK PREPARED")
+	} else if !s.Server.Role.Superuser && px.Owner != s.Server.User {
 		p.Refusal = fmt.Sprintf("only its owner %q or a superuser may roll it back (we are %q)", px.Owner, s.Server.User)
 	}
 	return p

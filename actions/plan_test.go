@@ -35,9 +35,9 @@ func TestIndexRefusals(t *testing.T) {
 		c.change(&ix)
 		var p Plan
 		if c.kind == DropIndex {
-			p = PlanDropIndex(&ix)
+			p = PlanDropIndex(&ix, false)
 		} else {
-			p = PlanRebuild(&ix)
+			p = PlanRebuild(&ix, false)
 		}
 		if p.Allowed() || !strings.Contains(p.Refusal+" "+p.Alternative, c.refuse) {
 			t.Errorf("%s: refusal %q / %q, want it to mention %q", c.name, p.Refusal, p.Alternative, c.refuse)
@@ -45,7 +45,7 @@ func TestIndexRefusals(t *testing.T) {
 	}
 	ix := base
 	ix.Valid, ix.Constraint, ix.ConstraintType = true, "orders_pkey", "primary key"
-	if p := PlanRebuild(&ix); !p.Allowed() || p.Statements[len(p.Statements)-1].SQL != `REINDEX INDEX CONCURRENTLY "public"."ix"` {
+	if p := PlanRebuild(&ix, false); !p.Allowed() || p.Statements[len(p.Statements)-1].SQL != `REINDEX INDEX CONCURRENTLY "public"."ix"` {
 		t.Errorf("valid index rebuild: %+v", p)
 	}
 }
@@ -59,7 +59,7 @@ func TestRebuildNeverDropsFirst(t *testing.T) {
 		{Schema: "public", Table: "orders", Name: "nr", OID: 2, Live: true, Status: inspect.IndexFailedDuringBuild, Definition: ""},
 		{Schema: `s "p"`, Table: "t", Name: `ü x`, OID: 3, Live: true, Ready: true, Valid: true, Definition: "CREATE INDEX ... WHERE (code = $1)"},
 	} {
-		p := PlanRebuild(&ix)
+		p := PlanRebuild(&ix, false)
 		if !p.Allowed() {
 			t.Fatalf("%s: refused: %s", ix.Name, p.Refusal)
 		}
@@ -80,7 +80,7 @@ func TestRebuildNeverDropsFirst(t *testing.T) {
 			t.Errorf("%s: step 1 should say the old index keeps rejecting duplicates: %q", ix.Name, p.Steps[0])
 		}
 	}
-	if !strings.Contains(PlanRebuild(&inspect.Index{Schema: "public", Name: "x", TableBytes: 350 << 20}).Statements[0].SQL, "statement_timeout = '33min'") {
+	if !strings.Contains(PlanRebuild(&inspect.Index{Schema: "public", Name: "x", TableBytes: 350 << 20}, false).Statements[0].SQL, "statement_timeout = '33min'") {
 		t.Error("a 350 MB table's rebuild should be bounded by 30 min + 3 min")
 	}
 	if got := RebuildTimeout(1 << 50); got != 48*time.Hour {
@@ -151,5 +151,33 @@ func TestSignalRefusals(t *testing.T) {
 	s.Server.Role.SignalBackend = false
 	if p := PlanSignal(s, Terminate, 7); p.Allowed() || !strings.Contains(p.Alternative, "GRANT pg_signal_backend TO monitor") {
 		t.Errorf("without pg_signal_backend: %q / %q", p.Refusal, p.Alternative)
+	}
+}
+
+// On a standby every action that writes is refused before anything is
+// asked, pointing at the primary; signals are not writes, and stay.
+func TestStandbyRefusals(t *testing.T) {
+	ix := inspect.Index{Schema: "public", Table: "orders", Name: "ix", OID: 1, Live: true, Ready: true, Status: inspect.IndexFailedAfterBuild}
+	for _, p := range []Plan{PlanDropIndex(&ix, true), PlanRebuild(&ix, true)} {
+		if p.Allowed() || !strings.Contains(p.Refusal, "standby") || !strings.Contains(p.Refusal+p.Alternative, "primary") {
+			t.Errorf("%s on a standby: refusal %q / %q", p.Kind, p.Refusal, p.Alternative)
+		}
+		if len(p.Statements) > 0 && p.Kind == Rebuild {
+			t.Errorf("a refused rebuild has statements: %+v", p.Statements)
+		}
+	}
+	start := time.Now()
+	s := &inspect.Snapshot{ServerTime: start,
+		Server:   inspect.Server{InRecovery: true, User: "postgres", Role: inspect.RolePrivileges{Superuser: true}},
+		Backends: []inspect.Backend{{PID: 7, BackendType: "client backend", State: "active", User: "app", BackendStart: &start}},
+		Prepared: []inspect.PreparedXact{{GID: "g1", Owner: "postgres", Database: "postgres", Prepared: start}},
+	}
+	if p := PlanRollbackPrepared(s, "g1"); p.Allowed() || !strings.Contains(p.Refusal, "standby") {
+		t.Errorf("rollback prepared on a standby: refusal %q", p.Refusal)
+	}
+	for _, k := range []Kind{Cancel, Terminate} {
+		if p := PlanSignal(s, k, 7); !p.Allowed() {
+			t.Errorf("%s on a standby refused: %s", k, p.Refusal)
+		}
 	}
 }

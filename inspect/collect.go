@@ -30,6 +30,8 @@ import (
 type Collector struct {
 	conn *pgx.Conn
 	caps Capabilities
+	// systemID is the server's system_identifier, read once.
+	systemID string
 	// SlowEvery is the cadence of the slow-changing reads.
 	SlowEvery time.Duration
 	// LockGraphSlowAt is the number of lock waiters from which the lock
@@ -87,9 +89,34 @@ func NewCollector(ctx context.Context, conn *pgx.Conn) (*Collector, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Collector{conn: conn, caps: caps,
+	sysid, err := readSystemIdentifier(ctx, conn)
+	if err != nil {
+		return nil, err
+	}
+	return &Collector{conn: conn, caps: caps, systemID: sysid,
 		SlowEvery: DefaultSlowEvery, LockGraphSlowAt: DefaultLockGraphSlowAt, LockGraphSlowEvery: DefaultLockGraphSlowEvery,
 		activity: activitySQL(caps, true), activityNoGraph: activitySQL(caps, false)}, nil
+}
+
+// readSystemIdentifier reads pg_control_system()'s system_identifier, as
+// text (it is unsigned on the server), or "" when our role may not call
+// it. Everyone may by default, but an administrator can revoke it, and
+// the server checks the privilege when it plans a statement, even one
+// whose CASE would not call it: so the check is a statement of its own.
+// It never changes while the server runs, so it is read once.
+func readSystemIdentifier(ctx context.Context, conn *pgx.Conn) (string, error) {
+	var may bool
+	if err := conn.QueryRow(ctx, `SELECT pg_catalog.has_function_privilege('pg_catalog.pg_control_system()', 'EXECUTE')`).Scan(&may); err != nil {
+		return "", fmt.Errorf("reading the server's identity: %w", err)
+	}
+	if !may {
+		return "", nil
+	}
+	var id string
+	if err := conn.QueryRow(ctx, `SELECT system_identifier::text FROM pg_catalog.pg_control_system()`).Scan(&id); err != nil {
+		return "", fmt.Errorf("reading the server's identity: %w", err)
+	}
+	return id, nil
 }
 
 // ReadAllNext makes the next Snapshot read the slow-changing data too:
@@ -209,6 +236,7 @@ func (c *Collector) Snapshot(ctx context.Context) (*Snapshot, error) {
 		}
 	}
 	server.OwnPID = int(c.conn.PgConn().PID())
+	server.SystemIdentifier = c.systemID
 	s.Server = server
 	c.server, c.superusers = server, superusers
 	if slow {
@@ -391,7 +419,8 @@ func (c *Collector) carryLockGraph(s *Snapshot) {
 // finish derives everything that is computed rather than read.
 func (c *Collector) finish(s *Snapshot) {
 	now := s.ServerTime
-	hidden := 0
+	hidden, unsignalled := 0, 0
+	mayNotSignal := !s.Server.Role.Superuser && !s.Server.Role.SignalBackend
 	markQueued(s.Backends)
 	for i := range s.Backends {
 		b := &s.Backends[i]
@@ -403,6 +432,11 @@ func (c *Collector) finish(s *Snapshot) {
 		}
 		if b.Query == "<insufficient privilege>" {
 			hidden++
+		}
+		// A superuser's session needs a superuser whatever is granted:
+		// only the others are what pg_signal_backend would open.
+		if mayNotSignal && b.IsClient() && b.User != s.Server.User && !b.Superuser {
+			unsignalled++
 		}
 	}
 	s.Saturation = ComputeSaturation(s.Server, s.Backends, now)
@@ -421,6 +455,14 @@ func (c *Collector) finish(s *Snapshot) {
 			"%d backend(s) of other roles show no query or state, and whether they are client backends is inferred: "+
 				"role %q lacks pg_read_all_stats (GRANT pg_monitor TO %s, or connect as a superuser)",
 			hidden, s.Server.User, QuoteIdent(s.Server.User)))
+	}
+	// Each missing privilege gets its own warning: granting pg_monitor
+	// shows the queries but still does not allow signalling them.
+	if unsignalled > 0 {
+		s.Warnings = append(s.Warnings, fmt.Sprintf(
+			"%d session(s) of other roles cannot be cancelled or terminated from here: "+
+				"role %q lacks pg_signal_backend (GRANT pg_signal_backend TO %s, or connect as a superuser)",
+			unsignalled, s.Server.User, QuoteIdent(s.Server.User)))
 	}
 	s.Databases = append(s.Databases, s.Server.Database)
 }

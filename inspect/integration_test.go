@@ -539,8 +539,14 @@ func TestSnapshotScenarios(t *testing.T) {
 		st, db := l.stage(t)
 		must(t, st.CreateTable(ctx, orders, 10))
 		must(t, st.Exec(ctx, "DO $$ BEGIN CREATE ROLE plain LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$"))
+		must(t, st.Exec(ctx, "DO $$ BEGIN CREATE ROLE app LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$"))
 		p, err := st.MigrationBehindIdleTx(ctx, orders, 2)
 		must(t, err)
+		// A session of an ordinary role: plain could signal it with
+		// pg_signal_backend, and cannot without.
+		app, err := pgx.Connect(ctx, l.c.ConnString(db, "app"))
+		must(t, err)
+		t.Cleanup(func() { app.Close(context.Background()) })
 		conn, _ := l.monitor(t, db, "plain")
 		c, err := inspect.NewCollector(ctx, conn)
 		must(t, err)
@@ -568,8 +574,23 @@ func TestSnapshotScenarios(t *testing.T) {
 		if b := s.Backend(p.DDL.PID); b.Query != "<insufficient privilege>" || b.Waiting == nil || b.Waiting.Mode != "AccessExclusiveLock" {
 			t.Errorf("DDL as seen by plain: query %q waiting %+v", b.Query, b.Waiting)
 		}
-		if !strings.Contains(strings.Join(s.Warnings, "\n"), `role "plain" lacks pg_read_all_stats (GRANT pg_monitor TO plain`) {
-			t.Errorf("warnings = %q, want the missing privilege explained", s.Warnings)
+		// Each missing privilege has its own warning, saying what it
+		// hides or prevents.
+		var stats, signal string
+		for _, w := range s.Warnings {
+			switch {
+			case strings.Contains(w, "lacks pg_read_all_stats"):
+				stats = w
+			case strings.Contains(w, "lacks pg_signal_backend"):
+				signal = w
+			}
+		}
+		if !strings.Contains(stats, `role "plain" lacks pg_read_all_stats (GRANT pg_monitor TO plain`) || !strings.Contains(stats, "show no query or state") {
+			t.Errorf("warnings = %q, want the missing pg_read_all_stats explained", s.Warnings)
+		}
+		if !strings.HasPrefix(signal, "1 session(s) of other roles cannot be cancelled or terminated") ||
+			!strings.Contains(signal, "GRANT pg_signal_backend TO plain") {
+			t.Errorf("warnings = %q, want the missing pg_signal_backend explained, counting app's session only", s.Warnings)
 		}
 	})
 

@@ -68,6 +68,11 @@ type Server struct {
 	ClientConnections int  `json:"client_connections"`
 	InRecovery        bool `json:"in_recovery"`
 	OwnPID            int  `json:"own_pid"`
+	// SystemIdentifier is pg_control_system()'s system_identifier, as
+	// text (it is unsigned on the server): the same server whichever
+	// address, socket or database pgmedic reached it through. A standby
+	// has its primary's. "" when our role may not read it.
+	SystemIdentifier string `json:"system_identifier,omitempty"`
 
 	Role RolePrivileges `json:"role"`
 }

@@ -62,9 +62,9 @@ func (m *Model) planFor(kind actions.Kind) (actions.Plan, string) {
 			return actions.Plan{}, "select an index first (Triage or Indexes)"
 		}
 		if kind == actions.DropIndex {
-			return actions.PlanDropIndex(sel.index), ""
+			return actions.PlanDropIndex(sel.index, s.Server.InRecovery), ""
 		}
-		return actions.PlanRebuild(sel.index), ""
+		return actions.PlanRebuild(sel.index, s.Server.InRecovery), ""
 	}
 }
 

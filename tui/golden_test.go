@@ -10,6 +10,8 @@ import (
 
 	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/exp/golden"
+
+	"github.com/pgmedic/pgmedic/inspect"
 )
 
 var goldenSizes = [][2]int{{80, 24}, {120, 40}, {200, 60}}
@@ -41,10 +43,32 @@ func TestGoldenScreens(t *testing.T) {
 	}
 }
 
+// plainRoleWarnings are what a role without pg_monitor is told.
+var plainRoleWarnings = []string{
+	`3 backend(s) of other roles show no query or state, and whether they are client backends is inferred: ` +
+		`role "watcher" lacks pg_read_all_stats (GRANT pg_monitor TO watcher, or connect as a superuser)`,
+	`2 session(s) of other roles cannot be cancelled or terminated from here: ` +
+		`role "watcher" lacks pg_signal_backend (GRANT pg_signal_backend TO watcher, or connect as a superuser)`,
+}
+
+// What pgmedic cannot see stands above the findings, wrapped, at every
+// size.
+func TestGoldenTriageWarnings(t *testing.T) {
+	for _, size := range goldenSizes {
+		t.Run(fmt.Sprintf("%dx%d", size[0], size[1]), func(t *testing.T) {
+			s := fixture(12)
+			s.Server.User, s.Server.Role = "watcher", inspect.RolePrivileges{}
+			s.Warnings = plainRoleWarnings
+			golden.RequireEqual(t, screen(newTestModel(t, s, size[0], size[1])))
+		})
+	}
+}
+
 // No line is ever wider than the terminal, nor the frame taller, at any
 // size and in any view.
 func TestNoLineWiderThanTerminal(t *testing.T) {
 	s := fixture(40)
+	s.Warnings = plainRoleWarnings
 	for w := 60; w <= 240; w += 7 {
 		for h := 16; h <= 70; h += 9 {
 			for _, v := range views {

@@ -622,3 +622,52 @@ func TestHeaderSaysWhenTheLockGraphSlows(t *testing.T) {
 	s.LockGraphInterval, s.LockGraphReadAt = 5, fixedNow.Add(-3*time.Second)
 	mustContain(t, screen(newTestModel(t, s, 200, 40)), "lock graph every 5s at 6 waiting, read 3s ago")
 }
+
+// On a standby Triage offers no index key, and D or R say why instead of
+// asking; K still asks, since a terminate works on a standby.
+func TestStandbyOffersNoIndexActions(t *testing.T) {
+	exec := &fakeExecutor{}
+	s := fixture(3)
+	s.Server.InRecovery = true
+	m := withExecutor(t, s, exec, false)
+	frame := screen(m)
+	if strings.Contains(frame, "[D] drop") || strings.Contains(frame, "[R] rebuild") {
+		t.Errorf("a standby's Triage offers D or R:\n%s", frame)
+	}
+	mustContain(t, frame, "on the primary")
+	press(m, "4")
+	for _, k := range []string{"D", "R"} {
+		press(m, k)
+		mustContain(t, screen(m), "REFUSED:", "standby", "primary")
+		if cmd := press(m, "y"); cmd != nil || len(exec.ran) != 0 {
+			t.Fatalf("%s on a standby ran", k)
+		}
+		press(m, "esc")
+	}
+	press(m, "1", "K")
+	if m.life.stage != confirming {
+		t.Errorf("K on a standby opens no dialog:\n%s", screen(m))
+	}
+}
+
+// The snapshot's warnings are on Triage, whole where they fit; where they
+// do not, they are cut to a third of the view and say so, and the first
+// finding stays in sight. With nothing found, they still qualify
+// "nothing looks wrong".
+func TestTriageShowsWarnings(t *testing.T) {
+	s := fixture(3)
+	s.Warnings = []string{`role "watcher" lacks pg_read_all_stats`, `role "watcher" lacks pg_signal_backend`}
+	mustContain(t, screen(newTestModel(t, s, 80, 24)), `⚠ role "watcher" lacks pg_read_all_stats`,
+		`⚠ role "watcher" lacks pg_signal_backend`, "BLOCKING   pid 4101")
+
+	long := strings.Repeat("an invalid index of database x was not checked; ", 20)
+	s.Warnings = []string{long, long}
+	frame := screen(newTestModel(t, s, 80, 24))
+	mustContain(t, frame, "⚠ an invalid index", " …", "BLOCKING   pid 4101")
+	if n := strings.Count(frame, "an invalid index"); n > 16 {
+		t.Errorf("the warnings take the view:\n%s", frame)
+	}
+
+	empty := &inspect.Snapshot{TakenAt: fixedNow, ServerTime: fixedNow, Server: s.Server, Warnings: []string{"indexes of database \"x\" not checked"}}
+	mustContain(t, screen(newTestModel(t, empty, 80, 24)), `⚠ indexes of database "x" not checked`, "Nothing looks wrong")
+}

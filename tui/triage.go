@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -73,7 +74,7 @@ func findings(s *inspect.Snapshot, warn float64, keys *KeyMap) []finding {
 			if ix.RejectsDuplicates() != pass {
 				continue
 			}
-			out = append(out, indexFinding(ix, keys))
+			out = append(out, indexFinding(ix, keys, s.Server.InRecovery))
 		}
 	}
 	for i := range s.Builds {
@@ -132,7 +133,9 @@ func rootFinding(s *inspect.Snapshot, n *inspect.LockNode, now time.Time, keys *
 	return finding{key: pidKey(n.PID), label: label, text: text, hint: hintText, target: target{pid: n.PID}}
 }
 
-func indexFinding(ix *inspect.Index, keys *KeyMap) finding {
+// indexFinding offers no key on a standby: the fix is DDL, which only the
+// primary runs (D and R there say so when pressed).
+func indexFinding(ix *inspect.Index, keys *KeyMap, standby bool) finding {
 	label := "INVALID"
 	h := hint(keys.DropIndex) + " " + hint(keys.RebuildIndex)
 	switch ix.Status {
@@ -140,6 +143,9 @@ func indexFinding(ix *inspect.Index, keys *KeyMap) finding {
 		label, h = "BUILDING", ""
 	case inspect.IndexReindexNew, inspect.IndexReindexOld:
 		label, h = "LEFTOVER", hint(keys.DropIndex)
+	}
+	if standby && h != "" {
+		h = "on the primary"
 	}
 	text := clean(ix.QualifiedName()) + " " + kindText(ix.Status)
 	if ix.RejectsDuplicates() {
@@ -189,7 +195,17 @@ type triage struct {
 	rows  []finding
 	list  list
 	table *table
+	// notes are the snapshot's warnings, wrapped to the width: what
+	// pgmedic cannot see qualifies every finding, so they stand above
+	// them rather than in a row that truncates or scrolls away.
+	notes    []string
+	warnings []string
+	w, h     int
 }
+
+// maxNoteShare caps the notes at a third of the view: the findings stay
+// the point of it.
+const maxNoteShare = 3
 
 func newTriage() *triage {
 	return &triage{table: newTable([]column{
@@ -209,12 +225,46 @@ func (t *triage) refresh(c *common) {
 	}
 	t.list.setKeys(keys)
 	t.table.forget()
+	var warnings []string
+	if c.snap != nil {
+		warnings = c.snap.Warnings
+	}
+	if !slices.Equal(warnings, t.warnings) {
+		t.warnings = warnings
+		t.layout()
+	}
 }
 
 func (t *triage) setSize(w, h int) {
+	t.w, t.h = w, h
 	t.table.setWidth(w)
-	t.list.setHeight(h - 2)
+	t.layout()
 }
+
+// layout wraps the warnings to the width, and gives the list what is
+// left of the height.
+func (t *triage) layout() {
+	t.notes = t.notes[:0]
+	wrap := lipgloss.NewStyle().Width(max(20, t.w-2))
+	for _, w := range t.warnings {
+		for i, line := range strings.Split(wrap.Render(clean(w)), "\n") {
+			lead := "  "
+			if i == 0 {
+				lead = noteMark + " "
+			}
+			t.notes = append(t.notes, lead+strings.TrimRight(line, " "))
+		}
+	}
+	if limit := max(1, t.h/maxNoteShare); len(t.notes) > limit {
+		last, _ := cut(t.notes[limit-1], max(1, t.w-2))
+		t.notes = append(t.notes[:limit-1], last+" …")
+	}
+	t.list.setHeight(t.h - 2 - len(t.notes))
+}
+
+// noteMark begins each warning: the word is in the text, the colour only
+// repeats it.
+const noteMark = "⚠"
 
 func (t *triage) update(c *common, msg tea.KeyPressMsg) (bool, tea.Cmd) {
 	return moveList(&t.list, &c.keys, msg), nil
@@ -246,12 +296,19 @@ func (t *triage) view(c *common) string {
 
 func (t *triage) findingsView(c *common) string {
 	st := &c.styles
+	var b strings.Builder
+	for _, n := range t.notes {
+		if rest, ok := strings.CutPrefix(n, noteMark); ok {
+			n = st.Warn.Render(noteMark) + rest
+		}
+		b.WriteString(n + "\n")
+	}
 	if len(t.rows) == 0 {
 		sat := &c.snap.Saturation
-		return fmt.Sprintf("\n  %s no session is blocked, no index is invalid, no build is running,\n"+
+		fmt.Fprintf(&b, "\n  %s no session is blocked, no index is invalid, no build is running,\n"+
 			"  and the pool is at %.0f%% (%d of %d usable slots).", st.OK.Render("Nothing looks wrong:"), sat.Percent, sat.Used, sat.Usable)
+		return b.String()
 	}
-	var b strings.Builder
 	b.WriteString(t.table.header(c, -1, false))
 	t.table.window(&b, c, &t.list, 0, func(i int) ([]string, string) {
 		r := &t.rows[i]

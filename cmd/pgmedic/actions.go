@@ -105,9 +105,9 @@ func act(ctx context.Context, f *flags, kind actions.Kind, target string, stdin 
 				safetext.Line(target), snap.Server.Database)
 		}
 		if kind == actions.DropIndex {
-			plan = actions.PlanDropIndex(ix)
+			plan = actions.PlanDropIndex(ix, snap.Server.InRecovery)
 		} else {
-			plan = actions.PlanRebuild(ix)
+			plan = actions.PlanRebuild(ix, snap.Server.InRecovery)
 		}
 	}
 	guard(&plan, f)
@@ -124,7 +124,7 @@ func act(ctx context.Context, f *flags, kind actions.Kind, target string, stdin 
 		Progress: func(msg string) { fmt.Fprintln(stderr, "pgmedic:", safetext.Line(msg)) },
 	}
 	if !f.noAudit {
-		env.Audit = auditFor(f, cfg)
+		env.Audit = auditFor(f, cfg, snap.Server.SystemIdentifier)
 	}
 	switch {
 	case !plan.Allowed():

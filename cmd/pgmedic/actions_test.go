@@ -132,6 +132,29 @@ func TestSnapshotMarkdown(t *testing.T) {
 	if err := run(ctx, append([]string{"snapshot", "--format", "yaml"}, base...), &bytes.Buffer{}, &bytes.Buffer{}); err == nil {
 		t.Error("--format yaml should be a usage error")
 	}
+	// The same server reached over TCP, or through another database, is
+	// the same server: the terminate done through the socket is listed.
+	done := "DONE terminate: backend " + strconv.Itoa(inc.writer.PID) + " terminated"
+	for name, conn := range map[string][]string{
+		"over TCP":                  {"-d", inc.c.TCPConnString("shop", "", inc.c.Password)},
+		"through database postgres": {"-h", inc.c.SocketDir, "-p", strconv.Itoa(inc.c.Port), "-U", "postgres", "-d", "postgres"},
+	} {
+		out.Reset()
+		args := append([]string{"snapshot", "--format", "markdown", "--audit-log", audit}, conn...)
+		if err := run(ctx, args, &out, &bytes.Buffer{}); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if !strings.Contains(out.String(), done) {
+			t.Errorf("the summary %s lacks the terminate:\n%s", name, out.String())
+		}
+	}
+	raw, err := os.ReadFile(audit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`"system_identifier":"[0-9]+"`).Match(raw) {
+		t.Errorf("the audit records do not name the server's identity:\n%s", raw)
+	}
 }
 
 // Under --redact the plan, its printout and the audit record carry no

@@ -80,8 +80,8 @@ func TestRedactKeepsWhatRuns(t *testing.T) {
 	// when shown; the rebuild runs REINDEX by name, never the definition.
 	ix := &inspect.Index{OID: 16390, Database: "shop", Schema: "public", Table: "orders", Name: "orders_open", Live: true,
 		Status: inspect.IndexFailedAfterBuild, Definition: "CREATE INDEX orders_open ON public.orders USING btree (id) WHERE (status = 'open-secret'::text)"}
-	want = actions.PlanRebuild(ix)
-	plan = actions.PlanRebuild(ix)
+	want = actions.PlanRebuild(ix, false)
+	plan = actions.PlanRebuild(ix, false)
 	guard(&plan, &flags{redact: true})
 	out.Reset()
 	printPlan(&out, &plan)

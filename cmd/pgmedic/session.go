@@ -25,9 +25,11 @@ func openConn(ctx context.Context, f *flags) (*pgx.Conn, *pgx.ConnConfig, error)
 }
 
 // auditFor is the audit log of a connection: --audit-log, or the default
-// under $XDG_STATE_HOME. The server is host:port, never with a password.
-func auditFor(f *flags, cfg *pgx.ConnConfig) *actions.Audit {
-	a := &actions.Audit{Path: f.auditLog, Server: serverName(cfg), Database: cfg.Database, User: cfg.User}
+// under $XDG_STATE_HOME. The server is host:port, never with a password;
+// systemID is its system_identifier, which names it whatever the address
+// ("" when not known yet: each record then takes its plan's snapshot's).
+func auditFor(f *flags, cfg *pgx.ConnConfig, systemID string) *actions.Audit {
+	a := &actions.Audit{Path: f.auditLog, Server: serverName(cfg), Database: cfg.Database, User: cfg.User, SystemIdentifier: systemID}
 	if a.Path == "" {
 		a.Path = actions.DefaultAuditPath()
 	}

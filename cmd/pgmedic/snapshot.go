@@ -36,8 +36,8 @@ func runSnapshot(ctx context.Context, f *flags, stdout io.Writer) error {
 	case f.json || f.format == "json":
 		return report.JSON(stdout, snap)
 	case f.format == "markdown":
-		a := auditFor(f, cfg)
-		log, err := actions.ReadAudit(a.Path, a.Server, a.Database, time.Now().Add(-12*time.Hour))
+		a := auditFor(f, cfg, snap.Server.SystemIdentifier)
+		log, err := actions.ReadAudit(a.Path, a.Server, a.Database, a.SystemIdentifier, time.Now().Add(-12*time.Hour))
 		if err != nil {
 			return err
 		}

@@ -50,7 +50,9 @@ func runTUI(ctx context.Context, f *flags, stdout io.Writer) error {
 	if err := src.Connect(ctx); err != nil {
 		return err
 	}
-	audit := auditFor(f, cfg)
+	// No snapshot has been read yet: each record takes the identity of
+	// the snapshot its plan was made from.
+	audit := auditFor(f, cfg, "")
 	model := tui.New(src, tui.Options{Interval: f.interval, WarnPercent: f.warnAt,
 		Executor: &watch.Executor{Source: src, Audit: audit}, ReadOnly: f.readOnly, Banner: f.banner,
 		Clipboard: clipboard.FromEnviron(), Theme: theme, Redacted: f.redact})
