@@ -4,7 +4,9 @@ package watch
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"time"
@@ -29,9 +31,19 @@ type Source struct {
 	// anything else sees it: the screen, copies, plans, the audit log.
 	Redact interface{ Snapshot(*inspect.Snapshot) }
 
+	// life ends at Close. Every statement runs on a context that ends
+	// with it: quitting must not wait for a server that stopped answering.
+	life context.Context
+	end  context.CancelFunc
+
 	mu   sync.Mutex
 	conn *pgx.Conn
 	coll *inspect.Collector
+
+	// sock is conn's socket, under a lock of its own: Close shuts it while
+	// a stuck statement holds mu, which is what unsticks that statement.
+	sockMu sync.Mutex
+	sock   net.Conn
 
 	otherAt      time.Time
 	otherIndexes []inspect.Index
@@ -46,7 +58,23 @@ func New(cfg *pgx.ConnConfig, allDatabases bool) *Source {
 		host = "socket " + host
 	}
 	target := fmt.Sprintf("%s@%s:%d/%s", cfg.User, host, cfg.Port, cfg.Database)
-	return &Source{cfg: cfg, target: target, allDatabases: allDatabases}
+	life, end := context.WithCancel(context.Background())
+	return &Source{cfg: cfg, target: target, allDatabases: allDatabases, life: life, end: end}
+}
+
+// errClosed is what a statement cut off by Close returns.
+var errClosed = errors.New("pgmedic is quitting")
+
+// closeWait bounds how long Close waits for a statement in flight to give
+// way before it shuts the socket instead: a cancelled statement on a
+// healthy server returns in milliseconds, one on a stopped server never.
+const closeWait = 300 * time.Millisecond
+
+// bound ties ctx to the source's life.
+func (s *Source) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	stop := context.AfterFunc(s.life, func() { cancel(errClosed) })
+	return ctx, func() { stop(); cancel(nil) }
 }
 
 // Target is user@host:port/database, for the header. The password is not
@@ -57,12 +85,17 @@ func (s *Source) Target() string { return s.target }
 // Connect opens the connection now, so that a failure at start-up is
 // reported before the screen takes over.
 func (s *Source) Connect(ctx context.Context) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.connect(ctx)
 }
 
 func (s *Source) connect(ctx context.Context) error {
+	if s.life.Err() != nil {
+		return errClosed
+	}
 	if s.conn != nil && !s.conn.IsClosed() {
 		return nil
 	}
@@ -76,6 +109,9 @@ func (s *Source) connect(ctx context.Context) error {
 		return err
 	}
 	s.conn, s.coll = conn, coll
+	s.sockMu.Lock()
+	s.sock = conn.PgConn().Conn()
+	s.sockMu.Unlock()
 	return nil
 }
 
@@ -92,6 +128,8 @@ func (s *Source) fullSnapshot(ctx context.Context) (*inspect.Snapshot, error) {
 }
 
 func (s *Source) snapshot(ctx context.Context, all bool) (*inspect.Snapshot, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.connect(ctx); err != nil {
@@ -142,6 +180,8 @@ func (s *Source) addOtherDatabases(ctx context.Context, snap *inspect.Snapshot) 
 // connection, between refreshes; the TUI asks only while a detail pane is
 // open.
 func (s *Source) Locks(ctx context.Context, pid int) ([]inspect.Lock, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.connect(ctx); err != nil {
@@ -157,12 +197,46 @@ func (s *Source) Locks(ctx context.Context, pid int) ([]inspect.Lock, error) {
 	return locks, nil
 }
 
-// Close ends the connection.
+// Close ends the connection without waiting on the server: a statement in
+// flight is cancelled, and if it has not given way within closeWait (the
+// server stopped answering), the socket is shut under it, with no
+// Terminate. Nothing is opened after Close.
 func (s *Source) Close() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.conn != nil {
-		s.conn.Close(context.Background())
-		s.conn = nil
+	s.end()
+	got := make(chan struct{})
+	go func() {
+		s.mu.Lock()
+		close(got)
+	}()
+	select {
+	case <-got:
+		defer s.mu.Unlock()
+		s.closeConn()
+	case <-time.After(closeWait):
+		s.sockMu.Lock()
+		if s.sock != nil {
+			_ = s.sock.Close() // the only way left to stop the stuck read
+		}
+		s.sockMu.Unlock()
+		go func() {
+			<-got
+			defer s.mu.Unlock()
+			s.closeConn()
+		}()
 	}
+}
+
+// closeConn says goodbye to the server, bounded by closeWait: a
+// Terminate cannot be written when the network stalls.
+func (s *Source) closeConn() {
+	if s.conn == nil {
+		return
+	}
+	s.sockMu.Lock()
+	if s.sock != nil {
+		_ = s.sock.SetDeadline(time.Now().Add(closeWait))
+	}
+	s.sockMu.Unlock()
+	_ = s.conn.Close(context.Background())
+	s.conn = nil
 }
