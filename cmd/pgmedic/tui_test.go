@@ -167,3 +167,34 @@ func TestNoColorEndToEnd(t *testing.T) {
 		t.Errorf("the selected row should still be in reverse video:\n%q", raw)
 	}
 }
+
+// ctrl+z suspends pgmedic as it does any full-screen program: the shell's
+// screen and prompt come back; fg brings pgmedic's screen back, drawn.
+func TestSuspendEndToEnd(t *testing.T) {
+	c := pgcluster.StartForTest(t, pgcluster.Options{})
+	bin := buildBinary(t)
+	s := startTmux(t, 100, 30, "env PS1='shell$ ' bash --norc --noprofile -i")
+	s.waitFor("shell$")
+	// Alone on the line: after a list, bash would run the rest of it as
+	// soon as pgmedic stopped.
+	s.keys(fmt.Sprintf("%s -h %s -p %d -U postgres postgres", bin, c.SocketDir, c.Port), "Enter")
+	s.waitFor("● live", "POOL")
+	s.keys("C-z")
+	screen := s.waitFor("Stopped", "shell$ ")
+	if strings.Contains(screen, "POOL") {
+		t.Errorf("the shell's screen did not come back on ctrl+z:\n%s", screen)
+	}
+	s.keys("echo still-here", "Enter")
+	s.waitFor("\nstill-here")
+	s.keys("fg", "Enter")
+	s.waitFor("● live", "POOL")
+	s.keys("q")
+	for deadline := time.Now().Add(15 * time.Second); strings.Contains(s.screen(), "POOL"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("q did not leave pgmedic after fg:\n%s", s.screen())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	s.keys("echo pgmedic exited with $?", "Enter")
+	s.waitFor("pgmedic exited with 0")
+}
