@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/colorprofile"
 	"golang.org/x/term"
@@ -183,6 +184,9 @@ func program(m tea.Model, scr *terminal.Screen, in io.Reader, width, height int,
 	), d
 }
 
+// suspendKey is the keymap's, read once: drawn sees keys before the model.
+var suspendKey = DefaultKeyMap().Suspend
+
 // drawn runs the model and draws its frame after every update.
 type drawn struct {
 	m        tea.Model
@@ -228,7 +232,7 @@ func (d *drawn) update(msg tea.Msg) (cmd tea.Cmd) {
 	defer d.catch(&cmd)
 	switch m := msg.(type) {
 	case tea.KeyPressMsg:
-		if m.String() == "ctrl+z" && d.release != nil {
+		if d.release != nil && key.Matches(m, suspendKey) {
 			return tea.Suspend
 		}
 	case tea.SuspendMsg:
