@@ -150,7 +150,9 @@ func (m *Model) healthLine() string {
 	case m.lastErr != nil:
 		retry := "retrying now"
 		if !m.inFlight {
-			retry = "retry in " + human.Duration(max(0, m.retryAt.Sub(now)))
+			// Pausing and resuming fetches at once: say so, for the
+			// moment the server is known to be back.
+			retry = "retry in " + human.Duration(max(0, m.retryAt.Sub(now))) + " (space twice: now)"
 		}
 		if m.paused {
 			retry = "paused"

@@ -15,6 +15,9 @@ type KeyMap struct {
 	Filter, Sort, Order, Group    key.Binding
 	Pause, Faster, Slower         key.Binding
 	Copy, CopySummary, Help, Quit key.Binding
+	// Suspend is handled where the terminal is (Run), not by the model;
+	// it is here for the help and the README.
+	Suspend key.Binding
 
 	Cancel, Terminate, DropIndex, RebuildIndex key.Binding
 }
@@ -56,6 +59,7 @@ func DefaultKeyMap() KeyMap {
 		CopySummary: key.NewBinding(key.WithKeys("ctrl+y"), key.WithHelp("ctrl+y", "copy incident summary (Markdown); in a dialog, its SQL")),
 		Help:        key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
 		Quit:        key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
+		Suspend:     key.NewBinding(key.WithKeys("ctrl+z"), key.WithHelp("ctrl+z", "suspend (fg resumes)")),
 
 		Cancel:       key.NewBinding(key.WithKeys("C"), key.WithHelp("C", "cancel query")),
 		Terminate:    key.NewBinding(key.WithKeys("K"), key.WithHelp("K", "terminate backend")),
@@ -74,7 +78,7 @@ func (k KeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Triage, k.Connections, k.Locks, k.Indexes, k.Log, k.NextView, k.PrevView},
 		{k.Up, k.Down, k.Top, k.Bottom, k.PageUp, k.PageDown, k.Details, k.Back},
-		{k.Filter, k.Sort, k.Order, k.Group, k.Pause, k.Faster, k.Slower, k.Copy, k.CopySummary, k.Help, k.Quit},
+		{k.Filter, k.Sort, k.Order, k.Group, k.Pause, k.Faster, k.Slower, k.Copy, k.CopySummary, k.Help, k.Quit, k.Suspend},
 		{k.Cancel, k.Terminate, k.DropIndex, k.RebuildIndex},
 	}
 }

@@ -77,7 +77,9 @@ const (
 const (
 	minInterval = 250 * time.Millisecond
 	maxInterval = time.Minute
-	maxBackoff  = 30 * time.Second
+	// maxBackoff is low: a server back from an outage is found within
+	// seconds, not after a countdown on stale data.
+	maxBackoff = 5 * time.Second
 )
 
 // common is the shared, read-mostly state every pane sees.
@@ -296,10 +298,16 @@ func untilBeat(beat, now time.Time, interval time.Duration) time.Duration {
 	return d
 }
 
-// backoff is the wait before retrying after n consecutive failures.
+// backoff is the wait before retrying after n consecutive failures:
+// 1s, 2s, then maxBackoff.
 func backoff(n int) time.Duration {
-	d := time.Second << min(n-1, 5)
-	return min(d, maxBackoff)
+	switch n {
+	case 0, 1:
+		return time.Second
+	case 2:
+		return 2 * time.Second
+	}
+	return maxBackoff
 }
 
 // Update handles every message.

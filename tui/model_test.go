@@ -261,9 +261,9 @@ func TestDisconnectKeepsDataStale(t *testing.T) {
 		t.Fatal("a failure must schedule a retry")
 	}
 	frame := screen(m)
-	mustContain(t, frame, "DISCONNECTED", "STALE data 42s old", "lost the connection", "pid 4101")
-	if backoff(1) != time.Second || backoff(3) != 4*time.Second || backoff(20) != maxBackoff {
-		t.Errorf("backoff 1s, 2s, 4s ... capped at %v: got %v %v %v", maxBackoff, backoff(1), backoff(3), backoff(20))
+	mustContain(t, frame, "DISCONNECTED", "STALE data 42s old", "lost the connection", "pid 4101", "retry in 1s (space twice: now)")
+	if backoff(1) != time.Second || backoff(2) != 2*time.Second || backoff(3) != 5*time.Second || backoff(20) != 5*time.Second {
+		t.Errorf("backoff 1s, 2s, 5s, 5s ...: got %v %v %v %v", backoff(1), backoff(2), backoff(3), backoff(20))
 	}
 	m.Update(snapshotMsg{gen: m.gen, err: errGone})
 	if m.failures != 2 || !m.retryAt.Equal(later.Add(2*time.Second)) {

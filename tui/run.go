@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/colorprofile"
 	"golang.org/x/term"
@@ -30,13 +32,15 @@ import (
 func Run(ctx context.Context, m *Model, in, out *os.File, profile *colorprofile.Profile) error {
 	// Keys come raw from a terminal; from anything else (a pipe, in a
 	// script) they are read as they come, as Bubble Tea did.
-	restore := func() {}
+	restore, cooked, raw := func() {}, func() error { return nil }, func() error { return nil }
 	if term.IsTerminal(int(in.Fd())) {
 		state, err := term.MakeRaw(int(in.Fd()))
 		if err != nil {
 			return fmt.Errorf("could not put the terminal in raw mode: %w", err)
 		}
-		restore = sync.OnceFunc(func() { _ = term.Restore(int(in.Fd()), state) }) // nothing better to do at exit
+		cooked = func() error { return term.Restore(int(in.Fd()), state) }
+		raw = func() error { _, err := term.MakeRaw(int(in.Fd())); return err }
+		restore = sync.OnceFunc(func() { _ = cooked() }) // nothing better to do at exit
 		defer restore()
 	}
 	width, height, err := term.GetSize(int(out.Fd()))
@@ -50,6 +54,23 @@ func Run(ctx context.Context, m *Model, in, out *os.File, profile *colorprofile.
 	}
 	scr := terminal.New(out, prof)
 	p, d := program(m, scr, in, width, height, prof, env)
+	// ctrl+z: Bubble Tea stops reading keys and stops the process, but
+	// without its renderer it leaves the terminal as it is; the screen and
+	// the raw mode are pgmedic's to give back and take again.
+	d.release = func() error {
+		err := scr.Close()
+		return errors.Join(err, cooked())
+	}
+	d.retake = func() (int, int, error) {
+		if err := raw(); err != nil {
+			return 0, 0, err
+		}
+		w, h, err := term.GetSize(int(out.Fd()))
+		if err != nil {
+			return 0, 0, err
+		}
+		return w, h, scr.Open(w, h)
+	}
 	defer m.abandon() // should the program end with an action still running
 
 	// Refreshes are woken by a timer of their own (see internal/beat).
@@ -163,12 +184,21 @@ func program(m tea.Model, scr *terminal.Screen, in io.Reader, width, height int,
 	), d
 }
 
+// suspendKey is the keymap's, read once: drawn sees keys before the model.
+var suspendKey = DefaultKeyMap().Suspend
+
 // drawn runs the model and draws its frame after every update.
 type drawn struct {
 	m        tea.Model
 	scr      *terminal.Screen
 	err      error
 	panicked *caught
+
+	// release gives the terminal back before the process stops on ctrl+z,
+	// retake takes it again on SIGCONT and returns its size; nil where
+	// there is no terminal (tests), and ctrl+z is then an ordinary key.
+	release func() error
+	retake  func() (width, height int, err error)
 }
 
 // caught is a panic in the model or one of its commands, kept for show
@@ -200,6 +230,25 @@ func (d *drawn) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 
 func (d *drawn) update(msg tea.Msg) (cmd tea.Cmd) {
 	defer d.catch(&cmd)
+	switch m := msg.(type) {
+	case tea.KeyPressMsg:
+		if d.release != nil && key.Matches(m, suspendKey) {
+			return tea.Suspend
+		}
+	case tea.SuspendMsg:
+		return nil // the process was stopped and has resumed; ResumeMsg follows
+	case tea.ResumeMsg:
+		if d.retake == nil {
+			return nil
+		}
+		w, h, err := d.retake()
+		if err != nil {
+			return d.lost(err)
+		}
+		// The size may have changed while stopped; the frame is drawn
+		// whole either way, the screen having been opened afresh.
+		msg = tea.WindowSizeMsg{Width: w, Height: h}
+	}
 	if size, ok := msg.(tea.WindowSizeMsg); ok {
 		d.scr.Resize(size.Width, size.Height)
 	}
@@ -265,6 +314,17 @@ func (d *drawn) View() tea.View { return tea.View{} }
 // background-colour query) to the screen at once, in order with the
 // frames, instead of leaving them to Bubble Tea's next tick.
 func (d *drawn) filter(_ tea.Model, msg tea.Msg) tea.Msg {
+	if _, ok := msg.(tea.SuspendMsg); ok && d.release != nil {
+		// Here, on the event loop, just before Bubble Tea stops the
+		// process: no frame can be drawn in between.
+		if err := d.release(); err != nil {
+			if cmd := d.lost(err); cmd != nil {
+				return cmd()
+			}
+			return nil
+		}
+		return msg
+	}
 	if raw, ok := msg.(tea.RawMsg); ok {
 		if _, err := d.scr.WriteString(fmt.Sprint(raw.Msg)); err != nil {
 			if cmd := d.lost(err); cmd != nil {

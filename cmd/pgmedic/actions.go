@@ -37,10 +37,19 @@ var actionCommands = map[string]actions.Kind{
 // GID`: print the plan, ask (or require --yes without a terminal), run it
 // with the guard rails, and exit 0 only when the effect was verified. A
 // signal cancels it; it then exits 128+signal, saying so.
-func runAction(ctx context.Context, f *flags, kind actions.Kind, target string, stdin io.Reader, stdout, stderr io.Writer) error {
+func runAction(ctx context.Context, f *flags, command, target string, stdin io.Reader, stdout, stderr io.Writer) error {
+	kind := actionCommands[command]
 	ctx, intr := cancelOnSignals(ctx, stderr)
 	defer intr.stop()
-	err := act(ctx, f, kind, target, stdin, stdout, stderr)
+	// A cancelled DDL cleans up after itself on its connection: it keeps
+	// the pgx handler's longer wait before its socket is shut.
+	grace := interruptGrace
+	if kind == actions.DropIndex || kind == actions.Rebuild {
+		grace = 0
+	}
+	d := newDeadline(ctx, f.limit(command), grace)
+	defer d.stop()
+	err := d.explain(act(d.ctx, f, kind, target, d, stdin, stdout, stderr))
 	if err == nil || ctx.Err() == nil {
 		return err // done and verified, even if a signal came after
 	}
@@ -53,7 +62,7 @@ func runAction(ctx context.Context, f *flags, kind actions.Kind, target string, 
 	return &exitError{code: code, err: fmt.Errorf("interrupted by %s: %w", name, err)}
 }
 
-func act(ctx context.Context, f *flags, kind actions.Kind, target string, stdin io.Reader, stdout, stderr io.Writer) error {
+func act(ctx context.Context, f *flags, kind actions.Kind, target string, d *deadline, stdin io.Reader, stdout, stderr io.Writer) error {
 	// An action that cannot be recorded is refused before anything is
 	// read or planned, rather than found out after it ran; a dry run
 	// changes nothing, so it only warns.
@@ -75,11 +84,12 @@ func act(ctx context.Context, f *flags, kind actions.Kind, target string, stdin 
 		auditLine = fmt.Sprintf("audit: %v: a real run would be refused; pass --no-audit to run without an audit record", auditErr)
 	}
 
-	conn, cfg, err := openConn(ctx, f)
+	conn, cfg, err := openConn(ctx, f, d)
 	if err != nil {
 		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
+	d.waitingFor(fmt.Sprintf("the server to answer the statements that plan the %s (it accepted the connection, then stopped answering)", kind))
 	coll, err := inspect.NewCollector(ctx, conn)
 	if err != nil {
 		return err
@@ -145,7 +155,9 @@ func act(ctx context.Context, f *flags, kind actions.Kind, target string, stdin 
 		}
 		return nil
 	case !f.yes:
+		d.pause() // the user's time to read the plan is not the server's
 		ok, err := confirm(ctx, stdin, stdout)
+		d.resume()
 		if err != nil {
 			return err
 		}
@@ -157,6 +169,7 @@ func act(ctx context.Context, f *flags, kind actions.Kind, target string, stdin 
 	// A pid the user read some time ago may belong to another session
 	// now: say exactly which one is about to be hit.
 	fmt.Fprintln(stdout, safetext.Line(describeTarget(&plan, f.expect)))
+	d.waitingFor(fmt.Sprintf("the server to carry out the %s and show its effect", kind))
 	r := actions.Run(ctx, env, plan, snap)
 	fmt.Fprintln(stdout, safetext.Line(r.Describe()))
 	fmt.Fprintln(stdout, safetext.Line(auditLine))

@@ -78,6 +78,12 @@ Options:
                            $XDG_STATE_HOME/pgmedic/audit.jsonl); an action
                            whose log cannot be written is refused
       --no-audit           actions: run without an audit record
+      --timeout=30s        snapshot and actions: give up after this long, saying
+                           what pgmedic was waiting for, even when the server
+                           or the network stopped answering altogether;
+                           drop-index and rebuild-index default to 12h, as a
+                           concurrent build of a big index can take hours;
+                           0 waits for ever
       --help               show this help
 
 Examples:
@@ -166,6 +172,19 @@ type flags struct {
 	redact       bool
 	expect       string
 	noAudit      bool
+	timeout      time.Duration
+	timeoutSet   bool
+}
+
+// limit is the --timeout of command, or its default.
+func (f *flags) limit(command string) time.Duration {
+	switch {
+	case f.timeoutSet:
+		return f.timeout
+	case command == "drop-index" || command == "rebuild-index":
+		return defaultDDLTimeout
+	}
+	return defaultTimeout
 }
 
 func parseFlags(args []string) (*flags, []string, error) {
@@ -195,8 +214,13 @@ func parseFlags(args []string) (*flags, []string, error) {
 	fs.BoolVar(&f.redact, "redact", false, "")
 	fs.StringVar(&f.expect, "expect", "", "")
 	fs.BoolVar(&f.noAudit, "no-audit", false, "")
+	fs.DurationVar(&f.timeout, "timeout", 0, "")
 	if err := fs.Parse(args); err != nil {
 		return nil, nil, usageError("%v", err)
+	}
+	f.timeoutSet = fs.Changed("timeout")
+	if f.timeout < 0 {
+		return nil, nil, usageError("--timeout cannot be negative (0 waits for ever)")
 	}
 	return f, fs.Args(), nil
 }
@@ -310,7 +334,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "snapshot":
 		return runSnapshot(ctx, f, stdout)
 	case "cancel", "terminate", "drop-index", "rebuild-index", "rollback-prepared":
-		return runAction(ctx, f, actionCommands[c.name], c.target, os.Stdin, stdout, stderr)
+		return runAction(ctx, f, c.name, c.target, os.Stdin, stdout, stderr)
 	case "demo":
 		return runDemo(ctx, f, stdout, stderr)
 	case "version":

@@ -11,18 +11,28 @@ import (
 )
 
 // openConn parses the connection flags and opens pgmedic's one
-// connection; the caller closes it.
-func openConn(ctx context.Context, f *flags) (*pgx.Conn, *pgx.ConnConfig, error) {
+// connection; the caller closes it. d shuts it, and every other
+// connection made from the returned configuration, when its limit passes.
+func openConn(ctx context.Context, f *flags, d *deadline) (*pgx.Conn, *pgx.ConnConfig, error) {
 	cfg, err := connect.Config(f.conn)
 	if err != nil {
 		return nil, nil, err
 	}
+	d.track(cfg)
 	conn, err := connect.Open(ctx, cfg)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, d.explain(err)
+	}
+	if connected != nil {
+		connected(conn)
 	}
 	return conn, cfg, nil
 }
+
+// connected, when set, is called with each connection openConn opens:
+// tests freeze its backend there, as a server that stops answering right
+// after it accepted pgmedic would.
+var connected func(*pgx.Conn)
 
 // auditFor is the audit log of a connection: --audit-log, or the default
 // under $XDG_STATE_HOME. The server is host:port, never with a password;

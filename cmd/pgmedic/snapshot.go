@@ -19,15 +19,19 @@ import (
 const rateInterval = time.Second
 
 func runSnapshot(ctx context.Context, f *flags, stdout io.Writer) error {
-	conn, cfg, err := openConn(ctx, f)
+	d := newDeadline(ctx, f.limit("snapshot"), interruptGrace)
+	defer d.stop()
+	ctx = d.ctx
+	conn, cfg, err := openConn(ctx, f, d)
 	if err != nil {
 		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 
+	d.waitingFor("the server to answer the snapshot's statements (it accepted the connection, then stopped answering)")
 	snap, err := takeSnapshot(ctx, conn, cfg, f.allDatabases)
 	if err != nil {
-		return connect.ExplainRead(err)
+		return d.explain(connect.ExplainRead(err))
 	}
 	if f.redact {
 		redact.New().Snapshot(snap)

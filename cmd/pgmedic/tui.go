@@ -47,7 +47,13 @@ func runTUI(ctx context.Context, f *flags, stdout io.Writer) error {
 		src.Redact = redact.New()
 	}
 	defer src.Close()
-	if err := src.Connect(ctx); err != nil {
+	// Bounded like the snapshot command: a server that accepts the
+	// connection and then stops answering must not leave the start-up
+	// waiting with no screen to say so.
+	start, cancel := context.WithTimeout(ctx, defaultTimeout)
+	err = src.Connect(start)
+	cancel()
+	if err != nil {
 		return err
 	}
 	// No snapshot has been read yet: each record takes the identity of

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -8,8 +9,11 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/pgmedic/pgmedic/internal/pgcluster"
 )
@@ -165,5 +169,70 @@ func TestNoColorEndToEnd(t *testing.T) {
 	}
 	if !strings.Contains(raw, "\x1b[7m") && !strings.Contains(raw, ";7m") && !strings.Contains(raw, "[1;7m") {
 		t.Errorf("the selected row should still be in reverse video:\n%q", raw)
+	}
+}
+
+// ctrl+z suspends pgmedic as it does any full-screen program: the shell's
+// screen and prompt come back; fg brings pgmedic's screen back, drawn.
+func TestSuspendEndToEnd(t *testing.T) {
+	c := pgcluster.StartForTest(t, pgcluster.Options{})
+	bin := buildBinary(t)
+	s := startTmux(t, 100, 30, "env PS1='shell$ ' bash --norc --noprofile -i")
+	s.waitFor("shell$")
+	// Alone on the line: after a list, bash would run the rest of it as
+	// soon as pgmedic stopped.
+	s.keys(fmt.Sprintf("%s -h %s -p %d -U postgres postgres", bin, c.SocketDir, c.Port), "Enter")
+	s.waitFor("● live", "POOL")
+	s.keys("C-z")
+	screen := s.waitFor("Stopped", "shell$ ")
+	if strings.Contains(screen, "POOL") {
+		t.Errorf("the shell's screen did not come back on ctrl+z:\n%s", screen)
+	}
+	s.keys("echo still-here", "Enter")
+	s.waitFor("\nstill-here")
+	s.keys("fg", "Enter")
+	s.waitFor("● live", "POOL")
+	s.keys("q")
+	for deadline := time.Now().Add(15 * time.Second); strings.Contains(s.screen(), "POOL"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("q did not leave pgmedic after fg:\n%s", s.screen())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	s.keys("echo pgmedic exited with $?", "Enter")
+	s.waitFor("pgmedic exited with 0")
+}
+
+// q leaves at once while a refresh waits on a server that stopped
+// answering (pgmedic's backend stopped with SIGSTOP): neither the
+// refresh nor closing the connection waits for the server.
+func TestQuitWithAStoppedBackend(t *testing.T) {
+	c := pgcluster.StartForTest(t, pgcluster.Options{})
+	bin := buildBinary(t)
+	s := startTmux(t, 100, 30, fmt.Sprintf("%s -h %s -p %d -U postgres postgres; echo pgmedic exited with $?; sleep 60",
+		bin, c.SocketDir, c.Port))
+	s.waitFor("● live", "POOL")
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, c.ConnString("postgres", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	var pid int
+	if err := admin.QueryRow(ctx, `SELECT pid FROM pg_stat_activity WHERE application_name = 'pgmedic'`).Scan(&pid); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Kill(pid, syscall.SIGCONT)
+	s.waitFor("refresh taking")
+	s.keys("q")
+	// The refresh is bounded at 15s and the pgx handler's wait 5s more:
+	// an exit before both could have run out is one that did not wait.
+	start := time.Now()
+	s.waitFor("pgmedic exited with 0")
+	if waited := time.Since(start); waited >= 15*time.Second {
+		t.Errorf("q took %s with the backend stopped", waited)
 	}
 }
