@@ -41,7 +41,8 @@ func lockTag(alias string) string {
 //     keeps them from its previous snapshot. Every statement and every
 //     state transition updates state_change, and the tick statement reads
 //     that clock before this one reads pg_stat_activity, so a later change
-//     is never missed; wait events are not covered, so they always come.
+//     is never missed. Wait events are not covered, so every row that
+//     is sent carries them; a quiet row ($7, below) is not sent at all.
 //   - ORDER BY pid: sorting 600 short rows costs the server a few
 //     microseconds, and the client, which keeps backends sorted by pid,
 //     then meets each row's previous self by walking both lists once
