@@ -19,6 +19,7 @@ import (
 	"github.com/pgmedic/pgmedic/actions"
 	"github.com/pgmedic/pgmedic/inspect"
 	"github.com/pgmedic/pgmedic/internal/pgcluster"
+	"github.com/pgmedic/pgmedic/internal/pgcluster/pgtest"
 	"github.com/pgmedic/pgmedic/internal/redact"
 	"github.com/pgmedic/pgmedic/internal/scenario"
 )
@@ -28,7 +29,7 @@ import (
 // statements that ignore a cancel, backends that are stopped, and a
 // rebuild cancelled half way.
 func TestHostile(t *testing.T) {
-	l := &lab{c: pgcluster.StartForTest(t, pgcluster.Options{})}
+	l := &lab{c: pgtest.Start(t, pgcluster.Options{})}
 	ctx := context.Background()
 
 	t.Run("a rebuild never lets a duplicate in, with writers running", func(t *testing.T) {

@@ -21,6 +21,7 @@ import (
 	"github.com/pgmedic/pgmedic/actions"
 	"github.com/pgmedic/pgmedic/internal/connect"
 	"github.com/pgmedic/pgmedic/internal/pgcluster"
+	"github.com/pgmedic/pgmedic/internal/pgcluster/pgtest"
 	"github.com/pgmedic/pgmedic/internal/scenario"
 )
 
@@ -161,7 +162,7 @@ func TestRedactedAuditLog(t *testing.T) {
 func stageSessions(t *testing.T, app string, n int) (*pgcluster.Cluster, *scenario.Stage, []*scenario.Session) {
 	t.Helper()
 	ctx := context.Background()
-	c := pgcluster.StartForTest(t, pgcluster.Options{})
+	c := pgtest.Start(t, pgcluster.Options{})
 	if err := c.Exec(ctx, "postgres", "CREATE DATABASE shop"); err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pgmedic/pgmedic/internal/pgcluster"
+	"github.com/pgmedic/pgmedic/internal/pgcluster/pgtest"
 )
 
 // tmuxSession drives the real binary in a private tmux server.
@@ -149,7 +150,7 @@ func TestTUIEndToEnd(t *testing.T) {
 // NO_COLOR: the real screen carries no colour sequence at all, and still
 // its selection and states (reverse video, words).
 func TestNoColorEndToEnd(t *testing.T) {
-	c := pgcluster.StartForTest(t, pgcluster.Options{})
+	c := pgtest.Start(t, pgcluster.Options{})
 	bin := buildBinary(t)
 	s := startTmux(t, 100, 30, fmt.Sprintf("env NO_COLOR=1 %s -h %s -p %d -U postgres postgres; sleep 60", bin, c.SocketDir, c.Port))
 	s.waitFor("● live", "POOL")

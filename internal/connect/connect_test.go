@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pgmedic/pgmedic/internal/pgcluster"
+	"github.com/pgmedic/pgmedic/internal/pgcluster/pgtest"
 )
 
 // cleanEnv removes every PG* variable for the duration of the test and
@@ -374,7 +375,7 @@ func TestMalformedConnString(t *testing.T) {
 func TestServer(t *testing.T) {
 	cleanEnv(t)
 	ctx := testContext(t)
-	c := pgcluster.StartForTest(t, pgcluster.Options{})
+	c := pgtest.Start(t, pgcluster.Options{})
 	port := strconv.Itoa(c.Port)
 	mustExec(t, ctx, c, "",
 		"CREATE ROLE reader LOGIN",
@@ -675,7 +676,7 @@ func TestTooManyClients(t *testing.T) {
 	cleanEnv(t)
 	ctx := testContext(t)
 	const maxConnections, reserved = 8, 3
-	c := pgcluster.StartForTest(t, pgcluster.Options{Settings: map[string]string{
+	c := pgtest.Start(t, pgcluster.Options{Settings: map[string]string{
 		"max_connections":                strconv.Itoa(maxConnections),
 		"superuser_reserved_connections": strconv.Itoa(reserved),
 	}})

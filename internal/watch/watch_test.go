@@ -9,12 +9,13 @@ import (
 
 	"github.com/pgmedic/pgmedic/internal/connect"
 	"github.com/pgmedic/pgmedic/internal/pgcluster"
+	"github.com/pgmedic/pgmedic/internal/pgcluster/pgtest"
 )
 
 // A disconnect is reported in words, and the next refresh reconnects:
 // pgmedic keeps running through it.
 func TestReconnectAfterTermination(t *testing.T) {
-	c := pgcluster.StartForTest(t, pgcluster.Options{})
+	c := pgtest.Start(t, pgcluster.Options{})
 	ctx := context.Background()
 	cfg, err := connect.Config(connect.Options{DBName: c.ConnString("postgres", "")})
 	if err != nil {
