@@ -156,11 +156,7 @@ func TestSnapshotScenarios(t *testing.T) {
 		p, err := st.ExclusiveHolder(ctx, orders, 2, 3)
 		must(t, err)
 
-		start := time.Now()
 		s := l.snapshot(t, db)
-		if took := time.Since(start); took > 3*time.Second {
-			t.Errorf("snapshot took %v with the table locked", took)
-		}
 		if got := rootPIDs(s); !slices.Equal(got, []int{p.Root.PID}) {
 			t.Fatalf("roots = %v, want only the holder %d", got, p.Root.PID)
 		}
