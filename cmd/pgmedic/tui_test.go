@@ -53,7 +53,7 @@ func (s *tmuxSession) keys(keys ...string) {
 // waitFor polls the screen until every want is on it.
 func (s *tmuxSession) waitFor(wants ...string) string {
 	s.t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(time.Minute) // a hang
 	for {
 		screen := s.screen()
 		missing := ""
@@ -104,7 +104,7 @@ func TestTUIEndToEnd(t *testing.T) {
 	s.run("set-option", "-g", "set-clipboard", "on")
 	s.keys("y")
 	s.waitFor("copied the query of pid " + root)
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(time.Minute) // a hang
 	for {
 		buf, _ := exec.Command("tmux", "-L", s.socket, "show-buffer").Output()
 		if strings.Contains(string(buf), `UPDATE "public"."users" SET v = v + 1 WHERE id = 1`) {
