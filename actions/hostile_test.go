@@ -381,7 +381,7 @@ FROM pg_class c WHERE c.oid = 'public.orders_expr'::regclass`).Scan(&p))
 			"SET parallel_tuple_cost = 0; SET min_parallel_table_scan_size = 0"))
 		leader.Go("SELECT count(*) FROM wide WHERE pg_sleep(0.005) IS NOT NULL")
 		var worker int
-		deadline := time.Now().Add(10 * time.Second)
+		deadline := time.Now().Add(time.Minute) // a hang
 		for worker == 0 && time.Now().Before(deadline) {
 			_ = b.st.Admin().QueryRow(ctx, `SELECT pid FROM pg_stat_activity WHERE backend_type = 'parallel worker' AND leader_pid = $1 LIMIT 1`,
 				leader.PID).Scan(&worker)
