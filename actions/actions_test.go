@@ -20,6 +20,7 @@ import (
 	"github.com/pgmedic/pgmedic/inspect"
 	"github.com/pgmedic/pgmedic/internal/connect"
 	"github.com/pgmedic/pgmedic/internal/pgcluster"
+	"github.com/pgmedic/pgmedic/internal/pgcluster/pgtest"
 	"github.com/pgmedic/pgmedic/internal/scenario"
 )
 
@@ -160,7 +161,7 @@ func waitDone(t *testing.T, s *scenario.Session) {
 var orders = scenario.Table{Schema: "public", Name: "orders"}
 
 func TestActions(t *testing.T) {
-	l := &lab{c: pgcluster.StartForTest(t, pgcluster.Options{})}
+	l := &lab{c: pgtest.Start(t, pgcluster.Options{})}
 	ctx := context.Background()
 
 	t.Run("terminate the idle root of a pile-up; cancel refused", func(t *testing.T) {
@@ -349,7 +350,7 @@ func TestActions(t *testing.T) {
 		ix := b.index(t, "orders_code_uq")
 		done := make(chan actions.Result, 1)
 		go func() { done <- actions.Run(ctx, b.env, actions.PlanDropIndex(ix, false), nil) }()
-		deadline := time.Now().Add(10 * time.Second)
+		deadline := time.Now().Add(time.Minute) // a hang
 		for {
 			b.mu.Lock()
 			notes := strings.Join(b.notes, "\n")

@@ -19,6 +19,7 @@ import (
 	"github.com/pgmedic/pgmedic/actions"
 	"github.com/pgmedic/pgmedic/inspect"
 	"github.com/pgmedic/pgmedic/internal/pgcluster"
+	"github.com/pgmedic/pgmedic/internal/pgcluster/pgtest"
 	"github.com/pgmedic/pgmedic/internal/redact"
 	"github.com/pgmedic/pgmedic/internal/scenario"
 )
@@ -28,7 +29,7 @@ import (
 // statements that ignore a cancel, backends that are stopped, and a
 // rebuild cancelled half way.
 func TestHostile(t *testing.T) {
-	l := &lab{c: pgcluster.StartForTest(t, pgcluster.Options{})}
+	l := &lab{c: pgtest.Start(t, pgcluster.Options{})}
 	ctx := context.Background()
 
 	t.Run("a rebuild never lets a duplicate in, with writers running", func(t *testing.T) {
@@ -380,7 +381,7 @@ FROM pg_class c WHERE c.oid = 'public.orders_expr'::regclass`).Scan(&p))
 			"SET parallel_tuple_cost = 0; SET min_parallel_table_scan_size = 0"))
 		leader.Go("SELECT count(*) FROM wide WHERE pg_sleep(0.005) IS NOT NULL")
 		var worker int
-		deadline := time.Now().Add(10 * time.Second)
+		deadline := time.Now().Add(time.Minute) // a hang
 		for worker == 0 && time.Now().Before(deadline) {
 			_ = b.st.Admin().QueryRow(ctx, `SELECT pid FROM pg_stat_activity WHERE backend_type = 'parallel worker' AND leader_pid = $1 LIMIT 1`,
 				leader.PID).Scan(&worker)

@@ -44,7 +44,8 @@ func lockTag(alias string) string {
 //     application_name ($10), which SET moves mid-statement. Equality,
 //     not "no later than the last clock": a change stamped before that
 //     clock but written after the read would otherwise be missed for good.
-//     Wait events are not covered, so they always come.
+//     Wait events are not covered, so every row that is sent carries
+//     them; a quiet row ($7, below) is not sent at all.
 //   - ORDER BY pid: sorting 600 short rows costs the server a few
 //     microseconds, and the client, which keeps backends sorted by pid,
 //     then meets each row's previous self by walking both lists once

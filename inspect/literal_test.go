@@ -10,13 +10,14 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgmedic/pgmedic/internal/pgcluster"
+	"github.com/pgmedic/pgmedic/internal/pgcluster/pgtest"
 )
 
 // serverConn is a connection to a throwaway cluster, closed with the test
 // or benchmark.
 func serverConn(t testing.TB) (context.Context, *pgx.Conn) {
 	t.Helper()
-	c := pgcluster.StartForTest(t, pgcluster.Options{})
+	c := pgtest.Start(t, pgcluster.Options{})
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, c.ConnString("", ""))
 	if err != nil {

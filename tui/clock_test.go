@@ -95,12 +95,14 @@ func TestAlarm(t *testing.T) {
 	a.rang()
 	cmd = a.wait()
 	go func() { fired <- cmd() }()
-	a.set(time.Now().Add(20*time.Millisecond), time.Now())
+	// Far enough ahead that only a stall of a second between the two
+	// calls could let it ring before it is stopped.
+	a.set(time.Now().Add(time.Second), time.Now())
 	a.set(time.Time{}, time.Now())
 	select {
 	case <-fired:
 		t.Fatal("a stopped alarm fired")
-	case <-time.After(100 * time.Millisecond):
+	case <-time.After(1500 * time.Millisecond):
 	}
 }
 

@@ -2,9 +2,11 @@ package tui
 
 import "charm.land/bubbles/v2/key"
 
-// KeyMap holds every binding. Lowercase keys only look; uppercase keys
-// change the server (and are Dangerous: read-only mode removes them in one
-// place). The `?` help and the README's key table both come from here.
+// KeyMap holds every binding. The keys that change the server are the
+// uppercase letters listed by Dangerous (G only moves the cursor); in
+// read-only mode they stay bound and say why they do nothing
+// (onActionKey). The `?` help and the README's key table both come from
+// here.
 type KeyMap struct {
 	Triage, Connections, Locks, Indexes, Log key.Binding
 	NextView, PrevView                       key.Binding
@@ -22,7 +24,8 @@ type KeyMap struct {
 	Cancel, Terminate, DropIndex, RebuildIndex key.Binding
 }
 
-// Dangerous marks bindings that change the server.
+// Dangerous lists the bindings that change the server. Nothing reads it
+// yet: read-only mode refuses these keys where they are handled.
 func (k *KeyMap) Dangerous() []*key.Binding {
 	return []*key.Binding{&k.Cancel, &k.Terminate, &k.DropIndex, &k.RebuildIndex}
 }

@@ -40,9 +40,17 @@ func TestOneFramePerRefreshInAProgram(t *testing.T) {
 			var writes, refreshes int
 			go func() {
 				defer close(done)
-				time.Sleep(500 * time.Millisecond) // the first frames, before and after the first snapshot
+				// Counted in refreshes, not seconds, so that a busy machine
+				// changes only how long it takes. A second snapshot is
+				// asked for only after the first one's frame is drawn.
+				refreshed := func(n int) {
+					for i := 0; i < 6000 && tc.src.count() < n; i++ { // a minute bounds a hang
+						time.Sleep(10 * time.Millisecond)
+					}
+				}
+				refreshed(2)
 				w0, r0 := out.count(), tc.src.count()
-				time.Sleep(2 * time.Second)
+				refreshed(r0 + 6)
 				writes, refreshes = out.count()-w0, tc.src.count()-r0
 				p.Quit()
 			}()

@@ -108,10 +108,26 @@ func (w *syncWriter) breakDown() {
 	w.mu.Unlock()
 }
 
+// firstSnapshot waits until the screen shows the first snapshot's root
+// blocker: before it, an action key has nothing to act on.
+func firstSnapshot(t *testing.T, out *syncWriter) {
+	t.Helper()
+	for range 6000 { // a minute: only a hang takes that long
+		out.mu.Lock()
+		drawn := bytes.Contains(out.buf.Bytes(), []byte("BLOCKING"))
+		out.mu.Unlock()
+		if drawn {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("no frame from the first snapshot")
+}
+
 // waitRunning waits until the executor has the action.
 func waitRunning(t *testing.T, g *gateExecutor) {
 	t.Helper()
-	for range 500 {
+	for range 6000 { // a minute: only a hang takes that long
 		if len(g.ran()) > 0 {
 			return
 		}
@@ -135,12 +151,13 @@ func TestSignalsEndTheSessionAfterTheAction(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			g := newGate(false) // it ends when the test says, cancelled or not
 			m := New(&fakeSource{snap: fixture(3)}, Options{Now: func() time.Time { return fixedNow }, Executor: g})
-			s := startSession(t, m, &syncWriter{})
+			out := &syncWriter{}
+			s := startSession(t, m, out)
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			stop := endOn(ctx, s.p, time.Minute)
 			defer stop()
-			time.Sleep(100 * time.Millisecond) // the first snapshot
+			firstSnapshot(t, out)
 			s.keys("K", "y")
 			waitRunning(t, g)
 
@@ -166,11 +183,12 @@ func TestSignalsEndTheSessionAfterTheAction(t *testing.T) {
 func TestEndOnKillsAStuckProgram(t *testing.T) {
 	g := newGate(false)
 	m := New(&fakeSource{snap: fixture(3)}, Options{Now: func() time.Time { return fixedNow }, Executor: g, StopWait: time.Hour})
-	s := startSession(t, m, &syncWriter{})
+	out := &syncWriter{}
+	s := startSession(t, m, out)
 	ctx, cancel := context.WithCancel(context.Background())
 	stop := endOn(ctx, s.p, 200*time.Millisecond)
 	defer stop()
-	time.Sleep(100 * time.Millisecond)
+	firstSnapshot(t, out)
 	s.keys("K", "y")
 	waitRunning(t, g)
 	cancel()
@@ -187,7 +205,7 @@ func TestLostTerminalWaitsForTheAction(t *testing.T) {
 	m := New(&fakeSource{snap: fixture(3)}, Options{Now: func() time.Time { return fixedNow }, Executor: g})
 	out := &syncWriter{}
 	s := startSession(t, m, out)
-	time.Sleep(100 * time.Millisecond)
+	firstSnapshot(t, out)
 	s.keys("K", "y")
 	waitRunning(t, g)
 	out.breakDown()

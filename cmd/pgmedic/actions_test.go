@@ -21,6 +21,7 @@ import (
 	"github.com/pgmedic/pgmedic/actions"
 	"github.com/pgmedic/pgmedic/internal/connect"
 	"github.com/pgmedic/pgmedic/internal/pgcluster"
+	"github.com/pgmedic/pgmedic/internal/pgcluster/pgtest"
 	"github.com/pgmedic/pgmedic/internal/scenario"
 )
 
@@ -184,7 +185,7 @@ func TestRedactedAuditLog(t *testing.T) {
 func stageSessions(t *testing.T, app string, n int) (*pgcluster.Cluster, *scenario.Stage, []*scenario.Session) {
 	t.Helper()
 	ctx := context.Background()
-	c := pgcluster.StartForTest(t, pgcluster.Options{})
+	c := pgtest.Start(t, pgcluster.Options{})
 	if err := c.Exec(ctx, "postgres", "CREATE DATABASE shop"); err != nil {
 		t.Fatal(err)
 	}
@@ -375,12 +376,24 @@ func TestAskGivesUpOnCancel(t *testing.T) {
 	defer w.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(100*time.Millisecond, cancel)
-	start := time.Now()
-	ok, err := ask(ctx, r, &bytes.Buffer{})
-	if ok || err == nil || time.Since(start) > 2*time.Second {
-		t.Errorf("ask = %v, %v after %s; want a prompt refusal soon after the cancel", ok, err, time.Since(start))
+	type answer struct {
+		ok  bool
+		err error
 	}
-	ok, err = ask(context.Background(), strings.NewReader("yes\n"), &bytes.Buffer{})
+	got := make(chan answer, 1)
+	go func() {
+		ok, err := ask(ctx, r, &bytes.Buffer{})
+		got <- answer{ok, err}
+	}()
+	select {
+	case a := <-got:
+		if a.ok || a.err == nil {
+			t.Errorf("ask = %v, %v; want a refusal after the cancel", a.ok, a.err)
+		}
+	case <-time.After(time.Minute): // a hang: nothing is ever typed
+		t.Fatal("ask still waits for an answer a minute after the cancel")
+	}
+	ok, err := ask(context.Background(), strings.NewReader("yes\n"), &bytes.Buffer{})
 	if !ok || err != nil {
 		t.Errorf("a typed yes: %v, %v", ok, err)
 	}
@@ -444,9 +457,9 @@ func TestActionInterrupted(t *testing.T) {
 		go func() { exited <- cmd.Wait() }()
 		select {
 		case err = <-exited:
-		case <-time.After(5 * time.Second):
+		case <-time.After(time.Minute): // a hang: the idle transaction never ends
 			cmd.Process.Kill()
-			t.Fatalf("%v: still running 5s after the signal", sig)
+			t.Fatalf("%v: still running a minute after the signal", sig)
 		}
 		var ee *exec.ExitError
 		if !errors.As(err, &ee) || ee.ExitCode() != 128+int(sig) {
@@ -564,12 +577,12 @@ func TestRebuildInterrupted(t *testing.T) {
 				t.Errorf("SIGKILL: %d audit records, the last %+v; want the started record alone", n, rec)
 			}
 			if version >= 140000 {
-				deadline := time.Now().Add(15 * time.Second)
+				deadline := time.Now().Add(time.Minute)
 				for reindexing() != 0 && time.Now().Before(deadline) {
 					time.Sleep(100 * time.Millisecond)
 				}
 				if r := reindexing(); r != 0 {
-					t.Errorf("SIGKILL: the orphaned REINDEX still runs 15s later, holding its lock")
+					t.Errorf("SIGKILL: the orphaned REINDEX still runs a minute later, holding its lock")
 				}
 			}
 		}

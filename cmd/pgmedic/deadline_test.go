@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgmedic/pgmedic/internal/pgcluster"
+	"github.com/pgmedic/pgmedic/internal/pgcluster/pgtest"
 )
 
 // hangBound only keeps a broken test from hanging the suite: a command
@@ -84,7 +85,7 @@ func checkTimedOut(t *testing.T, err error, waitedFor string) {
 // terminate each give up at their --timeout, saying what they waited
 // for.
 func TestTimeoutOnAStoppedBackend(t *testing.T) {
-	c := pgcluster.StartForTest(t, pgcluster.Options{})
+	c := pgtest.Start(t, pgcluster.Options{})
 	conn := []string{"-h", c.SocketDir, "-p", strconv.Itoa(c.Port), "-U", "postgres", "--timeout", "2s"}
 
 	freezeOnConnect(t)
@@ -168,7 +169,7 @@ func forwardUntilSecondReady(client, server net.Conn) {
 // Through a network that stalls after the login, the snapshot gives up
 // at its --timeout and says the server stopped answering its statements.
 func TestTimeoutThroughAStallingNetwork(t *testing.T) {
-	c := pgcluster.StartForTest(t, pgcluster.Options{})
+	c := pgtest.Start(t, pgcluster.Options{})
 	port := stallingProxy(t, c.Port)
 	dsn := fmt.Sprintf("host=127.0.0.1 port=%d user=postgres dbname=postgres sslmode=disable password='%s'", port,
 		strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(c.Password))

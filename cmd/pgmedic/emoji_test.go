@@ -9,6 +9,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/pgmedic/pgmedic/internal/pgcluster"
+	"github.com/pgmedic/pgmedic/internal/pgcluster/pgtest"
 	"github.com/pgmedic/pgmedic/internal/scenario"
 )
 
@@ -23,7 +24,7 @@ const disputedEmoji = "👩‍👩‍👧‍👦👍🏽🇩🇪❤️"
 // footer on the last, and the dialog's box stays closed.
 func TestDisputedEmojiEndToEnd(t *testing.T) {
 	ctx := context.Background()
-	c := pgcluster.StartForTest(t, pgcluster.Options{})
+	c := pgtest.Start(t, pgcluster.Options{})
 	for _, sql := range []string{"CREATE DATABASE shop", `CREATE ROLE "` + disputedEmoji + `" LOGIN`} {
 		if err := c.Exec(ctx, "postgres", sql); err != nil {
 			t.Fatal(err)

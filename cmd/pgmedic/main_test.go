@@ -15,6 +15,7 @@ import (
 
 	"github.com/pgmedic/pgmedic/internal/connect"
 	"github.com/pgmedic/pgmedic/internal/pgcluster"
+	"github.com/pgmedic/pgmedic/internal/pgcluster/pgtest"
 	"github.com/pgmedic/pgmedic/internal/scenario"
 )
 
@@ -31,7 +32,7 @@ type incident struct {
 func stageIncident(t *testing.T) *incident {
 	t.Helper()
 	ctx := context.Background()
-	c := pgcluster.StartForTest(t, pgcluster.Options{})
+	c := pgtest.Start(t, pgcluster.Options{})
 	if err := c.Exec(ctx, "postgres", "CREATE DATABASE shop"); err != nil {
 		t.Fatal(err)
 	}
@@ -250,7 +251,7 @@ func buildBinary(t *testing.T) string {
 // a user sees.
 func TestBinary(t *testing.T) {
 	bin := buildBinary(t)
-	c := pgcluster.StartForTest(t, pgcluster.Options{})
+	c := pgtest.Start(t, pgcluster.Options{})
 
 	cmd := exec.Command(bin, "snapshot")
 	cmd.Env = append(os.Environ(), "PGHOST="+c.SocketDir, "PGPORT="+strconv.Itoa(c.Port), "PGUSER=postgres", "PGDATABASE=postgres")
@@ -296,7 +297,7 @@ func TestDemoWithoutServerBinaries(t *testing.T) {
 // PostgreSQL 12 and older: a clear "not supported", not a missing column.
 // scripts/version-matrix runs this on 12; on supported servers it skips.
 func TestUnsupportedServer(t *testing.T) {
-	c := pgcluster.StartForTest(t, pgcluster.Options{})
+	c := pgtest.Start(t, pgcluster.Options{})
 	if c.Major >= 13 {
 		t.Skipf("PostgreSQL %s is supported", c.Version)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pgmedic/pgmedic/internal/pgcluster"
+	"github.com/pgmedic/pgmedic/internal/pgcluster/pgtest"
 	"github.com/pgmedic/pgmedic/internal/scenario"
 )
 
@@ -21,7 +22,7 @@ import (
 func TestActionsOnStandby(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	primary := pgcluster.StartForTest(t, pgcluster.Options{})
+	primary := pgtest.Start(t, pgcluster.Options{})
 	if err := primary.Exec(ctx, "postgres", "CREATE DATABASE shop"); err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgmedic/pgmedic/internal/pgcluster"
+	"github.com/pgmedic/pgmedic/internal/pgcluster/pgtest"
 )
 
 // tmuxSession drives the real binary in a private tmux server.
@@ -56,7 +57,7 @@ func (s *tmuxSession) keys(keys ...string) {
 // waitFor polls the screen until every want is on it.
 func (s *tmuxSession) waitFor(wants ...string) string {
 	s.t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(time.Minute) // a hang
 	for {
 		screen := s.screen()
 		missing := ""
@@ -107,7 +108,7 @@ func TestTUIEndToEnd(t *testing.T) {
 	s.run("set-option", "-g", "set-clipboard", "on")
 	s.keys("y")
 	s.waitFor("copied the query of pid " + root)
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(time.Minute) // a hang
 	for {
 		buf, _ := exec.Command("tmux", "-L", s.socket, "show-buffer").Output()
 		if strings.Contains(string(buf), `UPDATE "public"."users" SET v = v + 1 WHERE id = 1`) {
@@ -153,7 +154,7 @@ func TestTUIEndToEnd(t *testing.T) {
 // NO_COLOR: the real screen carries no colour sequence at all, and still
 // its selection and states (reverse video, words).
 func TestNoColorEndToEnd(t *testing.T) {
-	c := pgcluster.StartForTest(t, pgcluster.Options{})
+	c := pgtest.Start(t, pgcluster.Options{})
 	bin := buildBinary(t)
 	s := startTmux(t, 100, 30, fmt.Sprintf("env NO_COLOR=1 %s -h %s -p %d -U postgres postgres; sleep 60", bin, c.SocketDir, c.Port))
 	s.waitFor("● live", "POOL")
@@ -175,7 +176,7 @@ func TestNoColorEndToEnd(t *testing.T) {
 // ctrl+z suspends pgmedic as it does any full-screen program: the shell's
 // screen and prompt come back; fg brings pgmedic's screen back, drawn.
 func TestSuspendEndToEnd(t *testing.T) {
-	c := pgcluster.StartForTest(t, pgcluster.Options{})
+	c := pgtest.Start(t, pgcluster.Options{})
 	bin := buildBinary(t)
 	s := startTmux(t, 100, 30, "env PS1='shell$ ' bash --norc --noprofile -i")
 	s.waitFor("shell$")
@@ -207,7 +208,7 @@ func TestSuspendEndToEnd(t *testing.T) {
 // answering (pgmedic's backend stopped with SIGSTOP): neither the
 // refresh nor closing the connection waits for the server.
 func TestQuitWithAStoppedBackend(t *testing.T) {
-	c := pgcluster.StartForTest(t, pgcluster.Options{})
+	c := pgtest.Start(t, pgcluster.Options{})
 	bin := buildBinary(t)
 	s := startTmux(t, 100, 30, fmt.Sprintf("%s -h %s -p %d -U postgres postgres; echo pgmedic exited with $?; sleep 60",
 		bin, c.SocketDir, c.Port))

@@ -62,15 +62,17 @@ func TestGoesOffOnceWhenArmed(t *testing.T) {
 
 func TestArmReplacesAndStopCancels(t *testing.T) {
 	each(t, func(t *testing.T, tm *Timer, fired chan time.Time) {
+		// The armings that must not go off are a second ahead, so that
+		// only a stall of a second between two calls could let them.
 		start := time.Now()
-		tm.Arm(20 * time.Millisecond)
-		tm.Arm(200 * time.Millisecond) // replaces the first
-		if d := wentOff(t, fired, start); d < 200*time.Millisecond {
+		tm.Arm(time.Second)
+		tm.Arm(1500 * time.Millisecond) // replaces the first
+		if d := wentOff(t, fired, start); d < 1500*time.Millisecond {
 			t.Errorf("went off after %v: the first arming was not replaced", d)
 		}
-		tm.Arm(30 * time.Millisecond)
+		tm.Arm(time.Second)
 		tm.Stop()
-		quiet(t, fired, 150*time.Millisecond, "after Stop")
+		quiet(t, fired, 1500*time.Millisecond, "after Stop")
 	})
 }
 

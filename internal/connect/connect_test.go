@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pgmedic/pgmedic/internal/pgcluster"
+	"github.com/pgmedic/pgmedic/internal/pgcluster/pgtest"
 )
 
 // cleanEnv removes every PG* variable for the duration of the test and
@@ -374,7 +375,7 @@ func TestMalformedConnString(t *testing.T) {
 func TestServer(t *testing.T) {
 	cleanEnv(t)
 	ctx := testContext(t)
-	c := pgcluster.StartForTest(t, pgcluster.Options{})
+	c := pgtest.Start(t, pgcluster.Options{})
 	port := strconv.Itoa(c.Port)
 	mustExec(t, ctx, c, "",
 		"CREATE ROLE reader LOGIN",
@@ -430,15 +431,13 @@ func TestServer(t *testing.T) {
 			t.Fatal(err)
 		}
 		conn := open(t, ctx, socketOpts(c, "postgres", "postgres"))
-		began := time.Now()
+		if got := queryString(t, ctx, conn, "SELECT current_setting('lock_timeout')"); got != "200ms" {
+			t.Errorf("lock_timeout = %q, want 200ms", got)
+		}
 		_, err = conn.Exec(ctx, "SELECT count(*) FROM lockme")
-		took := time.Since(began)
 		var pgErr *pgconn.PgError
 		if !errors.As(err, &pgErr) || pgErr.Code != "55P03" {
 			t.Fatalf("reading a locked table: %v, want SQLSTATE 55P03 (lock_not_available)", err)
-		}
-		if took > 2*time.Second {
-			t.Errorf("the lock wait lasted %v, want about 200ms", took)
 		}
 	})
 
@@ -447,19 +446,15 @@ func TestServer(t *testing.T) {
 		pid := conn.PgConn().PID()
 		qctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 		defer cancel()
-		began := time.Now()
 		_, err := conn.Exec(qctx, "SELECT pg_sleep(30)")
-		took := time.Since(began)
-		t.Logf("pg_sleep(30) with a 200ms context: %v after %v", err, took)
 		if err == nil {
 			t.Fatal("pg_sleep(30) succeeded despite the context")
 		}
-		if took > 2*time.Second {
-			t.Errorf("the error came after %v, want well under 2s", took)
-		}
+		// The session's statement_timeout ends it with the same code: the
+		// message tells a cancel request from it.
 		var pgErr *pgconn.PgError
-		if !errors.As(err, &pgErr) || pgErr.Code != "57014" {
-			t.Errorf("error %v, want the server's query_canceled (57014)", err)
+		if !errors.As(err, &pgErr) || pgErr.Code != "57014" || !strings.Contains(pgErr.Message, "user request") {
+			t.Errorf("error %v, want the server's query_canceled (57014) due to user request", err)
 		}
 		if conn.IsClosed() {
 			t.Fatal("the connection was closed instead of the statement being cancelled")
@@ -613,10 +608,13 @@ func TestServer(t *testing.T) {
 			}
 		}()
 		lport := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-		began := time.Now()
-		e := openError(t, ctx, Options{Host: "127.0.0.1", Port: lport, User: "postgres", DBName: "connect_timeout=1 dbname=postgres"})
-		if took := time.Since(began); took > 3*time.Second {
-			t.Errorf("gave up after %v, want about 1s", took)
+		// A caller's deadline ends the wait with the same problem: only
+		// whether it is still running tells connect_timeout from it.
+		octx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		e := openError(t, octx, Options{Host: "127.0.0.1", Port: lport, User: "postgres", DBName: "connect_timeout=1 dbname=postgres"})
+		if octx.Err() != nil {
+			t.Error("gave up only at the caller's deadline: connect_timeout was not applied")
 		}
 		checkError(t, e, wantError{problem: []string{"connect timeout"}})
 	})
@@ -675,7 +673,7 @@ func TestTooManyClients(t *testing.T) {
 	cleanEnv(t)
 	ctx := testContext(t)
 	const maxConnections, reserved = 8, 3
-	c := pgcluster.StartForTest(t, pgcluster.Options{Settings: map[string]string{
+	c := pgtest.Start(t, pgcluster.Options{Settings: map[string]string{
 		"max_connections":                strconv.Itoa(maxConnections),
 		"superuser_reserved_connections": strconv.Itoa(reserved),
 	}})

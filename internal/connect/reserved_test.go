@@ -7,6 +7,7 @@ import (
 
 	"github.com/pgmedic/pgmedic/inspect"
 	"github.com/pgmedic/pgmedic/internal/pgcluster"
+	"github.com/pgmedic/pgmedic/internal/pgcluster/pgtest"
 )
 
 // PostgreSQL 16+: a monitoring role granted pg_use_reserved_connections
@@ -14,7 +15,7 @@ import (
 // slots right. scripts/version-matrix runs this on 16, 17 and 18.
 func TestReservedConnectionsRole(t *testing.T) {
 	cleanEnv(t)
-	c := pgcluster.StartForTest(t, pgcluster.Options{Settings: map[string]string{
+	c := pgtest.Start(t, pgcluster.Options{Settings: map[string]string{
 		"max_connections": "10", "superuser_reserved_connections": "2"}})
 	if c.Major < 16 {
 		t.Skipf("reserved_connections and pg_use_reserved_connections are PostgreSQL 16+; this server is %s", c.Version)

@@ -13,9 +13,10 @@ import (
 )
 
 // A short run of the whole harness: the real binary in tmux against a
-// small load. The machine-dependent numbers (CPU, RSS, milliseconds) are
-// only checked for being measured; what pgmedic sends and holds is
-// checked exactly.
+// small load. What pgmedic sends and holds is checked exactly; the
+// machine-dependent numbers (CPU, milliseconds) are not checked at all,
+// so that a busy machine cannot fail the test: they are the harness's
+// to report.
 func TestHarness(t *testing.T) {
 	required := os.Getenv("CI") != "" || os.Getenv("PGMEDIC_REQUIRE_PG") != ""
 	if _, err := exec.LookPath("tmux"); err != nil {
@@ -33,24 +34,26 @@ func TestHarness(t *testing.T) {
 	}
 	cfg := Config{
 		Load:     Load{Backends: 30, Waiting: 6, IdleInTx: 4, Active: 2, Tables: 4},
-		Duration: 3 * time.Second, Warmup: time.Second, Interval: time.Second,
+		Duration: 3 * time.Second, MinRefreshes: 4, Warmup: time.Second, Interval: time.Second,
 		Width: 120, Height: 40, PGBin: bin, Logf: t.Logf,
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute) // a hang
 	defer cancel()
 	r, err := Run(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Refreshes < 2 || r.PerRefresh != 3 {
-		t.Errorf("%d refreshes, %d statements on each; want at least 2, and 3", r.Refreshes, r.PerRefresh)
+	// With four refreshes or more, a slow-cadence read (every 10s) cannot
+	// pass for one that runs on every refresh.
+	if r.Refreshes < 4 || r.PerRefresh != 3 {
+		t.Errorf("%d refreshes, %d statements on each; want at least 4, and 3", r.Refreshes, r.PerRefresh)
 	}
 	if r.MaxConnections != 1 || r.Sessions != 1 {
 		t.Errorf("pgmedic held up to %d connections in %d sessions; want 1 and 1", r.MaxConnections, r.Sessions)
 	}
-	if r.FirstFrame <= 0 || r.PeakRSS <= 0 || r.ExecMS <= 0 || r.Window < cfg.Duration || len(r.KeyToFrame) != keyPresses {
-		t.Errorf("not measured: first frame %v, peak RSS %d, server %.3f ms, window %v, %d key presses",
-			r.FirstFrame, r.PeakRSS, r.ExecMS, r.Window, len(r.KeyToFrame))
+	if r.PeakRSS <= 0 || len(r.Statements) == 0 || len(r.KeyToFrame) != keyPresses {
+		t.Errorf("not read: peak RSS %d, %d statements, %d of %d key presses drew their frame",
+			r.PeakRSS, len(r.Statements), len(r.KeyToFrame), keyPresses)
 	}
 	if !strings.Contains(r.Screen, "6 waiting") {
 		t.Errorf("the screen does not show the 6 waiters:\n%s", r.Screen)

@@ -123,6 +123,18 @@ WHERE r.rolname = $1 ORDER BY s.total_exec_time DESC`, role)
 	return out, nil
 }
 
+// tickCalls is how many refreshes role has sent since the last reset.
+func tickCalls(ctx context.Context, conn *pgx.Conn, role string) (int64, error) {
+	var n int64
+	err := conn.QueryRow(ctx, `SELECT coalesce(sum(s.calls), 0)::bigint
+FROM pg_stat_statements s JOIN pg_roles r ON r.oid = s.userid
+WHERE r.rolname = $1 AND s.query LIKE '/* pgmedic:tick */%'`, role).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("reading pg_stat_statements: %w", err)
+	}
+	return n, nil
+}
+
 // session is one pgmedic backend seen while sampling.
 type session struct {
 	pid   int

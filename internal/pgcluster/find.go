@@ -72,6 +72,13 @@ func IsNotFound(err error) bool {
 	return errors.As(err, &nf)
 }
 
+// Required reports whether a missing PostgreSQL must fail a test rather
+// than skip it: on CI, and under the README's test command, a machine
+// without it must not pass by skipping.
+func Required() bool {
+	return os.Getenv("CI") != "" || os.Getenv("PGMEDIC_REQUIRE_PG") != ""
+}
+
 // FindBinDir locates a directory holding initdb, pg_ctl and postgres. It tries,
 // in order: $PGMEDIC_PG_BIN (exclusively, if set); the directory of initdb on
 // PATH, with symlinks resolved; /usr/lib/postgresql/*/bin and /usr/pgsql-*/bin

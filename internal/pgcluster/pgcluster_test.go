@@ -68,7 +68,7 @@ func TestCluster(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t)
 	const password = `s3cret 'pw' \x`
-	c := StartForTest(t, Options{
+	c := startForTest(t, Options{
 		Settings: map[string]string{"max_connections": "20"},
 		Password: password,
 	})
@@ -225,7 +225,7 @@ func TestCluster(t *testing.T) {
 func TestConcurrentClusters(t *testing.T) {
 	t.Parallel()
 	if _, err := FindBinDir(); err != nil {
-		StartForTest(t, Options{}) // applies the skip-or-fail rule
+		startForTest(t, Options{}) // applies the skip-or-fail rule
 	}
 	ctx := testContext(t)
 	var (
@@ -289,7 +289,7 @@ func TestStartRetriesTakenPort(t *testing.T) {
 
 	var logMu sync.Mutex
 	var logged strings.Builder
-	c := StartForTest(t, Options{Logf: func(format string, args ...any) {
+	c := startForTest(t, Options{Logf: func(format string, args ...any) {
 		t.Logf(format, args...)
 		logMu.Lock()
 		fmt.Fprintf(&logged, format+"\n", args...)
@@ -310,7 +310,7 @@ func TestStartRetriesTakenPort(t *testing.T) {
 // nothing behind and that the error carries the server's explanation.
 func TestStartFailureCleansUp(t *testing.T) {
 	if _, err := FindBinDir(); err != nil {
-		StartForTest(t, Options{}) // applies the skip-or-fail rule
+		startForTest(t, Options{}) // applies the skip-or-fail rule
 	}
 	base := t.TempDir()
 	// As root the server user must be able to traverse TMPDIR, or Start
@@ -513,42 +513,31 @@ func TestConnString(t *testing.T) {
 	}
 }
 
-// fakeTB records how StartForTest ends a test. Like the real methods, its
-// Skipf and Fatalf stop the calling goroutine.
-type fakeTB struct {
-	testing.TB
-	skipped, failed bool
-}
-
-func (f *fakeTB) Skipf(format string, args ...any) {
-	f.skipped = true
-	runtime.Goexit()
-}
-
-func (f *fakeTB) Fatalf(format string, args ...any) {
-	f.failed = true
-	runtime.Goexit()
-}
-
-func TestStartForTestCIRule(t *testing.T) {
-	t.Setenv(EnvBinDir, t.TempDir()) // no binaries there
-	for _, env := range []struct{ ci, require string }{{"", ""}, {"true", ""}, {"", "1"}} {
-		t.Setenv("CI", env.ci)
-		t.Setenv("PGMEDIC_REQUIRE_PG", env.require)
-		mustFail := env.ci != "" || env.require != ""
-		f := &fakeTB{TB: t}
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			StartForTest(f, Options{})
-			t.Error("StartForTest returned without binaries")
-		}()
-		<-done
-		if !mustFail && (!f.skipped || f.failed) {
-			t.Errorf("%+v: skipped=%v failed=%v, want a skip", env, f.skipped, f.failed)
-		}
-		if mustFail && (f.skipped || !f.failed) {
-			t.Errorf("%+v: skipped=%v failed=%v, want a failure", env, f.skipped, f.failed)
-		}
+// startForTest is pgtest.Start for this package's own tests, which cannot
+// import it (pgtest imports pgcluster).
+func startForTest(t *testing.T, opts Options) *Cluster {
+	t.Helper()
+	if opts.Logf == nil {
+		opts.Logf = t.Logf
 	}
+	dir, err := FindBinDir()
+	if err != nil {
+		if Required() {
+			t.Fatalf("PostgreSQL is required (CI or PGMEDIC_REQUIRE_PG is set): %v", err)
+		}
+		t.Skipf("skipping: PostgreSQL not available: %v", err)
+	}
+	opts.BinDir = dir
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c, err := Start(ctx, opts)
+	if err != nil {
+		t.Fatalf("starting PostgreSQL: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := c.Stop(); err != nil {
+			t.Errorf("stopping PostgreSQL: %v", err)
+		}
+	})
+	return c
 }

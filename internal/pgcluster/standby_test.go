@@ -10,7 +10,7 @@ import (
 // refuses writes, and sees what the primary writes.
 func TestStandby(t *testing.T) {
 	ctx := testContext(t)
-	p := StartForTest(t, Options{})
+	p := startForTest(t, Options{})
 	if err := p.Exec(ctx, "", "CREATE TABLE before_clone (id int); INSERT INTO before_clone VALUES (1)"); err != nil {
 		t.Fatal(err)
 	}

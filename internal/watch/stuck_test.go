@@ -11,6 +11,7 @@ import (
 
 	"github.com/pgmedic/pgmedic/internal/connect"
 	"github.com/pgmedic/pgmedic/internal/pgcluster"
+	"github.com/pgmedic/pgmedic/internal/pgcluster/pgtest"
 )
 
 // hangBound only stops a broken test from hanging the suite; nothing here
@@ -32,7 +33,7 @@ func stopBackend(t *testing.T, pid int) {
 // stopped answering: the refresh has no deadline of its own here, so
 // without Close shutting the socket both would wait for good.
 func TestCloseDoesNotWaitForAStuckServer(t *testing.T) {
-	c := pgcluster.StartForTest(t, pgcluster.Options{})
+	c := pgtest.Start(t, pgcluster.Options{})
 	cfg, err := connect.Config(connect.Options{DBName: c.ConnString("postgres", "")})
 	if err != nil {
 		t.Fatal(err)
@@ -98,7 +99,7 @@ func pendingSignal(t *testing.T, pid int, sig syscall.Signal) bool {
 // terminated before the new session reads anything, and the pool gauge
 // counts it as pgmedic's, not as the application's.
 func TestReconnectEndsTheStuckSession(t *testing.T) {
-	c := pgcluster.StartForTest(t, pgcluster.Options{})
+	c := pgtest.Start(t, pgcluster.Options{})
 	cfg, err := connect.Config(connect.Options{DBName: c.ConnString("postgres", "")})
 	if err != nil {
 		t.Fatal(err)

@@ -1,5 +1,6 @@
 // Package watch is the live source of snapshots for the TUI: pgmedic's one
-// monitoring connection, reopened when it is lost.
+// monitoring connection, reopened when it is lost. The TUI's action
+// executor lives here too (executor.go), because it shares that connection.
 package watch
 
 import (

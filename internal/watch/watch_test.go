@@ -9,12 +9,13 @@ import (
 
 	"github.com/pgmedic/pgmedic/internal/connect"
 	"github.com/pgmedic/pgmedic/internal/pgcluster"
+	"github.com/pgmedic/pgmedic/internal/pgcluster/pgtest"
 )
 
 // A disconnect is reported in words, and the next refresh reconnects:
 // pgmedic keeps running through it.
 func TestReconnectAfterTermination(t *testing.T) {
-	c := pgcluster.StartForTest(t, pgcluster.Options{})
+	c := pgtest.Start(t, pgcluster.Options{})
 	ctx := context.Background()
 	cfg, err := connect.Config(connect.Options{DBName: c.ConnString("postgres", "")})
 	if err != nil {
@@ -52,7 +53,7 @@ func TestReconnectAfterTermination(t *testing.T) {
 	}
 	// pg_terminate_backend() only signals: the old backend can still be
 	// on its way out when the new one connects. Count once it has left.
-	for deadline := time.Now().Add(10 * time.Second); again.Backend(first.Server.OwnPID) != nil; {
+	for deadline := time.Now().Add(time.Minute); again.Backend(first.Server.OwnPID) != nil; {
 		if time.Now().After(deadline) {
 			t.Fatalf("the terminated session %d never left pg_stat_activity", first.Server.OwnPID)
 		}

@@ -10,9 +10,11 @@ import (
 	"github.com/pgmedic/pgmedic/internal/connect"
 )
 
-// Executor runs actions for the TUI. Signals use the source's connection,
-// between refreshes (the pool may be full: a second connection could be
-// refused); DDL gets a second connection of its own for as long as it runs.
+// Executor is pgmedic's live action executor: the tui.Executor that runs
+// a confirmed plan through the actions package. Signals use the source's
+// connection, between refreshes (the pool may be full: a second
+// connection could be refused); DDL gets a second connection of its own
+// for as long as it runs.
 type Executor struct {
 	Source *Source
 	Audit  *actions.Audit

@@ -1,0 +1,52 @@
+// Package pgtest starts throwaway PostgreSQL clusters for tests. It is
+// apart from pgcluster so that the testing package, which it needs, stays
+// out of the pgmedic binary (the demo uses pgcluster).
+package pgtest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/pgmedic/pgmedic/internal/pgcluster"
+)
+
+// startTimeout bounds Start's start-up.
+const startTimeout = 2 * time.Minute
+
+// Start starts a cluster for a test and stops it in t.Cleanup. It logs
+// through t.Logf unless opts.Logf is set.
+//
+// When the PostgreSQL binaries cannot be found the test is skipped, unless
+// pgcluster.Required says a machine must have them (the README's test
+// command sets PGMEDIC_REQUIRE_PG): then it fails, so that a machine
+// without PostgreSQL cannot silently skip the tests that need it. Any other
+// start failure fails the test.
+func Start(t testing.TB, opts pgcluster.Options) *pgcluster.Cluster {
+	t.Helper()
+	if opts.Logf == nil {
+		opts.Logf = t.Logf
+	}
+	if opts.BinDir == "" {
+		dir, err := pgcluster.FindBinDir()
+		if err != nil {
+			if pgcluster.Required() {
+				t.Fatalf("PostgreSQL is required (CI or PGMEDIC_REQUIRE_PG is set): %v", err)
+			}
+			t.Skipf("skipping: PostgreSQL not available (set PGMEDIC_REQUIRE_PG=1 to make this a failure): %v", err)
+		}
+		opts.BinDir = dir
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+	c, err := pgcluster.Start(ctx, opts)
+	if err != nil {
+		t.Fatalf("starting PostgreSQL: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := c.Stop(); err != nil {
+			t.Errorf("stopping PostgreSQL: %v", err)
+		}
+	})
+	return c
+}
