@@ -157,9 +157,9 @@ func (b *Bouncer) ConnString(db, user string) string {
 		b.Port, quoteConnValue(user), quoteConnValue(db))
 }
 
-// Stop ends PgBouncer (SIGINT: close everything now) and waits for it.
+// Stop ends PgBouncer (SIGTERM: at once; SIGINT would wait for clients) and waits for it.
 func (b *Bouncer) Stop() {
-	_ = b.cmd.Process.Signal(syscall.SIGINT)
+	_ = b.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-b.done:
 	case <-time.After(10 * time.Second):
