@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pgmedic/pgmedic/inspect"
+	"github.com/pgmedic/pgmedic/internal/connect"
 	"github.com/pgmedic/pgmedic/internal/human"
 )
 
@@ -94,6 +95,10 @@ func Run(ctx context.Context, env Env, plan Plan, before *inspect.Snapshot) (r R
 		r.refuse(plan.Refusal)
 		return r
 	}
+	if before != nil && before.Server.Pooler && needsOwnSession(plan.Kind) {
+		r.refuse(PoolerRefusal)
+		return r
+	}
 	if audited {
 		start := env.Audit.recordOf(&r, before)
 		start.Outcome = "started"
@@ -125,6 +130,39 @@ func Run(ctx context.Context, env Env, plan Plan, before *inspect.Snapshot) (r R
 		}
 	}
 	return r
+}
+
+// PoolerRefusal is why index DDL and ROLLBACK PREPARED do not run through
+// a pooler. They need a session of their own: a claim (an advisory lock),
+// SETs and then a CONCURRENTLY statement that must run on the backend the
+// SETs were made on. Behind a transaction pooler each statement may land
+// on another server connection, and what is set stays on one that the
+// application gets next. pgmedic cannot tell a session pool from a
+// transaction pool from the client side, so it refuses behind either.
+const PoolerRefusal = "refused: pgmedic is connected through a connection pooler, where this action's " +
+	"session settings and lock would stay on a server connection the application uses next, and its statements " +
+	"may run on different backends; connect pgmedic to PostgreSQL directly (its own host and port) to run it. " +
+	"Nothing was done"
+
+// needsOwnSession reports whether an action kind needs a server session of
+// its own; cancel and terminate are one statement each, with their guard
+// in it, and are safe on any backend.
+func needsOwnSession(k Kind) bool {
+	return k == DropIndex || k == Rebuild || k == RollbackPrepared
+}
+
+// refuseBehindPooler refuses on the dedicated connection itself, which is
+// what matters, even when the snapshot did not say.
+func refuseBehindPooler(ctx context.Context, conn *pgx.Conn, r *Result) bool {
+	pooled, err := connect.BehindPooler(ctx, conn)
+	if err != nil {
+		r.fail(err, "checking for a connection pooler")
+		return true
+	}
+	if pooled {
+		r.refuse(PoolerRefusal)
+	}
+	return pooled
 }
 
 func (r *Result) refuse(why string) {
@@ -380,6 +418,9 @@ func runRollbackPrepared(ctx context.Context, env Env, r *Result) {
 		return
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
+	if refuseBehindPooler(ctx, conn, r) {
+		return
+	}
 	// The gid is a name anyone can reuse: check it is still the same
 	// transaction right before acting.
 	var prepared time.Time

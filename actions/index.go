@@ -25,6 +25,9 @@ func runIndex(ctx context.Context, env Env, r *Result) {
 		return
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
+	if refuseBehindPooler(ctx, conn, r) {
+		return
+	}
 	if holder, err := claim(ctx, conn, claimIndex, ix.OID); err != nil {
 		r.fail(err, "claiming the index")
 		return

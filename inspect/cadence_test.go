@@ -155,7 +155,7 @@ func TestSlowCadence(t *testing.T) {
 	must(t, st.CreateTable(ctx, tbl, 100))
 
 	first := snap(c.Snapshot)
-	wantBatch(t, log, "server", "tick", "activity+graph", "index-builds", "invalid-indexes")
+	wantBatch(t, log, "tick", "server", "activity+graph", "index-builds", "invalid-indexes")
 	if first.Server.MaxConnections == 0 || first.Server.OwnPID == 0 || !first.IndexesReadAt.Equal(first.TakenAt) {
 		t.Errorf("first snapshot: max_connections %d, own pid %d, indexes read at %v (taken %v)",
 			first.Server.MaxConnections, first.Server.OwnPID, first.IndexesReadAt, first.TakenAt)
@@ -175,7 +175,7 @@ func TestSlowCadence(t *testing.T) {
 	}
 
 	full := snap(c.FullSnapshot)
-	wantBatch(t, log, "server", "tick", "activity+graph", "index-builds", "invalid-indexes")
+	wantBatch(t, log, "tick", "server", "activity+graph", "index-builds", "invalid-indexes")
 	index(t, full, "accounts_code_uq")
 
 	slow := scenario.Table{Schema: "public", Name: "slow"}
@@ -188,7 +188,7 @@ func TestSlowCadence(t *testing.T) {
 	wantBatch(t, log, "tick", "activity+graph", "index-builds")
 	// A build started: the index list is read on the next refresh.
 	next := snap(c.Snapshot)
-	wantBatch(t, log, "server", "tick", "activity+graph", "index-builds", "invalid-indexes")
+	wantBatch(t, log, "tick", "server", "activity+graph", "index-builds", "invalid-indexes")
 	index(t, next, "slow_k_idx") // invalid while it builds
 	must(t, builder.Wait(30*time.Second))
 }

@@ -183,10 +183,10 @@ func (c *Collector) Snapshot(ctx context.Context) (*Snapshot, error) {
 	slow := c.slowAt.IsZero() || s.TakenAt.Sub(c.slowAt) >= c.SlowEvery
 	graph := c.graphWaiters < c.LockGraphSlowAt || s.TakenAt.Sub(c.graphAt) >= c.LockGraphSlowEvery
 	batch := &pgx.Batch{}
+	batch.Queue(tickSQL)
 	if slow {
 		batch.Queue(serverSQL)
 	}
-	batch.Queue(tickSQL)
 	activity := c.activity
 	if !graph {
 		activity = c.activityNoGraph
@@ -201,16 +201,14 @@ func (c *Collector) Snapshot(ctx context.Context) (*Snapshot, error) {
 	}
 	br := c.conn.SendBatch(ctx, batch)
 
-	var err error
+	var ownPID int
 	server, superusers := c.server, c.superusers
-	if slow {
+	err := scanTick(br, &c.scans.tick, s, &server, &ownPID)
+	if err == nil && slow {
 		err = scanServer(br.QueryRow(), &server, &superusers)
 	}
 	if err == nil {
-		err = scanTick(br, &c.scans.tick, s, &server)
-	}
-	if err == nil {
-		err = c.scanBackends(br, s, superusers)
+		err = c.scanBackends(br, s, superusers, ownPID)
 	}
 	if err == nil {
 		err = scanBuilds(br, &c.scans.builds, s)
@@ -235,7 +233,8 @@ func (c *Collector) Snapshot(ctx context.Context) (*Snapshot, error) {
 			return nil, err
 		}
 	}
-	server.OwnPID = int(c.conn.PgConn().PID())
+	server.OwnPID = ownPID
+	server.Pooler = ownPID != int(c.conn.PgConn().PID())
 	server.SystemIdentifier = c.systemID
 	s.Server = server
 	c.server, c.superusers = server, superusers
@@ -464,8 +463,17 @@ func (c *Collector) finish(s *Snapshot) {
 				"role %q lacks pg_signal_backend (GRANT pg_signal_backend TO %s, or connect as a superuser)",
 			unsignalled, s.Server.User, QuoteIdent(s.Server.User)))
 	}
+	if s.Server.Pooler {
+		s.Warnings = append(s.Warnings, PoolerWarning)
+	}
 	s.Databases = append(s.Databases, s.Server.Database)
 }
+
+// PoolerWarning says what a pooler between pgmedic and PostgreSQL hides.
+const PoolerWarning = "connected through a connection pooler (PgBouncer or similar), not to PostgreSQL itself: " +
+	"pgmedic's own backend changes between refreshes and is shared with the application's sessions, " +
+	"the pooler's queue of waiting clients is not visible here (a full pool looks like an idle server), " +
+	"and index rebuilds, drops and ROLLBACK PREPARED are refused: connect to PostgreSQL directly for those"
 
 func countUnavailable(ixs []Index) int {
 	n := 0
@@ -499,13 +507,13 @@ func scanServer(row pgx.Row, srv *Server, superusers *map[uint32]bool) error {
 	return nil
 }
 
-func scanTick(br pgx.BatchResults, sc *scanner, s *Snapshot, srv *Server) error {
+func scanTick(br pgx.BatchResults, sc *scanner, s *Snapshot, srv *Server, ownPID *int) error {
 	var (
 		gids, owners, dbs []string
 		prepared          []time.Time
 		n                 int
 	)
-	err := readEach(br, sc, "the server clock", []any{&s.ServerTime, &srv.InRecovery, &gids, &owners, &dbs, &prepared},
+	err := readEach(br, sc, "the server clock", []any{&s.ServerTime, &srv.InRecovery, &gids, &owners, &dbs, &prepared, ownPID, nil, nil},
 		func() { n++ })
 	if err == nil && n != 1 {
 		err = fmt.Errorf("reading the server clock: %d rows, want 1", n)
@@ -522,7 +530,7 @@ func scanTick(br pgx.BatchResults, sc *scanner, s *Snapshot, srv *Server) error 
 // scanBackends reads the activity statement. A row marked same has not
 // changed since the previous snapshot but for its wait: it starts as a
 // copy of the previous row, so nothing of it is decoded or allocated.
-func (c *Collector) scanBackends(br pgx.BatchResults, s *Snapshot, superusers map[uint32]bool) error {
+func (c *Collector) scanBackends(br pgx.BatchResults, s *Snapshot, superusers map[uint32]bool, ownPID int) error {
 	var (
 		pid, nBlock                       int32
 		same                              bool
@@ -538,7 +546,6 @@ func (c *Collector) scanBackends(br pgx.BatchResults, s *Snapshot, superusers ma
 		quietPIDs                         []int32
 		badRow                            error
 	)
-	ownPID := int(c.conn.PgConn().PID())
 	var prevs []Backend // the previous snapshot's, sorted by pid like the rows
 	if c.prev != nil {
 		prevs = c.prev.Backends

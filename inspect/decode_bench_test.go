@@ -57,7 +57,7 @@ func BenchmarkDecodeActivity(b *testing.B) {
 		batch := &pgx.Batch{}
 		batch.Queue(sql, same, held)
 		br := conn.SendBatch(ctx, batch)
-		if err := coll.scanBackends(br, s, nil); err != nil {
+		if err := coll.scanBackends(br, s, nil, int(conn.PgConn().PID())); err != nil {
 			b.Fatal(err)
 		}
 		if err := br.Close(); err != nil {
@@ -144,7 +144,7 @@ func TestQuietPIDsListedOnlyWhenSomeLeft(t *testing.T) {
 	batch := &pgx.Batch{}
 	batch.Queue(sql, false, 0)
 	br := conn.SendBatch(ctx, batch)
-	if err := coll.scanBackends(br, first, nil); err != nil {
+	if err := coll.scanBackends(br, first, nil, int(conn.PgConn().PID())); err != nil {
 		t.Fatal(err)
 	}
 	if err := br.Close(); err != nil {
@@ -159,7 +159,7 @@ func TestQuietPIDsListedOnlyWhenSomeLeft(t *testing.T) {
 	batch = &pgx.Batch{}
 	batch.Queue(sql, true, len(coll.args.quiet))
 	br = conn.SendBatch(ctx, batch)
-	if err := coll.scanBackends(br, steady, nil); err != nil {
+	if err := coll.scanBackends(br, steady, nil, int(conn.PgConn().PID())); err != nil {
 		t.Fatal(err)
 	}
 	if err := br.Close(); err != nil {

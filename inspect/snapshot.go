@@ -67,7 +67,14 @@ type Server struct {
 	// ClientConnections counts client backends other than our own.
 	ClientConnections int  `json:"client_connections"`
 	InRecovery        bool `json:"in_recovery"`
-	OwnPID            int  `json:"own_pid"`
+	// OwnPID is the backend that ran this snapshot's reads. Behind a
+	// pooler it is one of the pool's server connections, and may change
+	// from one refresh to the next.
+	OwnPID int `json:"own_pid"`
+	// Pooler is set when pgmedic reaches PostgreSQL through a connection
+	// pooler (PgBouncer, ...): the backend key the server side sent is not
+	// the backend pgmedic's statements run on.
+	Pooler bool `json:"pooler"`
 	// SystemIdentifier is pg_control_system()'s system_identifier, as
 	// text (it is unsigned on the server): the same server whichever
 	// address, socket or database pgmedic reached it through. A standby

@@ -45,6 +45,7 @@ type (
 		mode, role   string
 		target       string
 		haveSnapshot bool
+		pooler       bool
 	}
 	gaugeKey struct {
 		frameKey
@@ -75,6 +76,7 @@ func (m *Model) writeHeader(b *strings.Builder) {
 	if s := m.c.snap; s != nil {
 		srv, sat := &s.Server, &s.Saturation
 		ik.version, ik.mode, ik.role, ik.haveSnapshot = srv.VersionNum, srv.ModeWord(), srv.RoleWord(), true
+		ik.pooler = srv.Pooler
 		gk = gaugeKey{m.frameKey(), sat.Used, sat.Usable, sat.Active, sat.Idle, sat.IdleInTx + sat.IdleInTxAborted,
 			sat.WaitingOnLock, srv.Reserved, sat.Percent, sat.Level(m.c.opts.WarnPercent), true}
 	}
@@ -101,6 +103,11 @@ func (m *Model) identityLine() string {
 		srv := &s.Server
 		line += fmt.Sprintf("  PostgreSQL %s %s as %s  %s", inspect.VersionString(srv.VersionNum), srv.ModeWord(),
 			srv.RoleWord(), safetext.Line(m.src.Target()))
+		if srv.Pooler {
+			// Said first-hand: the pool's queue, and which backend is
+			// pgmedic's, are out of sight (the report's warnings say more).
+			line += "  " + st.Stale.Render(" VIA POOLER ")
+		}
 	} else {
 		line += "  " + safetext.Line(m.src.Target())
 	}

@@ -45,6 +45,19 @@ const SessionSettings = `SET statement_timeout = '5s'; SET lock_timeout = '200ms
 	`SET idle_in_transaction_session_timeout = '10s'; ` +
 	`SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3`
 
+// BehindPooler reports whether conn reaches PostgreSQL through a pooler.
+// A pooler must answer cancel requests itself, so the backend key it
+// hands out is its own; PostgreSQL's names the backend the statement runs
+// on. PgBouncer does this in every pool mode.
+func BehindPooler(ctx context.Context, conn *pgx.Conn) (bool, error) {
+	var pid uint32
+	// The simple protocol: no statement is prepared before we know.
+	if err := conn.QueryRow(ctx, `SELECT pg_catalog.pg_backend_pid()`, pgx.QueryExecModeSimpleProtocol).Scan(&pid); err != nil {
+		return false, err
+	}
+	return pid != conn.PgConn().PID(), nil
+}
+
 // DefaultConnectTimeout applies when connect_timeout is not set.
 const DefaultConnectTimeout = 10 * time.Second
 
@@ -231,7 +244,9 @@ func isServiceError(err error) bool {
 	return errors.As(err, &pe) && strings.Contains(pe.Error(), "failed to read service")
 }
 
-// Open connects and prepares the monitoring session.
+// Open connects and prepares the monitoring session. Behind a pooler the
+// server connection is not pgmedic's, so SessionSettings are not set on
+// it: the monitoring reads carry them in their own transaction instead.
 func Open(ctx context.Context, cfg *pgx.ConnConfig) (*pgx.Conn, error) {
 	if cfg.ConnectTimeout == 0 {
 		var cancel context.CancelFunc
@@ -242,7 +257,26 @@ func Open(ctx context.Context, cfg *pgx.ConnConfig) (*pgx.Conn, error) {
 	if err != nil {
 		return nil, Explain(err, cfg)
 	}
-	if _, err := conn.Exec(ctx, SessionSettings); err != nil {
+	pooled, err := BehindPooler(ctx, conn)
+	switch {
+	case err == nil && pooled:
+		// Named prepared statements (pgx's default) outlive the
+		// transaction that made them: behind a transaction pooler they stay
+		// on a server connection pgmedic no longer holds, and the next
+		// pgmedic there fails with 42P05. Connect again, the first
+		// connection closed first, sending every statement unnamed with
+		// only its description cached. A direct connection keeps named
+		// statements: unnamed ones are planned again on every refresh.
+		conn.Close(context.WithoutCancel(ctx))
+		unnamed := cfg.Copy()
+		unnamed.DefaultQueryExecMode = pgx.QueryExecModeCacheDescribe
+		if conn, err = pgx.ConnectConfig(ctx, unnamed); err != nil {
+			return nil, Explain(err, cfg)
+		}
+	case err == nil:
+		_, err = conn.Exec(ctx, SessionSettings)
+	}
+	if err != nil {
 		conn.Close(context.WithoutCancel(ctx))
 		return nil, Explain(err, cfg)
 	}
