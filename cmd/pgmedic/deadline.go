@@ -50,7 +50,7 @@ type deadline struct {
 }
 
 func newDeadline(parent context.Context, limit, grace time.Duration) *deadline {
-	d := &deadline{limit: limit, grace: grace, stage: "the server to accept the connection"}
+	d := &deadline{limit: limit, grace: grace, stage: "the server to accept the connection and set up pgmedic's session"}
 	d.ctx, d.cancel = context.WithCancelCause(parent)
 	if limit > 0 {
 		d.started = time.Now()

@@ -100,9 +100,9 @@ func TestTimeoutOnAStoppedBackend(t *testing.T) {
 }
 
 // stallingProxy forwards TCP to the cluster, and stops passing the
-// server's bytes on after its second ReadyForQuery on each connection:
-// the login's and the session settings', so the snapshot's own reads go
-// unanswered, as through a network that stalls.
+// server's bytes on after its third ReadyForQuery on each connection:
+// the login's, the pooler check's and the session settings', so the
+// snapshot's own reads go unanswered, as through a network that stalls.
 func stallingProxy(t *testing.T, port int) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -154,7 +154,7 @@ func forwardUntilSecondReady(client, server net.Conn) {
 		if _, err := io.ReadFull(server, body); err != nil {
 			return
 		}
-		if ready >= 2 {
+		if ready >= 3 {
 			continue
 		}
 		if _, err := client.Write(append(head, body...)); err != nil {

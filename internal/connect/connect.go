@@ -51,8 +51,9 @@ const SessionSettings = `SET statement_timeout = '5s'; SET lock_timeout = '200ms
 // on. PgBouncer does this in every pool mode.
 func BehindPooler(ctx context.Context, conn *pgx.Conn) (bool, error) {
 	var pid uint32
-	// The simple protocol: no statement is prepared before we know.
-	if err := conn.QueryRow(ctx, `SELECT pg_catalog.pg_backend_pid()`, pgx.QueryExecModeSimpleProtocol).Scan(&pid); err != nil {
+	// An unnamed statement: nothing is prepared before we know. (pgx
+	// refuses its simple protocol under standard_conforming_strings=off.)
+	if err := conn.QueryRow(ctx, `SELECT pg_catalog.pg_backend_pid()`, pgx.QueryExecModeExec).Scan(&pid); err != nil {
 		return false, err
 	}
 	return pid != conn.PgConn().PID(), nil

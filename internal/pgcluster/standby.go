@@ -101,7 +101,10 @@ func (s *Cluster) cloneAndStart(ctx context.Context, primary *Cluster) error {
 // is visible on s.
 func (s *Cluster) CaughtUp(ctx context.Context, primary *Cluster) error {
 	var lsn string
-	if err := queryRow(ctx, primary, "SELECT pg_catalog.pg_current_wal_lsn()::text", &lsn); err != nil {
+	// The insert position, not pg_current_wal_lsn(): with asynchronous
+	// commit the last commit record may not be written out yet, and a
+	// standby caught up to the written position would not see it.
+	if err := queryRow(ctx, primary, "SELECT pg_catalog.pg_current_wal_insert_lsn()::text", &lsn); err != nil {
 		return err
 	}
 	for {
