@@ -21,7 +21,6 @@ import (
 	"github.com/pgmedic/pgmedic/actions"
 	"github.com/pgmedic/pgmedic/internal/connect"
 	"github.com/pgmedic/pgmedic/internal/pgcluster"
-	"github.com/pgmedic/pgmedic/internal/pgcluster/pgtest"
 	"github.com/pgmedic/pgmedic/internal/scenario"
 )
 
@@ -184,19 +183,8 @@ func TestRedactedAuditLog(t *testing.T) {
 // in a transaction, application_name app.
 func stageSessions(t *testing.T, app string, n int) (*pgcluster.Cluster, *scenario.Stage, []*scenario.Session) {
 	t.Helper()
-	ctx := context.Background()
-	c := pgtest.Start(t, pgcluster.Options{})
-	if err := c.Exec(ctx, "postgres", "CREATE DATABASE shop"); err != nil {
-		t.Fatal(err)
-	}
-	st, err := scenario.NewStage(ctx, func(app string) string {
-		return c.ConnString("shop", "") + " application_name='" + app + "'"
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	sessions, err := st.IdleInTransaction(ctx, app, n)
+	c, st := shopStage(t)
+	sessions, err := st.IdleInTransaction(context.Background(), app, n)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,7 +29,8 @@ type incident struct {
 	builder *scenario.Session
 }
 
-func stageIncident(t *testing.T) *incident {
+// shopStage starts a cluster with a database shop, and a stage on it.
+func shopStage(t *testing.T) (*pgcluster.Cluster, *scenario.Stage) {
 	t.Helper()
 	ctx := context.Background()
 	c := pgtest.Start(t, pgcluster.Options{})
@@ -43,6 +44,13 @@ func stageIncident(t *testing.T) *incident {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	return c, st
+}
+
+func stageIncident(t *testing.T) *incident {
+	t.Helper()
+	ctx := context.Background()
+	c, st := shopStage(t)
 	users := scenario.Table{Schema: "public", Name: "users"}
 	accounts := scenario.Table{Schema: "public", Name: "accounts"}
 	inc := &incident{c: c}
