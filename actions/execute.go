@@ -144,6 +144,16 @@ const PoolerRefusal = "refused: pgmedic is connected through a connection pooler
 	"may run on different backends; connect pgmedic to PostgreSQL directly (its own host and port) to run it. " +
 	"Nothing was done"
 
+// RefuseBehindPooler marks a plan refused, before anyone is asked, when
+// pgmedic reaches the server through a pooler and the action needs a
+// session of its own (see PoolerRefusal).
+func RefuseBehindPooler(p *Plan, srv inspect.Server) {
+	if p.Allowed() && srv.Pooler && needsOwnSession(p.Kind) {
+		p.Refusal = strings.TrimPrefix(PoolerRefusal, "refused: ")
+		p.Alternative = "connect pgmedic to PostgreSQL directly, not through the pooler"
+	}
+}
+
 // needsOwnSession reports whether an action kind needs a server session of
 // its own; cancel and terminate are one statement each, with their guard
 // in it, and are safe on any backend.

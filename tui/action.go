@@ -46,6 +46,15 @@ const defaultStopWait = 10 * time.Second
 
 // planFor builds the plan for an action key on the current selection.
 func (m *Model) planFor(kind actions.Kind) (actions.Plan, string) {
+	p, why := m.planOn(kind)
+	if why == "" && m.c.snap != nil {
+		actions.RefuseBehindPooler(&p, m.c.snap.Server)
+	}
+	return p, why
+}
+
+// planOn builds the plan for kind from the selected row.
+func (m *Model) planOn(kind actions.Kind) (actions.Plan, string) {
 	sel := m.panes[m.active].selected()
 	s := m.c.snap
 	switch kind {

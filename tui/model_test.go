@@ -650,6 +650,28 @@ func TestStandbyOffersNoIndexActions(t *testing.T) {
 	}
 }
 
+// Behind a pooler, index actions are refused in their dialog, before
+// anyone is asked; terminate is still offered.
+func TestPoolerRefusesIndexActionsBeforeAsking(t *testing.T) {
+	exec := &fakeExecutor{}
+	s := fixture(3)
+	s.Server.Pooler = true
+	m := withExecutor(t, s, exec, false)
+	press(m, "4")
+	for _, k := range []string{"D", "R"} {
+		press(m, k)
+		mustContain(t, screen(m), "REFUSED:", "connection pooler", "PostgreSQL directly")
+		if strings.Contains(screen(m), "[y] yes, run it") {
+			t.Fatalf("%s behind a pooler offers to run it:\n%s", k, screen(m))
+		}
+		press(m, "esc")
+	}
+	press(m, "1", "K")
+	if m.life.stage != confirming || !strings.Contains(screen(m), "[y] yes, run it") {
+		t.Errorf("K behind a pooler should still ask:\n%s", screen(m))
+	}
+}
+
 // The snapshot's warnings are on Triage, whole where they fit; where they
 // do not, they are cut to a third of the view and say so, and the first
 // finding stays in sight. With nothing found, they still qualify

@@ -120,6 +120,7 @@ func act(ctx context.Context, f *flags, kind actions.Kind, target string, d *dea
 			plan = actions.PlanRebuild(ix, snap.Server.InRecovery)
 		}
 	}
+	actions.RefuseBehindPooler(&plan, snap.Server)
 	guard(&plan, f)
 	printPlan(stdout, &plan)
 
