@@ -2,10 +2,8 @@ package inspect_test
 
 import (
 	"context"
-	"fmt"
 	"reflect"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -23,25 +21,12 @@ import (
 type batchLog struct {
 	mu      sync.Mutex
 	batches [][]string
-	// args holds the first argument of each activity statement: the pids
-	// of the waits the collector already knew (sent as text, like $5).
-	args [][]int32
-	// seen holds the rows each activity statement said it had seen ($5),
-	// quiet those of them it held as quiet ($7), and rows how many rows
-	// the statement returned.
-	seen, quiet [][]int32
-	rows        []int64
-}
-
-// textArray reads an array literal such as {1,2,3} or {t,f,t}: the
-// collector sends $5 and $7 as text.
-func textArray(v any) []string {
-	s, _ := v.(string)
-	s = strings.TrimSuffix(strings.TrimPrefix(s, "{"), "}")
-	if s == "" {
-		return nil
-	}
-	return strings.Split(s, ",")
+	// For each activity statement: the rows it said it had seen ($1),
+	// those of them it held as still ($5), and how many rows it returned;
+	// for each lock-graph statement, the waiters whose entry the client
+	// held ($1), and how many entries came back.
+	seen, quiet, known [][]int32
+	rows, graphRows    []int64
 }
 
 func (l *batchLog) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
@@ -62,28 +47,19 @@ func (l *batchLog) TraceBatchQuery(_ context.Context, _ *pgx.Conn, d pgx.TraceBa
 	last := &l.batches[len(l.batches)-1]
 	*last = append(*last, d.SQL)
 	if strings.Contains(d.SQL, "pgmedic:activity") {
-		var pids, seen, quiet []int32
-		for _, p := range textArray(d.Args[0]) {
-			pid, err := strconv.Atoi(p)
-			if err != nil {
-				panic(fmt.Sprintf("activity statement: $1 %v", d.Args[0]))
-			}
-			pids = append(pids, int32(pid))
-		}
-		l.args = append(l.args, pids)
-		flags := textArray(d.Args[6])
-		for i, p := range textArray(d.Args[4]) {
-			pid, err := strconv.Atoi(p)
-			if err != nil || len(flags) <= i {
-				panic(fmt.Sprintf("activity statement: $5 %v, $7 %v", d.Args[4], d.Args[6]))
-			}
-			seen = append(seen, int32(pid))
-			if flags[i] == "t" {
-				quiet = append(quiet, int32(pid))
+		seen, flags := d.Args[0].([]int32), d.Args[4].([]bool)
+		var quiet []int32
+		for i, pid := range seen {
+			if flags[i] {
+				quiet = append(quiet, pid)
 			}
 		}
 		l.seen, l.quiet = append(l.seen, seen), append(l.quiet, quiet)
 		l.rows = append(l.rows, d.CommandTag.RowsAffected())
+	}
+	if strings.Contains(d.SQL, "pgmedic:lock-graph") {
+		l.known = append(l.known, d.Args[0].([]int32))
+		l.graphRows = append(l.graphRows, d.CommandTag.RowsAffected())
 	}
 }
 
@@ -97,9 +73,6 @@ func (l *batchLog) last() []string {
 	for _, sql := range l.batches[len(l.batches)-1] {
 		_, rest, _ := strings.Cut(sql, "/* pgmedic:")
 		tag, _, _ := strings.Cut(rest, " */")
-		if strings.Contains(sql, "pg_blocking_pids") {
-			tag += "+graph"
-		}
 		tags = append(tags, tag)
 	}
 	return tags
@@ -155,7 +128,7 @@ func TestSlowCadence(t *testing.T) {
 	must(t, st.CreateTable(ctx, tbl, 100))
 
 	first := snap(c.Snapshot)
-	wantBatch(t, log, "tick", "server", "activity+graph", "index-builds", "invalid-indexes")
+	wantBatch(t, log, "tick", "server", "activity", "lock-graph", "index-builds", "invalid-indexes")
 	if first.Server.MaxConnections == 0 || first.Server.OwnPID == 0 || !first.IndexesReadAt.Equal(first.TakenAt) {
 		t.Errorf("first snapshot: max_connections %d, own pid %d, indexes read at %v (taken %v)",
 			first.Server.MaxConnections, first.Server.OwnPID, first.IndexesReadAt, first.TakenAt)
@@ -163,7 +136,7 @@ func TestSlowCadence(t *testing.T) {
 
 	must(t, st.FailedUniqueIndex(ctx, tbl, "accounts_code_uq"))
 	second := snap(c.Snapshot)
-	wantBatch(t, log, "tick", "activity+graph", "index-builds")
+	wantBatch(t, log, "tick", "activity", "lock-graph", "index-builds")
 	if len(second.Indexes) != 0 || !second.IndexesReadAt.Equal(first.IndexesReadAt) {
 		t.Errorf("between slow reads: %d indexes read at %v; want the first snapshot's (none, %v)",
 			len(second.Indexes), second.IndexesReadAt, first.IndexesReadAt)
@@ -175,7 +148,7 @@ func TestSlowCadence(t *testing.T) {
 	}
 
 	full := snap(c.FullSnapshot)
-	wantBatch(t, log, "tick", "server", "activity+graph", "index-builds", "invalid-indexes")
+	wantBatch(t, log, "tick", "server", "activity", "lock-graph", "index-builds", "invalid-indexes")
 	index(t, full, "accounts_code_uq")
 
 	slow := scenario.Table{Schema: "public", Name: "slow"}
@@ -185,73 +158,19 @@ func TestSlowCadence(t *testing.T) {
 	if len(building.Builds) != 1 {
 		t.Fatalf("builds: %+v; want the slow build", building.Builds)
 	}
-	wantBatch(t, log, "tick", "activity+graph", "index-builds")
+	wantBatch(t, log, "tick", "activity", "lock-graph", "index-builds")
 	// A build started: the index list is read on the next refresh.
 	next := snap(c.Snapshot)
-	wantBatch(t, log, "tick", "server", "activity+graph", "index-builds", "invalid-indexes")
+	wantBatch(t, log, "tick", "server", "activity", "lock-graph", "index-builds", "invalid-indexes")
 	index(t, next, "slow_k_idx") // invalid while it builds
 	must(t, builder.Wait(30*time.Second))
 }
 
-// With LockGraphSlowAt waiters or more, the lock graph is read every
-// LockGraphSlowEvery; in between, waiters keep the edges last read.
-func TestLockGraphCadence(t *testing.T) {
-	l := newLab(t, nil)
-	st, db := l.stage(t)
-	ctx := context.Background()
-	c, log := tracedCollector(t, l, db)
-	c.LockGraphSlowAt, c.LockGraphSlowEvery = 3, time.Hour
-	tbl := scenario.Table{Schema: "public", Name: "users"}
-	must(t, st.CreateTable(ctx, tbl, 10))
-	pile, err := st.MigrationBehindIdleTx(ctx, tbl, 2)
-	must(t, err)
-
-	read, err := c.Snapshot(ctx)
-	must(t, err)
-	if read.LockForest.Waiting != 3 || read.LockGraphInterval != 0 || !read.LockGraphReadAt.Equal(read.TakenAt) {
-		t.Fatalf("graph read: %d waiting, interval %v, read at %v; want 3, 0, %v",
-			read.LockForest.Waiting, read.LockGraphInterval, read.LockGraphReadAt, read.TakenAt)
-	}
-
-	late, err := st.Open(ctx, "api-late")
-	must(t, err)
-	late.Go("SELECT count(*) FROM " + tbl.Ident())
-	must(t, st.AwaitLockWait(ctx, late.PID))
-
-	carried, err := c.Snapshot(ctx)
-	must(t, err)
-	wantBatch(t, log, "tick", "activity", "index-builds")
-	if carried.LockGraphInterval != 3600 || !carried.LockGraphReadAt.Equal(read.LockGraphReadAt) {
-		t.Errorf("carried graph: interval %v, read at %v; want 3600 and %v",
-			carried.LockGraphInterval, carried.LockGraphReadAt, read.LockGraphReadAt)
-	}
-	if got := rootPIDs(carried); len(got) != 1 || got[0] != pile.Root.PID || carried.LockForest.Waiting != 3 {
-		t.Errorf("carried forest: roots %v, %d waiting; want [%d] and the 3 waiters last read",
-			got, carried.LockForest.Waiting, pile.Root.PID)
-	}
-	for _, b := range carried.Backends {
-		if b.PID == pile.DDL.PID && (b.Waiting == nil || b.Waiting.Mode != "AccessExclusiveLock") {
-			t.Errorf("the ALTER lost its lock between graph reads: %+v", b.Waiting)
-		}
-		if b.PID == late.PID && (b.WaitEventType != "Lock" || len(b.BlockedBy) != 0) {
-			t.Errorf("a new waiter between graph reads: %s, blocked by %v; want Lock and no edges yet",
-				b.WaitEventType, b.BlockedBy)
-		}
-	}
-
-	c.LockGraphSlowEvery = 0 // due now
-	again, err := c.Snapshot(ctx)
-	must(t, err)
-	wantBatch(t, log, "tick", "activity+graph", "index-builds")
-	if again.LockForest.Waiting != 4 {
-		t.Errorf("after the next graph read: %d waiting; want 4", again.LockForest.Waiting)
-	}
-}
-
-// A waiter's lock is looked up in pg_locks once, and again only when its
-// wait changes: here the same statement waits for table a, then for
+// A waiter's row is sent once, and again only when its wait changes: while
+// its entry in the graph stays what the client holds, it is left out and
+// carried whole. Here the same statement waits for table a, then for
 // table b.
-func TestKnownWaitsAreNotLookedUpAgain(t *testing.T) {
+func TestKnownWaitsAreNotSentAgain(t *testing.T) {
 	l := newLab(t, nil)
 	st, db := l.stage(t)
 	ctx := context.Background()
@@ -282,15 +201,24 @@ func TestKnownWaitsAreNotLookedUpAgain(t *testing.T) {
 	known := func() int {
 		log.mu.Lock()
 		defer log.mu.Unlock()
-		return len(log.args[len(log.args)-1])
+		return len(log.known[len(log.known)-1])
+	}
+	rows := func() (activity, graph int64) {
+		log.mu.Lock()
+		defer log.mu.Unlock()
+		return log.rows[len(log.rows)-1], log.graphRows[len(log.graphRows)-1]
 	}
 	waitsOn("a", holdA.PID)
-	if n := known(); n != 0 {
-		t.Errorf("first snapshot passed %d known waits; want none", n)
+	first, entries := rows()
+	if n := known(); n != 0 || entries != 1 {
+		t.Errorf("first snapshot passed %d known waits and got %d entries; want none and the join's", n, entries)
 	}
-	waitsOn("a", holdA.PID) // from what the client knew
-	if n := known(); n != 1 {
-		t.Errorf("second snapshot passed %d known waits; want the join's", n)
+	waitsOn("a", holdA.PID) // carried: the client knew it
+	// Left out: the waiter and both holders (idle in transaction), at
+	// least; one row more lists them.
+	if second, entries := rows(); known() != 1 || second > first-2 || entries != 0 {
+		t.Errorf("second snapshot passed %d known waits, got %d rows (first: %d) and %d entries; "+
+			"want the join's, left out, and no entry", known(), second, first, entries)
 	}
 	must(t, holdA.Exec(ctx, "COMMIT"))
 	deadline := time.Now().Add(time.Minute) // a hang

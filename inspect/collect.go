@@ -3,7 +3,6 @@ package inspect
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -34,49 +33,27 @@ type Collector struct {
 	systemID string
 	// SlowEvery is the cadence of the slow-changing reads.
 	SlowEvery time.Duration
-	// LockGraphSlowAt is the number of lock waiters from which the lock
-	// graph is read only every LockGraphSlowEvery: pg_blocking_pids()
-	// costs grow with every queue's length, so its total grows with the
-	// square of one queue.
-	LockGraphSlowAt    int
-	LockGraphSlowEvery time.Duration
-
-	activity, activityNoGraph string
+	lockGraph string
 
 	// Carried over between snapshots.
-	server       Server
-	superusers   map[uint32]bool
-	indexes      []Index
-	indexWarn    []string
-	slowAt       time.Time // zero: read the slow data on the next snapshot
-	graphAt      time.Time
-	graphWaiters int
-	prev         *Snapshot
-	words        map[string]string // see intern
-	scans        struct{ tick, activity, builds scanner }
-	args         struct {
-		waitPIDs, waitStarts, waitEvents, waitBlockers arrayLiteral
-		seen, seenQuiet, seenChange, seenXact, seenApp arrayLiteral
-		// next are the next activity statement's parameters, made from
-		// prev right after it was built, while its rows are still in the
-		// CPU's caches: a second later, the walk over them cost twice
-		// as much.
-		next []any
-		// quiet are the pids $7 marks, sorted.
-		quiet []int32
-	}
+	server     Server
+	superusers map[uint32]bool
+	indexes    []Index
+	indexWarn  []string
+	slowAt     time.Time // zero: read the slow data on the next snapshot
+	prev       *Snapshot
+	// quiet are the pids the previous snapshot's parameters mark as
+	// still, sorted: when all of them are still so, the server says so
+	// instead of listing them.
+	quiet []int32
 
 	// The previous snapshot's builds give the rate for an ETA.
 	prevBuilds   []IndexBuild
 	prevBuildsAt time.Time
 }
 
-// Defaults of the Collector's cadences.
-const (
-	DefaultSlowEvery          = 10 * time.Second
-	DefaultLockGraphSlowAt    = 500
-	DefaultLockGraphSlowEvery = 5 * time.Second
-)
+// DefaultSlowEvery is the default cadence of the slow-changing reads.
+const DefaultSlowEvery = 10 * time.Second
 
 // NewCollector prepares to read snapshots over conn. It fails with an
 // *UnsupportedVersionError on servers older than PostgreSQL 13.
@@ -94,8 +71,7 @@ func NewCollector(ctx context.Context, conn *pgx.Conn) (*Collector, error) {
 		return nil, err
 	}
 	return &Collector{conn: conn, caps: caps, systemID: sysid,
-		SlowEvery: DefaultSlowEvery, LockGraphSlowAt: DefaultLockGraphSlowAt, LockGraphSlowEvery: DefaultLockGraphSlowEvery,
-		activity: activitySQL(caps, true), activityNoGraph: activitySQL(caps, false)}, nil
+		SlowEvery: DefaultSlowEvery, lockGraph: lockGraphSQL(caps)}, nil
 }
 
 // readSystemIdentifier reads pg_control_system()'s system_identifier, as
@@ -181,20 +157,13 @@ func leadingInt(s string) (int, string) {
 func (c *Collector) Snapshot(ctx context.Context) (*Snapshot, error) {
 	s := &Snapshot{TakenAt: time.Now()}
 	slow := c.slowAt.IsZero() || s.TakenAt.Sub(c.slowAt) >= c.SlowEvery
-	graph := c.graphWaiters < c.LockGraphSlowAt || s.TakenAt.Sub(c.graphAt) >= c.LockGraphSlowEvery
 	batch := &pgx.Batch{}
 	batch.Queue(tickSQL)
 	if slow {
 		batch.Queue(serverSQL)
 	}
-	activity := c.activity
-	if !graph {
-		activity = c.activityNoGraph
-	}
-	if c.args.next == nil {
-		c.args.next = c.activityArgs()
-	}
-	batch.Queue(activity, c.args.next...)
+	batch.Queue(activitySQL, c.activityArgs()...)
+	batch.Queue(c.lockGraph, c.graphArgs()...)
 	batch.Queue(buildsSQL)
 	if slow {
 		batch.Queue(invalidIndexesSQL)
@@ -203,7 +172,7 @@ func (c *Collector) Snapshot(ctx context.Context) (*Snapshot, error) {
 
 	var ownPID int
 	server, superusers := c.server, c.superusers
-	err := scanTick(br, &c.scans.tick, s, &server, &ownPID)
+	err := scanTick(br, s, &server, &ownPID)
 	if err == nil && slow {
 		err = scanServer(br.QueryRow(), &server, &superusers)
 	}
@@ -211,7 +180,10 @@ func (c *Collector) Snapshot(ctx context.Context) (*Snapshot, error) {
 		err = c.scanBackends(br, s, superusers, ownPID)
 	}
 	if err == nil {
-		err = scanBuilds(br, &c.scans.builds, s)
+		err = scanLockGraph(br, s)
+	}
+	if err == nil {
+		err = scanBuilds(br, s)
 	}
 	var indexes []Index
 	var indexErr error
@@ -245,138 +217,67 @@ func (c *Collector) Snapshot(ctx context.Context) (*Snapshot, error) {
 	// Each snapshot owns its indexes: the TUI and the actions keep them.
 	s.Indexes = slices.Clone(c.indexes)
 	s.IndexesReadAt = c.slowAt
-	if graph {
-		c.graphAt = s.TakenAt
-	} else {
-		c.carryLockGraph(s)
-		s.LockGraphInterval = c.LockGraphSlowEvery.Seconds()
-	}
-	s.LockGraphReadAt = c.graphAt
 	c.finish(s)
-	if graph {
-		c.graphWaiters = s.LockForest.Waiting
-	}
 	if buildsChanged(c.prev, s) {
 		c.ReadAllNext() // a build that ended changed the indexes' validity
 	}
 	c.prev = s
-	c.args.next = c.activityArgs()
 	return s, nil
 }
 
 // activityArgs are the activity statement's parameters, from the
-// previous snapshot: the waits whose lock it knew ($1-$4), the rows it saw
-// ($5) with their state_change ($6), xact_start ($9) and application_name
-// ($10), which of those rows were quiet ($7), each as an array literal
-// whose buffer is kept between refreshes, and how many were ($8). The quiet rows' pids are kept in
-// pid order too: when all of them are still quiet, the server says so
-// instead of listing them.
+// previous snapshot: the rows it saw ($1) with their state_change ($2),
+// xact_start ($3) and application_name ($4), which of them it holds as
+// still ($5) and their wait events ($6), and how many rows are still ($7).
 func (c *Collector) activityArgs() []any {
-	a := &c.args
-	for _, l := range []*arrayLiteral{&a.waitPIDs, &a.waitStarts, &a.waitEvents, &a.waitBlockers,
-		&a.seen, &a.seenQuiet, &a.seenChange, &a.seenXact, &a.seenApp} {
-		l.reset()
+	c.quiet = c.quiet[:0]
+	var bs []Backend
+	if c.prev != nil {
+		bs = c.prev.Backends
 	}
-	a.quiet = a.quiet[:0]
+	pids, changes, xacts := make([]int32, 0, len(bs)), make([]*time.Time, 0, len(bs)), make([]*time.Time, 0, len(bs))
+	apps, still, events := make([]string, 0, len(bs)), make([]bool, 0, len(bs)), make([]string, 0, len(bs))
+	for i := range bs {
+		b := &bs[i]
+		if b.StateChange == nil {
+			continue // a background process, or hidden from our role: always sent
+		}
+		q := isStill(b)
+		pids, changes, xacts = append(pids, int32(b.PID)), append(changes, b.StateChange), append(xacts, b.XactStart)
+		apps, still, events = append(apps, b.ApplicationName), append(still, q), append(events, b.WaitEvent)
+		if q {
+			c.quiet = append(c.quiet, int32(b.PID))
+		}
+	}
+	return []any{pids, changes, xacts, apps, still, events, len(c.quiet)}
+}
+
+// graphArgs are the lock-graph statement's parameters: the waiters whose
+// entries the previous snapshot holds ($1), and those entries ($2).
+func (c *Collector) graphArgs() []any {
+	pids, entries := []int32{}, []string{}
 	if c.prev != nil {
 		for i := range c.prev.Backends {
-			b := &c.prev.Backends[i]
-			if knownWait(b) {
-				a.waitPIDs.int(b.PID)
-				a.waitStarts.time(b.QueryStart)
-				a.waitEvents.text(b.WaitEvent)
-				a.waitBlockers.int(b.BlockedBy[0])
-			}
-			if b.StateChange != nil {
-				q := quiet(b)
-				a.seen.int(b.PID)
-				a.seenQuiet.bool(q)
-				a.seenChange.time(b.StateChange)
-				a.seenXact.time(b.XactStart)
-				a.seenApp.text(b.ApplicationName)
-				if q {
-					a.quiet = append(a.quiet, int32(b.PID))
-				}
+			if b := &c.prev.Backends[i]; b.entry != "" {
+				pids, entries = append(pids, int32(b.PID)), append(entries, b.entry)
 			}
 		}
 	}
-	return []any{a.waitPIDs.String(), a.waitStarts.String(), a.waitEvents.String(), a.waitBlockers.String(),
-		a.seen.String(), a.seenChange.String(), a.seenQuiet.String(), len(a.quiet), a.seenXact.String(), a.seenApp.String()}
+	return []any{pids, entries}
 }
 
-// arrayLiteral builds a PostgreSQL array literal, {1,2,3}, in a buffer
-// kept between refreshes. The activity statement's arrays go to the server
-// as text: pgx's binary array encoder (by reflection, for timestamps) took
-// a tenth of a refresh's CPU, and a string is sent as it is.
-type arrayLiteral []byte
-
-func (l *arrayLiteral) reset() { *l = append((*l)[:0], '{') }
-
-func (l *arrayLiteral) sep() {
-	if len(*l) > 1 {
-		*l = append(*l, ',')
+// isStill reports whether the server may leave b's row out while it stays
+// just what it is: a session waiting for its client to send something
+// (idle, or idle in a transaction) and for nothing else, or a session
+// waiting for a heavyweight lock whose entry in the graph the client
+// holds. While its state_change and wait event stay the same, every
+// column of its row does.
+func isStill(b *Backend) bool {
+	if b.WaitEventType == "Lock" {
+		return b.entry != ""
 	}
-}
-
-func (l *arrayLiteral) int(n int) {
-	l.sep()
-	*l = strconv.AppendInt(*l, int64(n), 10)
-}
-
-func (l *arrayLiteral) bool(v bool) {
-	l.sep()
-	if v {
-		*l = append(*l, 't')
-	} else {
-		*l = append(*l, 'f')
-	}
-}
-
-// time appends t to microseconds, as the server keeps it, or NULL.
-func (l *arrayLiteral) time(t *time.Time) {
-	l.sep()
-	if t == nil {
-		*l = append(*l, "NULL"...)
-		return
-	}
-	*l = append(*l, '"')
-	*l = t.AppendFormat(*l, "2006-01-02 15:04:05.999999Z07:00")
-	*l = append(*l, '"')
-}
-
-// text appends s quoted, its quotes and backslashes escaped.
-func (l *arrayLiteral) text(s string) {
-	l.sep()
-	*l = append(*l, '"')
-	for i := 0; i < len(s); i++ {
-		if s[i] == '"' || s[i] == '\\' {
-			*l = append(*l, '\\')
-		}
-		*l = append(*l, s[i])
-	}
-	*l = append(*l, '"')
-}
-
-func (l arrayLiteral) String() string { return string(l) + "}" }
-
-// quiet reports whether b is a session waiting for its client to send
-// something (idle, or idle in a transaction) and for nothing else. While
-// its state_change and wait stay the same, every column of its row does:
-// the activity statement leaves such a row out and the client carries it.
-func quiet(b *Backend) bool {
-	return b.WaitEventType == "Client" && b.WaitEvent == "ClientRead" && len(b.BlockedBy) == 0 &&
-		b.Waiting == nil && b.PreparedGID == "" && strings.HasPrefix(b.State, "idle")
-}
-
-// knownWait reports whether the snapshot knows what b waits for, and who
-// blocks it.
-func knownWait(b *Backend) bool { return b.Waiting != nil && len(b.BlockedBy) > 0 }
-
-// sameWait reports whether b waits for what prev waited for: the same
-// session, statement, kind of lock and first blocker.
-func sameWait(prev, b *Backend) bool {
-	return prev != nil && knownWait(prev) && len(b.BlockedBy) > 0 && sameTime(prev.BackendStart, b.BackendStart) &&
-		sameTime(prev.QueryStart, b.QueryStart) && prev.WaitEvent == b.WaitEvent && prev.BlockedBy[0] == b.BlockedBy[0]
+	return b.WaitEventType == "Client" && b.WaitEvent == "ClientRead" && b.entry == "" &&
+		strings.HasPrefix(b.State, "idle")
 }
 
 // buildsChanged reports whether an index build started or ended since the
@@ -400,27 +301,11 @@ func sameTime(a, b *time.Time) bool {
 	return a == nil && b == nil || a != nil && b != nil && a.Equal(*b)
 }
 
-// carryLockGraph gives the backends that still wait, in the same
-// session, the edges and lock the previous snapshot read for them. New
-// waiters stay without edges until the next lock-graph read.
-func (c *Collector) carryLockGraph(s *Snapshot) {
-	for i := range s.Backends {
-		b := &s.Backends[i]
-		if b.WaitEventType != "Lock" {
-			continue
-		}
-		if p := c.prevBackend(b.PID); p != nil && len(p.BlockedBy) > 0 && sameTime(p.BackendStart, b.BackendStart) {
-			b.BlockedBy, b.BlockersTotal, b.Waiting, b.PreparedGID = p.BlockedBy, p.BlockersTotal, p.Waiting, p.PreparedGID
-		}
-	}
-}
-
 // finish derives everything that is computed rather than read.
 func (c *Collector) finish(s *Snapshot) {
 	now := s.ServerTime
 	hidden, unsignalled := 0, 0
 	mayNotSignal := !s.Server.Role.Superuser && !s.Server.Role.SignalBackend
-	markQueued(s.Backends)
 	for i := range s.Backends {
 		b := &s.Backends[i]
 		if b.Own {
@@ -507,19 +392,13 @@ func scanServer(row pgx.Row, srv *Server, superusers *map[uint32]bool) error {
 	return nil
 }
 
-func scanTick(br pgx.BatchResults, sc *scanner, s *Snapshot, srv *Server, ownPID *int) error {
+func scanTick(br pgx.BatchResults, s *Snapshot, srv *Server, ownPID *int) error {
 	var (
 		gids, owners, dbs []string
 		prepared          []time.Time
-		n                 int
 	)
-	err := readEach(br, sc, "the server clock", []any{&s.ServerTime, &srv.InRecovery, &gids, &owners, &dbs, &prepared, ownPID, nil, nil},
-		func() { n++ })
-	if err == nil && n != 1 {
-		err = fmt.Errorf("reading the server clock: %d rows, want 1", n)
-	}
-	if err != nil {
-		return err
+	if err := br.QueryRow().Scan(&s.ServerTime, &srv.InRecovery, &gids, &owners, &dbs, &prepared, ownPID, nil, nil); err != nil {
+		return fmt.Errorf("reading the server clock: %w", err)
 	}
 	for i := range gids {
 		s.Prepared = append(s.Prepared, PreparedXact{GID: gids[i], Owner: owners[i], Database: dbs[i], Prepared: prepared[i]})
@@ -529,21 +408,19 @@ func scanTick(br pgx.BatchResults, sc *scanner, s *Snapshot, srv *Server, ownPID
 
 // scanBackends reads the activity statement. A row marked same has not
 // changed since the previous snapshot but for its wait: it starts as a
-// copy of the previous row, so nothing of it is decoded or allocated.
+// copy of the previous row. Rows left out as still are their previous
+// selves, carried in pid order between the rows that are sent.
 func (c *Collector) scanBackends(br pgx.BatchResults, s *Snapshot, superusers map[uint32]bool, ownPID int) error {
 	var (
-		pid, nBlock                       int32
+		pid                               int32
 		same                              bool
 		leader                            pgtype.Int4
 		btype, db, user, app, addr, state pgtype.Text
 		roleOID                           pgtype.Uint32
 		start, xact, qstart, change       *time.Time
 		query                             pgtype.Text
-		wtype, wevent                     pgtype.DriverBytes
-		blockedBy                         []int
-		lock                              []byte
-		gid                               *string
-		quietPIDs                         []int32
+		wtype, wevent                     string
+		stillPIDs                         []int32
 		badRow                            error
 	)
 	var prevs []Backend // the previous snapshot's, sorted by pid like the rows
@@ -551,9 +428,7 @@ func (c *Collector) scanBackends(br pgx.BatchResults, s *Snapshot, superusers ma
 		prevs = c.prev.Backends
 		s.Backends = make([]Backend, 0, len(prevs)+16)
 	}
-	// Quiet rows are not sent: each is its previous self, carried in pid
-	// order between the rows that are.
-	// Rows and quiet pids both come in pid order, so one walk over the
+	// Rows and still pids both come in pid order, so one walk over the
 	// previous snapshot finds each one's previous self.
 	prevOf := func(pid int) *Backend {
 		for len(prevs) > 0 && prevs[0].PID < pid {
@@ -564,51 +439,42 @@ func (c *Collector) scanBackends(br pgx.BatchResults, s *Snapshot, superusers ma
 		}
 		return nil
 	}
-	var quiet []int32
+	add := func(row Backend) {
+		row.Superuser = superusers[row.roleOID]
+		row.Own = row.PID == ownPID
+		s.Backends = append(s.Backends, row)
+	}
+	var still []int32
 	carry := func(below int) {
-		for len(quiet) > 0 && int(quiet[0]) < below {
-			q := int(quiet[0])
-			quiet = quiet[1:]
-			prev := prevOf(q)
-			if prev == nil {
-				badRow = fmt.Errorf("the server sent pid %d as quiet, but the previous snapshot lacks it", q)
-				continue
+		for len(still) > 0 && int(still[0]) < below {
+			q := int(still[0])
+			still = still[1:]
+			if prev := prevOf(q); prev != nil {
+				add(*prev)
+			} else if badRow == nil {
+				badRow = fmt.Errorf("the server sent pid %d as still, but the previous snapshot lacks it", q)
 			}
-			row := *prev
-			row.Superuser = superusers[row.roleOID]
-			row.Own = row.PID == ownPID
-			s.Backends = append(s.Backends, row)
 		}
 	}
-	all := []any{&pid, &same,
+	rows, _ := br.Query()
+	_, err := pgx.ForEachRow(rows, []any{&pid, &same,
 		&leader, &btype, &db, &user, &roleOID, &app, &addr, &state, &start, &xact, &qstart, &change, &query,
-		&wtype, &wevent, &blockedBy, &nBlock, &lock, &gid, &quietPIDs}
-	// An unchanged row's thirteen backend columns are NULL and it starts
-	// as its previous self: they are not scanned at all.
-	unchanged := slices.Clone(all)
-	clear(unchanged[2:15])
-	err := readEachPicked(br, &c.scans.activity, "pg_stat_activity", func(raw [][]byte) []any {
-		if len(raw) == len(all) && len(raw[1]) == 1 && (raw[1][0] == 1 || raw[1][0] == 't') { // same, binary or text
-			return unchanged
-		}
-		return all
-	}, func() {
-		if pid == 0 { // the first row: the quiet pids, in no order
-			if quietPIDs == nil { // all that were, still are
-				quiet = c.args.quiet
-				return
+		&wtype, &wevent, &stillPIDs}, func() error {
+		if pid == 0 { // the first row: the still pids, in no order
+			if stillPIDs == nil { // all that were, still are
+				still = c.quiet
+			} else {
+				still = stillPIDs
+				slices.Sort(still)
 			}
-			quiet = quietPIDs
-			slices.Sort(quiet)
-			return
+			return nil
 		}
 		carry(int(pid))
 		var row Backend
 		prev := prevOf(int(pid))
 		if same {
 			if prev == nil {
-				badRow = fmt.Errorf("the server sent pid %d as unchanged, but the previous snapshot lacks it", pid)
-				return
+				return fmt.Errorf("the server sent pid %d as unchanged, but the previous snapshot lacks it", pid)
 			}
 			row = *prev
 		} else {
@@ -616,31 +482,22 @@ func (c *Collector) scanBackends(br pgx.BatchResults, s *Snapshot, superusers ma
 				Database: db.String, User: user.String, roleOID: roleOID.Uint32,
 				ApplicationName: app.String, ClientAddr: addr.String, State: state.String,
 				BackendStart: start, XactStart: xact, QueryStart: qstart, StateChange: change, Query: query.String}
-		}
-		row.WaitEventType, row.WaitEvent = c.intern(wtype), c.intern(wevent)
-		row.BlockersTotal, row.BlockedBy = int(nBlock), blockedBy
-		row.Waiting, row.PreparedGID = nil, deref(gid)
-		if lock != nil {
-			var perr error
-			if row.Waiting, perr = parseLockWait(lock); perr != nil && badRow == nil {
-				badRow = perr
+			if prev != nil {
+				// What it waits for is the graph's to say; until it does,
+				// the wait the client holds stands (see scanLockGraph).
+				row.setWait(prev.entry, lockEntryOf(prev))
 			}
-		} else if sameWait(prev, &row) {
-			// Not looked up because the client knows this wait. (A wait
-			// looked up finds no lock when it was granted between reading
-			// pg_stat_activity and pg_locks.)
-			row.Waiting, row.PreparedGID = prev.Waiting, prev.PreparedGID
 		}
-		row.Superuser = superusers[row.roleOID]
-		row.Own = row.PID == ownPID
-		s.Backends = append(s.Backends, row)
+		row.WaitEventType, row.WaitEvent = wtype, wevent
+		add(row)
+		return nil
 	})
 	carry(math.MaxInt)
 	if err == nil {
 		err = badRow
 	}
 	if err != nil {
-		return err
+		return fmt.Errorf("reading pg_stat_activity: %w", err)
 	}
 	// The server sorts (ORDER BY pid); one pass checks it, so the
 	// snapshot's order never rests on the SQL alone.
@@ -651,94 +508,101 @@ func (c *Collector) scanBackends(br pgx.BatchResults, s *Snapshot, superusers ma
 	return nil
 }
 
-// intern returns b as a string, allocating it only the first time: every
-// row carries a wait event, and there are a few hundred kinds of them.
-func (c *Collector) intern(b []byte) string {
-	if s, ok := c.words[string(b)]; ok {
-		return s
-	}
-	if c.words == nil || len(c.words) > 2000 {
-		c.words = map[string]string{}
-	}
-	s := string(b)
-	c.words[s] = s
-	return s
-}
-
-// prevBackend finds pid in the previous snapshot, whose backends are
-// sorted by pid.
-func (c *Collector) prevBackend(pid int) *Backend {
-	if c.prev == nil {
-		return nil
-	}
-	bs := c.prev.Backends
-	i, ok := slices.BinarySearchFunc(bs, pid, func(b Backend, pid int) int { return cmp.Compare(b.PID, pid) })
-	if !ok {
-		return nil
-	}
-	return &bs[i]
-}
-
-// parseLockWait reads the lock a waiter waits for, sent as the JSON array
-// [locktype, mode, relation, waitstart, tag]; null when the lock was
-// granted between reading pg_stat_activity and pg_locks.
-func parseLockWait(raw []byte) (*LockWait, error) {
-	var f [5]*string
-	if err := json.Unmarshal(raw, &f); err != nil {
-		return nil, fmt.Errorf("reading a waiter's lock %q: %w", raw, err)
-	}
-	if f[0] == nil {
-		return nil, nil
-	}
-	w := &LockWait{LockType: *f[0], Mode: deref(f[1]), Relation: deref(f[2]), tag: deref(f[4])}
-	if f[3] != nil {
-		t, err := time.Parse(time.RFC3339Nano, *f[3])
+// scanLockGraph reads the lock-graph statement: the waits that changed
+// since the previous snapshot. Each backend still holds its previous
+// wait; a wait that is not a heavyweight lock's any more is dropped. A
+// row our role may not see has no wait event: an entry in the graph is
+// what says it waits.
+func scanLockGraph(br pgx.BatchResults, s *Snapshot) error {
+	var (
+		pid   int32
+		entry *string
+	)
+	rows, _ := br.Query()
+	_, err := pgx.ForEachRow(rows, []any{&pid, &entry}, func() error {
+		b := s.Backend(int(pid))
+		if b == nil {
+			return nil // began to wait after pg_stat_activity was read
+		}
+		if entry == nil {
+			b.setWait("", lockEntry{})
+			return nil
+		}
+		e, err := parseLockEntry([]byte(*entry))
 		if err != nil {
-			return nil, fmt.Errorf("reading a waiter's wait start %q: %w", *f[3], err)
+			return err
 		}
-		w.Since = &t
+		b.setWait(*entry, e)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("reading the lock graph: %w", err)
 	}
-	return w, nil
+	for i := range s.Backends {
+		b := &s.Backends[i]
+		switch {
+		case b.entry == "":
+		case b.WaitEventType == "Lock":
+		case b.WaitEventType == "" && b.Query == "<insufficient privilege>":
+			b.WaitEventType = "Lock"
+		default:
+			b.setWait("", lockEntry{})
+		}
+	}
+	foldWorkers(s.Backends)
+	return nil
 }
 
-// markQueued sets each waiter's QueuedBehind: the blockers that wait for
-// the same lock (same tag) rather than hold it.
-func markQueued(bs []Backend) {
-	var tags map[int]string // most refreshes have no waiter
-	for i := range bs {
-		if w := bs[i].Waiting; w != nil && w.tag != "" {
-			if tags == nil {
-				tags = map[int]string{}
-			}
-			tags[bs[i].PID] = w.tag
+// foldWorkers names a parallel worker's leader wherever the worker blocks
+// somebody, as pg_blocking_pids() does: the leader is the session to act
+// on. pg_locks lists each process of a lock group, and a group's members
+// never block each other.
+func foldWorkers(bs []Backend) {
+	leaderOf := func(pid int) int {
+		i, ok := slices.BinarySearchFunc(bs, pid, func(b Backend, pid int) int { return cmp.Compare(b.PID, pid) })
+		if ok && bs[i].BackendType == "parallel worker" && bs[i].LeaderPID != 0 {
+			return bs[i].LeaderPID
 		}
+		return pid
 	}
 	for i := range bs {
 		b := &bs[i]
-		b.QueuedBehind = nil
-		if b.Waiting == nil || b.Waiting.tag == "" {
+		if len(b.BlockedBy) == 0 {
 			continue
 		}
-		for _, blocker := range b.BlockedBy {
-			if t, ok := tags[blocker]; ok && t == b.Waiting.tag {
-				b.QueuedBehind = append(b.QueuedBehind, blocker)
+		self := leaderOf(b.PID)
+		var folded []int
+		for k, pid := range b.BlockedBy {
+			if l := leaderOf(pid); l != pid || l == self {
+				if folded == nil {
+					folded = slices.Clone(b.BlockedBy[:k])
+				}
+				if l != self && !slices.Contains(folded, l) {
+					folded = append(folded, l)
+				}
+			} else if folded != nil {
+				folded = append(folded, pid)
 			}
+		}
+		if folded != nil {
+			b.BlockedBy = folded
 		}
 	}
 }
 
-func scanBuilds(br pgx.BatchResults, sc *scanner, s *Snapshot) error {
+func scanBuilds(br pgx.BatchResults, s *Snapshot) error {
 	var (
 		b             IndexBuild
 		pid, locker   int32
 		table, index  *string
 		relid, idxoid uint32
 	)
-	return readEach(br, sc, "pg_stat_progress_create_index", []any{&pid, &b.Database, &relid, &idxoid,
+	rows, _ := br.Query()
+	_, err := pgx.ForEachRow(rows, []any{&pid, &b.Database, &relid, &idxoid,
 		&table, &index, &b.Command, &b.Phase, &b.LockersTotal, &b.LockersDone, &locker,
 		&b.BlocksTotal, &b.BlocksDone, &b.TuplesTotal, &b.TuplesDone,
 		&b.PartitionsTotal, &b.PartitionsDone, &b.Started, &b.WaitEventType, &b.WaitEvent,
-	}, func() {
+	}, func() error {
 		row := b
 		row.PID, row.CurrentLockerPID = int(pid), int(locker)
 		row.TableOID, row.IndexOID = relid, idxoid
@@ -747,7 +611,12 @@ func scanBuilds(br pgx.BatchResults, sc *scanner, s *Snapshot) error {
 			row.Index = orOID(index, idxoid)
 		}
 		s.Builds = append(s.Builds, row)
+		return nil
 	})
+	if err != nil {
+		return fmt.Errorf("reading pg_stat_progress_create_index: %w", err)
+	}
+	return nil
 }
 
 func scanIndexes(br pgx.BatchResults, out *[]Index) error {

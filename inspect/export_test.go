@@ -12,5 +12,4 @@ func StalePrevious(c *Collector, pid int, query string, stateChange time.Time) {
 			b.Query, b.StateChange = query, &stateChange
 		}
 	}
-	c.args.next = c.activityArgs()
 }

@@ -31,13 +31,6 @@ type Snapshot struct {
 	// were read: they change rarely and are read on a slower cadence than
 	// the activity (Collector.SlowEvery).
 	IndexesReadAt time.Time `json:"indexes_read_at"`
-	// LockGraphReadAt is when the wait-for edges (blocked_by) were read.
-	// With thousands of waiters the lock graph is read every
-	// LockGraphInterval seconds rather than on every refresh, and the
-	// edges in between are carried over from that read.
-	LockGraphReadAt   time.Time `json:"lock_graph_read_at"`
-	LockGraphInterval float64   `json:"lock_graph_interval_seconds"`
-
 	// Databases lists the databases whose indexes were checked.
 	Databases []string `json:"databases_checked"`
 	// Warnings say what could not be read and why (missing privileges, a
@@ -163,6 +156,10 @@ type Backend struct {
 
 	// Own marks pgmedic's own session; it is left out of counts and trees.
 	Own bool `json:"own,omitempty"`
+
+	// entry is this waiter's entry in the wait-for graph, as the server
+	// sent it: the next refresh leaves the row out while it is the same.
+	entry string
 }
 
 // LockWait is the lock a backend is queued for.
@@ -177,9 +174,6 @@ type LockWait struct {
 	// nil before 14, where the wait is only known to be at most as old as
 	// the current statement.
 	Since *time.Time `json:"since"`
-	// tag identifies the lock: two waiters with the same tag queue for
-	// the same object.
-	tag string
 }
 
 // PreparedXact is a transaction prepared for two-phase commit. It can hold

@@ -3,7 +3,6 @@ package tui
 import (
 	"fmt"
 	"strings"
-	"time"
 
 	"charm.land/bubbles/v2/key"
 	"charm.land/lipgloss/v2"
@@ -176,13 +175,6 @@ func (m *Model) healthLine() string {
 		return "⟳ connecting…"
 	}
 	line := paint(&st.OK, "● live") + fmt.Sprintf(" refreshed %s ago, every %s", human.Duration(now.Sub(m.lastOK)), m.interval)
-	if s := m.c.snap; s.LockGraphInterval > 0 {
-		// Thousands of waiters: the collector reads who blocks whom less
-		// often, and the responder must know the tree can be that old.
-		line += "; " + st.Warn.Render(fmt.Sprintf("lock graph every %s at %d waiting, read %s ago",
-			human.Duration(time.Duration(s.LockGraphInterval*float64(time.Second))), s.LockForest.Waiting,
-			human.Duration(now.Sub(s.LockGraphReadAt))))
-	}
 	return line
 }
 

@@ -612,17 +612,6 @@ func TestResultMessagesAreSanitized(t *testing.T) {
 	mustContain(t, screen(m), `x\x1b]0;pwned\x07`)
 }
 
-// With thousands of waiters the lock graph is read less often; the
-// header says so, and how old the tree is.
-func TestHeaderSaysWhenTheLockGraphSlows(t *testing.T) {
-	s := fixture(5)
-	if f := screen(newTestModel(t, s, 200, 40)); strings.Contains(f, "lock graph every") {
-		t.Errorf("a graph read on every refresh needs no note:\n%s", f)
-	}
-	s.LockGraphInterval, s.LockGraphReadAt = 5, fixedNow.Add(-3*time.Second)
-	mustContain(t, screen(newTestModel(t, s, 200, 40)), "lock graph every 5s at 6 waiting, read 3s ago")
-}
-
 // On a standby Triage offers no index key, and D or R say why instead of
 // asking; K still asks, since a terminate works on a standby.
 func TestStandbyOffersNoIndexActions(t *testing.T) {

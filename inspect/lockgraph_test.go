@@ -1,0 +1,135 @@
+package inspect_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	"github.com/pgmedic/pgmedic/inspect"
+	"github.com/pgmedic/pgmedic/internal/scenario"
+)
+
+// The wait-for graph read from pg_locks in one pass must say what
+// pg_blocking_pids() says, waiter by waiter: the same number of blockers,
+// the same first ones (holders, then the head of the queue), and which of
+// them only queue ahead. Staged here: a table lock with early and late
+// queues, a migration behind an idle transaction, a row-lock queue longer
+// than the blockers kept per waiter, an advisory lock, a prepared
+// transaction, a queue of mixed modes where some waiters conflict only
+// with others queued ahead, and a lock upgrader.
+func TestLockGraphAgreesWithPgBlockingPids(t *testing.T) {
+	l := newLab(t, map[string]string{"max_prepared_transactions": "2"})
+	st, db := l.stage(t)
+	ctx := context.Background()
+	tables := map[string]scenario.Table{}
+	for _, n := range []string{"excl", "migr", "rows", "prep", "mixed", "upgrade"} {
+		tables[n] = scenario.Table{Schema: "public", Name: n}
+		must(t, st.CreateTable(ctx, tables[n], 10))
+	}
+	_, err := st.ExclusiveHolder(ctx, tables["excl"], 2, 2)
+	must(t, err)
+	_, err = st.MigrationBehindIdleTx(ctx, tables["migr"], 4)
+	must(t, err)
+	_, err = st.RowLockChain(ctx, tables["rows"], inspect.MaxBlockersPerWaiter+4)
+	must(t, err)
+	_, _, err = st.AdvisoryLock(ctx, 42)
+	must(t, err)
+	_, err = st.PreparedHolder(ctx, tables["prep"], `it's "prepared"`)
+	must(t, err)
+
+	// Mixed modes: the holder's ROW EXCLUSIVE blocks the SHARE request;
+	// the ROW EXCLUSIVE and SHARE UPDATE EXCLUSIVE requests behind it
+	// conflict only with that queued SHARE request.
+	// They connect in the reverse of their queue order, so that the queue
+	// order is not the order of their pids.
+	lock := func(s *scenario.Session, table, mode string) int {
+		t.Helper()
+		s.Go("BEGIN; LOCK TABLE " + tables[table].Ident() + " IN " + mode + " MODE")
+		must(t, st.AwaitLockWait(ctx, s.PID))
+		return s.PID
+	}
+	open := func(name string) *scenario.Session {
+		t.Helper()
+		s, err := st.Open(ctx, name)
+		must(t, err)
+		return s
+	}
+	sux, rowx, share := open("mixed-sux"), open("mixed-rowx"), open("mixed-share")
+	holder := open("mixed-holder")
+	must(t, holder.Exec(ctx, "BEGIN; LOCK TABLE "+tables["mixed"].Ident()+" IN ROW EXCLUSIVE MODE"))
+	lock(share, "mixed", "SHARE")
+	lock(rowx, "mixed", "ROW EXCLUSIVE")
+	lock(sux, "mixed", "SHARE UPDATE EXCLUSIVE")
+
+	// An upgrader: it holds ACCESS SHARE and waits for ACCESS EXCLUSIVE
+	// behind another reader; its own lock does not block it, and a reader
+	// arriving after it queues behind its request.
+	up, err := st.Open(ctx, "upgrader")
+	must(t, err)
+	reader, err := st.Open(ctx, "reader")
+	must(t, err)
+	must(t, up.Exec(ctx, "BEGIN; LOCK TABLE "+tables["upgrade"].Ident()+" IN ACCESS SHARE MODE"))
+	must(t, reader.Exec(ctx, "BEGIN; LOCK TABLE "+tables["upgrade"].Ident()+" IN ACCESS SHARE MODE"))
+	up.Go("LOCK TABLE " + tables["upgrade"].Ident() + " IN ACCESS EXCLUSIVE MODE")
+	must(t, st.AwaitLockWait(ctx, up.PID))
+	late := lock(open("late-reader"), "upgrade", "ACCESS SHARE")
+
+	conn, _ := l.monitor(t, db, "")
+	c, err := inspect.NewCollector(ctx, conn)
+	must(t, err)
+	s, err := c.Snapshot(ctx)
+	must(t, err)
+
+	rows, err := st.Admin().Query(ctx, `SELECT pid, pg_catalog.pg_blocking_pids(pid) FROM pg_catalog.pg_stat_activity
+		WHERE wait_event_type = 'Lock' AND datname = current_database()`)
+	must(t, err)
+	want := map[int][]int{}
+	for rows.Next() {
+		var pid int
+		var b []int
+		must(t, rows.Scan(&pid, &b))
+		want[pid] = b
+	}
+	must(t, rows.Err())
+	if len(want) < 25 {
+		t.Fatalf("only %d waiters staged", len(want))
+	}
+	got := 0
+	for _, b := range s.Backends {
+		if b.WaitEventType != "Lock" || b.Database != db {
+			continue
+		}
+		got++
+		w, ok := want[b.PID]
+		if !ok {
+			t.Errorf("pid %d (%s) waits in the snapshot, not for pg_blocking_pids()", b.PID, b.ApplicationName)
+			continue
+		}
+		first := w[:min(len(w), inspect.MaxBlockersPerWaiter)]
+		if b.BlockersTotal != len(w) || !sameSet(b.BlockedBy, first) {
+			t.Errorf("pid %d (%s): blocked by %v of %d; pg_blocking_pids() says %v of %d",
+				b.PID, b.ApplicationName, b.BlockedBy, b.BlockersTotal, first, len(w))
+		}
+		for _, q := range b.QueuedBehind {
+			if o := s.Backend(q); q != 0 && (o == nil || o.Waiting == nil) {
+				t.Errorf("pid %d (%s): queued behind %d, which does not wait", b.PID, b.ApplicationName, q)
+			}
+		}
+	}
+	if got != len(want) {
+		t.Errorf("the snapshot has %d waiters, pg_blocking_pids() %d", got, len(want))
+	}
+	if b := s.Backend(late); b == nil || !slices.Equal(b.QueuedBehind, []int{up.PID}) {
+		t.Errorf("the reader behind the upgrader: %+v; want queued behind %d only", b, up.PID)
+	}
+	if b := s.Backend(up.PID); b == nil || !slices.Equal(b.BlockedBy, []int{reader.PID}) || len(b.QueuedBehind) != 0 {
+		t.Errorf("the upgrader: %+v; want held up by the other reader %d alone", b, reader.PID)
+	}
+}
+
+func sameSet(a, b []int) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
+}

@@ -1,0 +1,75 @@
+package inspect
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgmedic/pgmedic/internal/pgcluster"
+	"github.com/pgmedic/pgmedic/internal/pgcluster/pgtest"
+)
+
+// serverConn is a connection to a throwaway cluster, closed with the test
+// or benchmark.
+func serverConn(t testing.TB) (context.Context, *pgx.Conn) {
+	t.Helper()
+	c := pgtest.Start(t, pgcluster.Options{})
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, c.ConnString("", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(ctx) })
+	return ctx, conn
+}
+
+// The activity statement's parameters must read back on the server exactly
+// as the client holds them, or a still row would look changed on every
+// refresh: nil timestamps, text with quotes, braces and non-ASCII.
+func TestParametersReadBackExactly(t *testing.T) {
+	ctx, conn := serverConn(t)
+
+	berlin := time.FixedZone("CET", 3600)
+	t1 := time.Date(2026, 11, 24, 1, 2, 3, 123456000, time.UTC)
+	t2 := time.Date(1999, 12, 31, 23, 59, 59, 0, berlin)
+	c := &Collector{prev: &Snapshot{Backends: []Backend{
+		{PID: 1, StateChange: &t1, XactStart: nil, ApplicationName: `quote " and \ backslash`, State: "idle",
+			WaitEventType: "Client", WaitEvent: "ClientRead"},
+		{PID: 2147483647, StateChange: &t2, XactStart: &t1, ApplicationName: "ünïcode ✓ {brace}, NULL",
+			WaitEventType: "Lock", WaitEvent: "relation", entry: `[[1, 0], 2, 1, "relation", "AccessShareLock", "o", null, "g'1"]`},
+		{PID: 3}, // a background process, never marked
+	}}}
+	args := c.activityArgs()
+	var (
+		pids, waiters  []int32
+		changes, xacts []*time.Time
+		apps, events   []string
+		entries        []string
+		still          []bool
+		n              int
+	)
+	err := conn.QueryRow(ctx, "SELECT $1::int[], $2::timestamptz[], $3::timestamptz[], $4::text[], $5::bool[], $6::text[], $7::int",
+		args...).Scan(&pids, &changes, &xacts, &apps, &still, &events, &n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.QueryRow(ctx, "SELECT $1::int[], $2::text[]", c.graphArgs()...).Scan(&waiters, &entries); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(pids, []int32{1, 2147483647}) || n != 2 || !slices.Equal(still, []bool{true, true}) {
+		t.Errorf("pids %v, still %v, n %d; want the two rows with a state_change, both still", pids, still, n)
+	}
+	if len(changes) != 2 || !changes[0].Equal(t1) || !changes[1].Equal(t2) || xacts[0] != nil || !xacts[1].Equal(t1) {
+		t.Errorf("timestamps read back as %v %v", changes, xacts)
+	}
+	if !slices.Equal(apps, []string{c.prev.Backends[0].ApplicationName, c.prev.Backends[1].ApplicationName}) ||
+		!slices.Equal(events, []string{"ClientRead", "relation"}) {
+		t.Errorf("texts read back as %q %q", apps, events)
+	}
+	if !slices.Equal(waiters, []int32{2147483647}) || !slices.Equal(entries, []string{c.prev.Backends[1].entry}) {
+		t.Errorf("known waits read back as %v %q", waiters, entries)
+	}
+}
