@@ -162,7 +162,7 @@ type Model struct {
 	flashUntil time.Time
 
 	now   time.Time // the moment the screen shows: ages are counted to it
-	alarm alarm
+	clock clock
 
 	filtering bool
 	input     textinput.Model
@@ -215,13 +215,13 @@ func New(src Source, opts Options) *Model {
 // Init starts the first refresh and the clock.
 func (m *Model) Init() tea.Cmd {
 	m.now = m.c.opts.Now()
-	cmds := []tea.Cmd{m.fetch(), m.alarm.wait()}
+	cmds := []tea.Cmd{m.fetch(), m.clock.wait()}
 	if m.c.opts.Theme == "" {
 		// Raw, not tea.RequestBackgroundColor: Bubble Tea would hold it
 		// for its next tick (see Run). It still parses the reply.
 		cmds = append(cmds, tea.Raw(ansi.RequestBackgroundColor))
 	}
-	m.alarm.set(m.nextChange(), m.now)
+	m.clock.run(m.counting())
 	return tea.Batch(cmds...)
 }
 
@@ -284,7 +284,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.now = m.c.opts.Now()
 	}
 	cmd := m.update(msg)
-	m.alarm.set(m.nextChange(), m.c.opts.Now())
+	m.clock.run(m.counting())
 	return m, cmd
 }
 
@@ -302,8 +302,8 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		}
 		return m.fetch()
 	case clockMsg:
-		m.alarm.rang()
-		return m.alarm.wait()
+		m.clock.rang()
+		return m.clock.wait()
 	case tea.BackgroundColorMsg:
 		if m.c.opts.Theme == "" && !msg.IsDark() {
 			m.c.styles = LightStyles()
