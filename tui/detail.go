@@ -92,8 +92,9 @@ func (d *detail) wrap() {
 // window is what the viewport's View draws of lines that are already
 // wrapped and padded: the visible ones padded to its width, then blank
 // lines to its height. The viewport gets there with lipgloss, measuring
-// every grapheme of the window, ~400us at 200x60 after each refresh;
-// TestDetailWindowIsTheViewports holds the two together.
+// every grapheme of the window again after each refresh, though the lines
+// were measured when they were wrapped; TestDetailWindowIsTheViewports
+// holds the two together.
 func (d *detail) window() string {
 	w, h := d.vp.Width(), d.vp.Height()
 	if w <= 0 || h <= 0 {

@@ -582,9 +582,9 @@ func (m *Model) setInterval(d time.Duration) tea.Cmd {
 
 // View draws the screen. It only renders what Update built.
 func (m *Model) View() tea.View {
-	// An unchanged frame is handed over as the same string: Bubble Tea
-	// compares it with the last one drawn at every tick of its 60Hz
-	// renderer, and the same string compares at once.
+	// An unchanged frame is handed over as the same string: the screen
+	// compares each frame with the last one drawn, and the same string
+	// compares at once.
 	if frame := m.render(); frame != m.frame {
 		m.frame = frame
 	}
