@@ -524,7 +524,7 @@ func (m *Model) onKey(msg tea.KeyPressMsg) tea.Cmd {
 		return m.copyCmd(m.copyTarget())
 	case key.Matches(msg, k.CopySummary):
 		return m.copyCmd(m.summary(), "the incident summary")
-	case key.Matches(msg, k.Cancel, k.Terminate, k.DropIndex, k.RebuildIndex):
+	case key.Matches(msg, k.Dangerous()...):
 		kind, _ := m.actionKind(msg)
 		return m.onActionKey(kind)
 	default:
