@@ -24,14 +24,11 @@ type detail struct {
 	text string // unwrapped; wrapped to the width on every resize
 
 	// wrapped holds each line of text as last wrapped, at wrapWidth;
-	// content is them all, as the viewport has it, and gen counts its
-	// changes, for frame.
+	// content is them all, as the viewport has it.
 	wrapped   map[string]string
 	wrapWidth int
 	content   string
 	lines     []string // content's lines
-	gen       int
-	frame     memo[detailKey]
 
 	locks    []inspect.Lock
 	locksErr error
@@ -84,7 +81,6 @@ func (d *detail) wrap() {
 	// The locks, read again after each refresh, are mostly the same.
 	if content := strings.Join(lines, "\n"); content != d.content {
 		d.content, d.lines = content, strings.Split(content, "\n")
-		d.gen++
 		d.vp.SetContent(content)
 	}
 }
@@ -118,21 +114,14 @@ func (d *detail) window() string {
 	return b.String()
 }
 
-type detailKey struct {
-	gen, y, x, w, h int
-}
-
 func (d *detail) update(msg tea.Msg) tea.Cmd {
 	var cmd tea.Cmd
 	d.vp, cmd = d.vp.Update(msg)
 	return cmd
 }
 
-// view is the viewport's window, drawn again only when it scrolled, was
-// resized or its contents changed.
-func (d *detail) view(*common) string {
-	return d.frame.get(detailKey{d.gen, d.vp.YOffset(), d.vp.XOffset(), d.vp.Width(), d.vp.Height()}, d.window)
-}
+// view is the viewport's window.
+func (d *detail) view(*common) string { return d.window() }
 
 func (d *detail) refresh(c *common) {
 	var text string

@@ -590,7 +590,7 @@ func (m *Model) View() tea.View {
 	}
 	v := tea.NewView(m.frame)
 	v.AltScreen = true
-	v.WindowTitle = m.lines.title.get(m.src.Target(), func() string { return "pgmedic " + safetext.Line(m.src.Target()) })
+	v.WindowTitle = "pgmedic " + safetext.Line(m.src.Target())
 	return v
 }
 
