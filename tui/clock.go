@@ -9,80 +9,55 @@ import (
 // slowRefresh is how long a refresh runs before the header says so.
 const slowRefresh = 2 * time.Second
 
-// alarm wakes the model when the screen would change with time alone: a
-// counter it shows ticks over ("refresh taking 3s", "retry in 4s"), or a
-// message expires. It is one timer with one command waiting on it, issued
-// by Init and again by each clockMsg; any other message only moves the
-// timer. So at a 1s refresh, when nothing counts, the refresh's own frame
-// is the only one: no second tick a second draws the same screen.
-type alarm struct {
+// clock wakes the model once a second while something on screen counts
+// (see counting), and not at all otherwise: at a 1s refresh with nothing
+// counting, the refresh's own frame is the only one. It is one timer with
+// one command waiting on it, issued by Init and again by each clockMsg, so
+// stopping it leaves no tick behind to wake the process.
+type clock struct {
 	timer *time.Timer
-	at    time.Time // zero while stopped
+	on    bool
 }
 
 // wait is the command that delivers the next clockMsg.
-func (a *alarm) wait() tea.Cmd {
-	if a.timer == nil {
-		a.timer = time.NewTimer(time.Hour)
-		a.timer.Stop()
+func (c *clock) wait() tea.Cmd {
+	if c.timer == nil {
+		c.timer = time.NewTimer(time.Hour)
+		c.timer.Stop()
 	}
-	c := a.timer.C
+	ch := c.timer.C
 	return func() tea.Msg {
-		<-c
+		<-ch
 		return clockMsg{}
 	}
 }
 
-// set moves the alarm to at, or stops it when at is zero. Before Init
-// (in tests) there is no timer and nothing to move.
-func (a *alarm) set(at, now time.Time) {
-	if a.timer == nil || at.Equal(a.at) {
+// run starts the clock (due a second from now) or stops it. Before Init
+// (in tests) there is no timer.
+func (c *clock) run(on bool) {
+	if c.timer == nil || on == c.on {
 		return
 	}
-	a.at = at
-	if at.IsZero() {
-		a.timer.Stop()
-		return
+	c.on = on
+	if on {
+		c.timer.Reset(time.Second)
+	} else {
+		c.timer.Stop()
 	}
-	a.timer.Reset(max(0, at.Sub(now)))
 }
 
-// rang is called when the alarm's clockMsg arrives.
-func (a *alarm) rang() { a.at = time.Time{} }
+// rang is called when the clock's clockMsg arrives.
+func (c *clock) rang() { c.on = false }
 
-// nextChange is when the screen, drawn at m.now, would change with time
-// alone; zero when nothing on it does before the next message.
-func (m *Model) nextChange() time.Time {
-	now := m.now
-	var due time.Time
-	at := func(t time.Time) {
-		if t.After(now) && (due.IsZero() || t.Before(due)) {
-			due = t
-		}
-	}
-	// next is the next whole second of a counter that started at t0.
-	next := func(t0 time.Time) time.Time { return t0.Add(now.Sub(t0).Truncate(time.Second) + time.Second) }
-	if m.flash != "" {
-		at(m.flashUntil)
-	}
-	if m.life.busy() {
-		at(next(m.life.started))
-	}
-	switch {
-	case m.lastErr != nil, m.paused:
-		at(now.Add(time.Second)) // "retry in 4s", "STALE data 9s old"
-	case m.inFlight:
-		if slow := m.fetchStarted.Add(slowRefresh); slow.After(now) {
-			at(slow)
-		} else {
-			at(next(m.fetchStarted))
-		}
-	case m.interval > time.Second && !m.lastOK.IsZero():
-		// The data's age between refreshes; the second the next refresh
-		// is due is left to it, and a late one is counted from its start.
-		if t := next(m.lastOK); t.Sub(m.lastOK) < m.interval {
-			at(t)
-		}
-	}
-	return due
+// counting says whether the screen, drawn at m.now, changes with time
+// alone: it shows a counter or a message that expires. It asks about
+// states, not about each counter, so a new counter in one of these states
+// needs nothing here.
+func (m *Model) counting() bool {
+	return m.lastErr != nil || // "retry in 4s", "STALE data 9s old"
+		m.paused || // "data 9s old, frozen"
+		m.inFlight || // "refresh taking 3s", once it is slow
+		m.life.busy() || // an action's elapsed time
+		(m.flash != "" && m.now.Before(m.flashUntil)) ||
+		(m.interval > time.Second && !m.lastOK.IsZero()) // "refreshed 3s ago" between refreshes
 }

@@ -10,13 +10,13 @@ import (
 )
 
 // At a 1s refresh, with nothing counting on screen, the refresh's own
-// frame is the only one: a refresh starting draws nothing new, and no
-// clock is due.
+// frame is the only one: the clock runs only while the refresh is in
+// flight, and a refresh starting draws nothing new.
 func TestOneFramePerRefresh(t *testing.T) {
 	now := fixedNow
 	m := liveModel(&now)
-	if due := m.nextChange(); !due.IsZero() {
-		t.Errorf("live at 1s: the clock is due at %v", due)
+	if m.clock.on {
+		t.Error("live at 1s: the clock runs")
 	}
 	frame := m.View().Content
 	now = now.Add(time.Second)
@@ -29,40 +29,52 @@ func TestOneFramePerRefresh(t *testing.T) {
 	} else if unsafe.StringData(again) != unsafe.StringData(frame) {
 		t.Error("an unchanged frame should be the same string, for Bubble Tea to compare at once")
 	}
-	if due := m.nextChange(); !due.Equal(now.Add(slowRefresh)) {
-		t.Errorf("in flight: the clock is due at %v, want when the refresh turns slow", due)
+	if !m.clock.on {
+		t.Error("in flight: the clock is stopped, and a slow refresh would go unseen")
 	}
 	now = now.Add(50 * time.Millisecond)
 	m.Update(snapshotMsg{gen: m.gen, snap: fixture(3)})
+	if m.clock.on {
+		t.Error("the refresh ended and the clock still runs")
+	}
 	if m.View().Content != frame {
 		t.Error("the next snapshot, unchanged and refreshed just now, should draw the same frame")
 	}
 }
 
-// Where time alone changes the screen, the clock is due when it does.
-func TestClockDueWhenTheScreenChanges(t *testing.T) {
+// While anything on screen counts, the clock runs, and each of its ticks
+// shows the counters' new values.
+func TestClockRunsWhileTheScreenCounts(t *testing.T) {
 	now := fixedNow
 	m := liveModel(&now)
 
 	press(m, "-") // every 2s, and a flash
-	if due := m.nextChange(); !due.Equal(fixedNow.Add(time.Second)) {
-		t.Errorf("every 2s: due at %v, want the data's age at 1s", due)
+	if !m.clock.on {
+		t.Error("every 2s: the clock is stopped, and the data's age would not count")
 	}
 	now = now.Add(time.Second)
 	m.Update(clockMsg{})
 	mustContain(t, screen(m), "refreshed 1s ago, every 2s", "refreshing every 2s")
-	if due := m.nextChange(); !due.Equal(fixedNow.Add(5 * time.Second)) {
-		t.Errorf("at 1s of 2s: due at %v, want the flash's end (the refresh shows the rest)", due)
-	}
 	now = fixedNow.Add(5 * time.Second)
 	m.Update(clockMsg{})
 	if frame := screen(m); !strings.Contains(frame, "q quit") || strings.Contains(frame, "refreshing every 2s") {
 		t.Errorf("the flash should be gone at its end:\n%s", frame)
 	}
 
+	press(m, "+", "space") // every 1s, paused
+	now = now.Add(5 * time.Second)
+	m.Update(clockMsg{})
+	if !m.clock.on {
+		t.Error("paused: the clock is stopped")
+	}
+	mustContain(t, screen(m), "PAUSED data 10s old")
+
 	press(m, "space")
-	if due := m.nextChange(); !due.Equal(now.Add(time.Second)) {
-		t.Errorf("paused: due at %v, want every second", due)
+	m.Update(snapshotMsg{gen: m.gen, snap: fixture(3)})
+	now = now.Add(5 * time.Second) // the resume's flash is over
+	m.Update(clockMsg{})
+	if m.clock.on {
+		t.Error("live at 1s again, nothing counting: the clock runs")
 	}
 }
 
@@ -75,113 +87,32 @@ func liveModel(now *time.Time) *Model {
 	return m
 }
 
-// The alarm fires at the time it was last set to, and not at all when
-// stopped.
-func TestAlarm(t *testing.T) {
-	var a alarm
-	cmd := a.wait()
+// The clock's command delivers a tick a second after it is started, and
+// none once it is stopped.
+func TestClockTimer(t *testing.T) {
+	var c clock
+	cmd := c.wait()
 	fired := make(chan tea.Msg, 1)
 	go func() { fired <- cmd() }()
-	a.set(time.Now().Add(time.Hour), time.Now())
-	a.set(time.Now().Add(20*time.Millisecond), time.Now())
+	c.run(true)
 	select {
 	case msg := <-fired:
 		if _, ok := msg.(clockMsg); !ok {
 			t.Fatalf("got %T", msg)
 		}
 	case <-time.After(5 * time.Second):
-		t.Fatal("moved earlier, the alarm did not fire")
+		t.Fatal("started, the clock did not tick")
 	}
-	a.rang()
-	cmd = a.wait()
+	c.rang()
+	cmd = c.wait()
 	go func() { fired <- cmd() }()
-	// Far enough ahead that only a stall of a second between the two
-	// calls could let it ring before it is stopped.
-	a.set(time.Now().Add(time.Second), time.Now())
-	a.set(time.Time{}, time.Now())
+	// Only a stall of a second between the two calls could let it tick
+	// before it is stopped.
+	c.run(true)
+	c.run(false)
 	select {
 	case <-fired:
-		t.Fatal("a stopped alarm fired")
+		t.Fatal("a stopped clock ticked")
 	case <-time.After(1500 * time.Millisecond):
-	}
-}
-
-// Refreshes fall on whole intervals since the beat, so they keep step
-// with Bubble Tea's one-second tick, and rest at least half an interval.
-func TestUntilBeat(t *testing.T) {
-	beat := fixedNow
-	for _, tc := range []struct {
-		name     string
-		since    time.Duration // from the beat to now
-		interval time.Duration
-		want     time.Duration
-	}{
-		{"no beat yet", -1, time.Second, time.Second},
-		{"a refresh that took 3ms", 3 * time.Millisecond, time.Second, 997 * time.Millisecond},
-		{"ten seconds in, 2ms late", 10*time.Second + 2*time.Millisecond, time.Second, 998 * time.Millisecond},
-		{"a slow refresh rests half an interval", 1800 * time.Millisecond, time.Second, 1200 * time.Millisecond},
-		{"just under half an interval to go", 1501 * time.Millisecond, time.Second, 1499 * time.Millisecond},
-		{"half an interval to go", 1500 * time.Millisecond, time.Second, 500 * time.Millisecond},
-		{"every 5s", 7 * time.Second, 5 * time.Second, 3 * time.Second},
-		{"every 250ms", 1100 * time.Millisecond, 250 * time.Millisecond, 150 * time.Millisecond},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			b := beat
-			if tc.since < 0 {
-				b = time.Time{}
-			}
-			if got := untilBeat(b, beat.Add(tc.since), tc.interval); got != tc.want {
-				t.Errorf("untilBeat at %v every %v = %v, want %v", tc.since, tc.interval, got, tc.want)
-			}
-		})
-	}
-}
-
-// fakeTimer records how Run's timer is armed.
-type fakeTimer struct {
-	armed   []time.Duration
-	stopped int
-}
-
-func (f *fakeTimer) Arm(d time.Duration) { f.armed = append(f.armed, d) }
-func (f *fakeTimer) Stop()               { f.stopped++ }
-
-// With Run's timer, a snapshot arms it for the next beat instead of
-// asking Bubble Tea for a tick, and only a timer going off when due
-// starts the refresh.
-func TestRefreshTimer(t *testing.T) {
-	now := fixedNow
-	m := New(&fakeSource{snap: fixture(3)}, Options{Now: func() time.Time { return now }})
-	ft := &fakeTimer{}
-	m.timer = ft
-	m.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
-	m.Init()
-	_, cmd := m.Update(snapshotMsg{gen: m.gen, snap: fixture(3)})
-	if cmd != nil {
-		t.Errorf("the snapshot asked Bubble Tea for a command (%T): the timer should wake the next refresh", cmd())
-	}
-	if len(ft.armed) != 1 || ft.armed[0] < 500*time.Millisecond || ft.armed[0] > time.Second {
-		t.Fatalf("armed %v, want once, for the next whole second since Init", ft.armed)
-	}
-
-	m.Update(timerMsg{}) // went off early: a stale arming
-	if m.inFlight {
-		t.Fatal("a timer going off before it was due started a refresh")
-	}
-	m.due = time.Now()
-	m.Update(timerMsg{})
-	if !m.inFlight {
-		t.Fatal("the timer went off when due, and no refresh started")
-	}
-	m.Update(snapshotMsg{gen: m.gen, snap: fixture(3)})
-
-	press(m, " ") // pause
-	if ft.stopped != 1 {
-		t.Errorf("pausing stopped the timer %d times, want 1", ft.stopped)
-	}
-	m.due = time.Now()
-	m.Update(timerMsg{})
-	if m.inFlight {
-		t.Error("a refresh started while paused")
 	}
 }

@@ -24,14 +24,11 @@ type detail struct {
 	text string // unwrapped; wrapped to the width on every resize
 
 	// wrapped holds each line of text as last wrapped, at wrapWidth;
-	// content is them all, as the viewport has it, and gen counts its
-	// changes, for frame.
+	// content is them all, as the viewport has it.
 	wrapped   map[string]string
 	wrapWidth int
 	content   string
 	lines     []string // content's lines
-	gen       int
-	frame     memo[detailKey]
 
 	locks    []inspect.Lock
 	locksErr error
@@ -84,7 +81,6 @@ func (d *detail) wrap() {
 	// The locks, read again after each refresh, are mostly the same.
 	if content := strings.Join(lines, "\n"); content != d.content {
 		d.content, d.lines = content, strings.Split(content, "\n")
-		d.gen++
 		d.vp.SetContent(content)
 	}
 }
@@ -92,8 +88,9 @@ func (d *detail) wrap() {
 // window is what the viewport's View draws of lines that are already
 // wrapped and padded: the visible ones padded to its width, then blank
 // lines to its height. The viewport gets there with lipgloss, measuring
-// every grapheme of the window, ~400us at 200x60 after each refresh;
-// TestDetailWindowIsTheViewports holds the two together.
+// every grapheme of the window again after each refresh, though the lines
+// were measured when they were wrapped; TestDetailWindowIsTheViewports
+// holds the two together.
 func (d *detail) window() string {
 	w, h := d.vp.Width(), d.vp.Height()
 	if w <= 0 || h <= 0 {
@@ -117,21 +114,14 @@ func (d *detail) window() string {
 	return b.String()
 }
 
-type detailKey struct {
-	gen, y, x, w, h int
-}
-
 func (d *detail) update(msg tea.Msg) tea.Cmd {
 	var cmd tea.Cmd
 	d.vp, cmd = d.vp.Update(msg)
 	return cmd
 }
 
-// view is the viewport's window, drawn again only when it scrolled, was
-// resized or its contents changed.
-func (d *detail) view(*common) string {
-	return d.frame.get(detailKey{d.gen, d.vp.YOffset(), d.vp.XOffset(), d.vp.Width(), d.vp.Height()}, d.window)
-}
+// view is the viewport's window.
+func (d *detail) view(*common) string { return d.window() }
 
 func (d *detail) refresh(c *common) {
 	var text string

@@ -25,27 +25,15 @@ func (m *Model) frameKey() frameKey { return frameKey{m.c.width, m.c.look} }
 
 // lines are the cached lines of the frame around the body.
 type lines struct {
-	identity memo[identityKey]
-	gauge    memo[gaugeKey]
-	tabs     memo[tabsKey]
-	keys     memo[frameKey]
-	flash    memo[flashKey]
-	help     memo[helpKey]
-	title    memo[string] // the window's, by target
+	gauge memo[gaugeKey]
+	tabs  memo[tabsKey]
+	keys  memo[frameKey]
+	help  memo[helpKey]
 }
 
 type (
-	// The first two header lines change with the server and the pool's
-	// counts, not with every snapshot: keyed by what they show, they are
-	// drawn again only when that changes.
-	identityKey struct {
-		frameKey
-		version      int
-		mode, role   string
-		target       string
-		haveSnapshot bool
-		pooler       bool
-	}
+	// The gauge changes with the pool's counts, not with every snapshot:
+	// keyed by what it shows, it is drawn again only when that changes.
 	gaugeKey struct {
 		frameKey
 		used, usable, active, idle, inTx, waiting, reserved int
@@ -59,10 +47,6 @@ type (
 		filter    string
 		filtering bool
 	}
-	flashKey struct {
-		frameKey
-		flash string
-	}
 	helpKey struct {
 		frameKey
 		height int
@@ -71,15 +55,13 @@ type (
 
 func (m *Model) writeHeader(b *strings.Builder) {
 	w := m.c.width
-	ik, gk := identityKey{frameKey: m.frameKey(), target: m.src.Target()}, gaugeKey{frameKey: m.frameKey()}
+	gk := gaugeKey{frameKey: m.frameKey()}
 	if s := m.c.snap; s != nil {
 		srv, sat := &s.Server, &s.Saturation
-		ik.version, ik.mode, ik.role, ik.haveSnapshot = srv.VersionNum, srv.ModeWord(), srv.RoleWord(), true
-		ik.pooler = srv.Pooler
 		gk = gaugeKey{m.frameKey(), sat.Used, sat.Usable, sat.Active, sat.Idle, sat.IdleInTx + sat.IdleInTxAborted,
 			sat.WaitingOnLock, srv.Reserved, sat.Percent, sat.Level(m.c.opts.WarnPercent), true}
 	}
-	b.WriteString(m.lines.identity.get(ik, func() string { return fitCell(m.identityLine(), w, false) }))
+	b.WriteString(fitCell(m.identityLine(), w, false))
 	b.WriteByte('\n')
 	b.WriteString(m.lines.gauge.get(gk, func() string { return fitCell(m.gaugeLine(), w, false) }))
 	b.WriteByte('\n')
@@ -209,9 +191,7 @@ func (m *Model) footer() string {
 		return fitCell(st.Warn.Render(m.runningLine()), m.c.width, false)
 	}
 	if m.flash != "" && m.now.Before(m.flashUntil) {
-		return m.lines.flash.get(flashKey{m.frameKey(), m.flash}, func() string {
-			return fitCell(st.Warn.Render(m.flash), m.c.width, false)
-		})
+		return fitCell(st.Warn.Render(m.flash), m.c.width, false)
 	}
 	return m.lines.keys.get(m.frameKey(), m.keysLine)
 }

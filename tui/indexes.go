@@ -48,7 +48,6 @@ type indexes struct {
 	list   list
 	table  *table
 	w, h   int
-	top    memo[int] // by look; forgotten on refresh
 }
 
 type buildBar struct {
@@ -78,7 +77,6 @@ func (p *indexes) refresh(c *common) {
 	}
 	p.list.setKeys(keys)
 	p.table.forget()
-	p.top = memo[int]{}
 	p.setSize(p.w, p.h)
 }
 
@@ -203,7 +201,7 @@ func (p *indexes) view(c *common) string {
 		return "\n  Waiting for the first snapshot…"
 	}
 	var b strings.Builder
-	b.WriteString(p.top.get(c.look, func() string { return p.drawTop(c) }))
+	b.WriteString(p.drawTop(c))
 	if len(p.rows) == 0 {
 		return b.String()
 	}
@@ -214,8 +212,7 @@ func (p *indexes) view(c *common) string {
 	return b.String()
 }
 
-// drawTop draws the builds in progress and the list's title, which change
-// only with the snapshot.
+// drawTop draws the builds in progress and the list's title.
 func (p *indexes) drawTop(c *common) string {
 	st := &c.styles
 	var b strings.Builder

@@ -24,10 +24,11 @@ type KeyMap struct {
 	Cancel, Terminate, DropIndex, RebuildIndex key.Binding
 }
 
-// Dangerous lists the bindings that change the server. Nothing reads it
-// yet: read-only mode refuses these keys where they are handled.
-func (k *KeyMap) Dangerous() []*key.Binding {
-	return []*key.Binding{&k.Cancel, &k.Terminate, &k.DropIndex, &k.RebuildIndex}
+// Dangerous lists the bindings that change the server. onKey hands
+// exactly these to onActionKey, which refuses them all in read-only mode,
+// so a key listed here is refused there with no other change.
+func (k *KeyMap) Dangerous() []key.Binding {
+	return []key.Binding{k.Cancel, k.Terminate, k.DropIndex, k.RebuildIndex}
 }
 
 // DefaultKeyMap uses only keys that survive SSH and tmux: letters, digits,

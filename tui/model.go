@@ -130,10 +130,8 @@ type (
 		err  error
 	}
 	refreshMsg struct{ gen int }
-	// timerMsg is Timer going off.
-	timerMsg struct{}
-	clockMsg struct{}
-	locksMsg struct {
+	clockMsg   struct{}
+	locksMsg   struct {
 		pid   int
 		locks []inspect.Lock
 		err   error
@@ -153,9 +151,6 @@ type Model struct {
 	fetchStarted time.Time
 	paused       bool
 	interval     time.Duration
-	beat         time.Time // refreshes fall on whole intervals since it
-	timer        Timer     // set by Run; nil (tests): Bubble Tea's timers
-	due          time.Time // when timer was armed to go off
 
 	lastOK   time.Time // when the shown snapshot arrived
 	lastErr  error
@@ -167,7 +162,7 @@ type Model struct {
 	flashUntil time.Time
 
 	now   time.Time // the moment the screen shows: ages are counted to it
-	alarm alarm
+	clock clock
 
 	filtering bool
 	input     textinput.Model
@@ -220,14 +215,13 @@ func New(src Source, opts Options) *Model {
 // Init starts the first refresh and the clock.
 func (m *Model) Init() tea.Cmd {
 	m.now = m.c.opts.Now()
-	m.beat = time.Now()
-	cmds := []tea.Cmd{m.fetch(), m.alarm.wait()}
+	cmds := []tea.Cmd{m.fetch(), m.clock.wait()}
 	if m.c.opts.Theme == "" {
 		// Raw, not tea.RequestBackgroundColor: Bubble Tea would hold it
 		// for its next tick (see Run). It still parses the reply.
 		cmds = append(cmds, tea.Raw(ansi.RequestBackgroundColor))
 	}
-	m.alarm.set(m.nextChange(), m.now)
+	m.clock.run(m.counting())
 	return tea.Batch(cmds...)
 }
 
@@ -261,41 +255,10 @@ func (m *Model) readLocks(pid int) tea.Cmd {
 	}
 }
 
-// Timer wakes the model for its next refresh: Run gives it one that
-// sends a timerMsg each time it goes off (see internal/beat).
-type Timer interface {
-	Arm(d time.Duration) // go off once, d from now, replacing any earlier arming
-	Stop()
-}
-
 // schedule asks for the next refresh after d, in this generation.
 func (m *Model) schedule(d time.Duration) tea.Cmd {
-	if m.timer != nil {
-		m.due = time.Now().Add(d)
-		m.timer.Arm(d)
-		return nil
-	}
 	gen := m.gen
 	return tea.Tick(d, func(time.Time) tea.Msg { return refreshMsg{gen: gen} })
-}
-
-// untilBeat is the wait for the next refresh. Refreshes fall on whole
-// intervals since Init, not an interval after the last one ended: Init
-// runs just after Bubble Tea starts its one-second tick, so at whole
-// seconds the two timers are due together and the process wakes once a
-// second, not twice (each wake-up costs more than most of a refresh's
-// work on a small VM). A refresh that ran late still rests at least half
-// an interval before the next one.
-func untilBeat(beat, now time.Time, interval time.Duration) time.Duration {
-	if beat.IsZero() || now.Before(beat) {
-		return interval
-	}
-	since := now.Sub(beat)
-	d := interval - since%interval
-	if d < interval/2 {
-		d += interval
-	}
-	return d
 }
 
 // backoff is the wait before retrying after n consecutive failures:
@@ -321,7 +284,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.now = m.c.opts.Now()
 	}
 	cmd := m.update(msg)
-	m.alarm.set(m.nextChange(), m.c.opts.Now())
+	m.clock.run(m.counting())
 	return m, cmd
 }
 
@@ -338,16 +301,9 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 			return nil // stale tick, paused, or a refresh still running
 		}
 		return m.fetch()
-	case timerMsg:
-		// A timer that went off just before it was armed again (a new
-		// interval) is early for the new time: that is its stale tick.
-		if m.paused || m.inFlight || time.Now().Before(m.due.Add(-time.Millisecond)) {
-			return nil
-		}
-		return m.fetch()
 	case clockMsg:
-		m.alarm.rang()
-		return m.alarm.wait()
+		m.clock.rang()
+		return m.clock.wait()
 	case tea.BackgroundColorMsg:
 		if m.c.opts.Theme == "" && !msg.IsDark() {
 			m.c.styles = LightStyles()
@@ -410,7 +366,9 @@ func (m *Model) onSnapshot(msg snapshotMsg) tea.Cmd {
 	if m.paused {
 		return locks
 	}
-	return tea.Batch(m.schedule(untilBeat(m.beat, time.Now(), m.interval)), locks)
+	// The next refresh is due an interval after this one ended: a slow
+	// server still gets a full interval of rest between refreshes.
+	return tea.Batch(m.schedule(m.interval), locks)
 }
 
 // refreshPanes rebuilds what the panes show from the snapshot and the
@@ -566,7 +524,7 @@ func (m *Model) onKey(msg tea.KeyPressMsg) tea.Cmd {
 		return m.copyCmd(m.copyTarget())
 	case key.Matches(msg, k.CopySummary):
 		return m.copyCmd(m.summary(), "the incident summary")
-	case key.Matches(msg, k.Cancel, k.Terminate, k.DropIndex, k.RebuildIndex):
+	case key.Matches(msg, k.Dangerous()...):
 		kind, _ := m.actionKind(msg)
 		return m.onActionKey(kind)
 	default:
@@ -602,9 +560,6 @@ func (m *Model) togglePause() tea.Cmd {
 	m.paused = !m.paused
 	m.gen++ // a pending tick belongs to the old generation
 	if m.paused {
-		if m.timer != nil {
-			m.timer.Stop()
-		}
 		m.setFlash("refresh paused: the data on screen is frozen (space resumes)")
 		return nil
 	}
@@ -622,20 +577,20 @@ func (m *Model) setInterval(d time.Duration) tea.Cmd {
 	if m.paused || m.inFlight {
 		return nil
 	}
-	return m.schedule(untilBeat(m.beat, time.Now(), m.interval))
+	return m.schedule(m.interval)
 }
 
 // View draws the screen. It only renders what Update built.
 func (m *Model) View() tea.View {
-	// An unchanged frame is handed over as the same string: Bubble Tea
-	// compares it with the last one drawn at every tick of its 60Hz
-	// renderer, and the same string compares at once.
+	// An unchanged frame is handed over as the same string: the screen
+	// compares each frame with the last one drawn, and the same string
+	// compares at once.
 	if frame := m.render(); frame != m.frame {
 		m.frame = frame
 	}
 	v := tea.NewView(m.frame)
 	v.AltScreen = true
-	v.WindowTitle = m.lines.title.get(m.src.Target(), func() string { return "pgmedic " + safetext.Line(m.src.Target()) })
+	v.WindowTitle = "pgmedic " + safetext.Line(m.src.Target())
 	return v
 }
 

@@ -399,7 +399,8 @@ func TestActionRefusalsAndReadOnly(t *testing.T) {
 	press(m, "esc")
 
 	ro := withExecutor(t, fixture(3), exec, true)
-	for _, k := range []string{"C", "K", "D", "R"} {
+	for _, b := range ro.c.keys.Dangerous() { // every key that changes the server
+		k := b.Keys()[0]
 		press(ro, k)
 		if ro.life.stage != idle {
 			t.Fatalf("read-only: %s opened a dialog", k)

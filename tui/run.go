@@ -17,7 +17,6 @@ import (
 	"github.com/charmbracelet/colorprofile"
 	"golang.org/x/term"
 
-	"github.com/pgmedic/pgmedic/internal/beat"
 	"github.com/pgmedic/pgmedic/internal/terminal"
 )
 
@@ -72,11 +71,6 @@ func Run(ctx context.Context, m *Model, in, out *os.File, profile *colorprofile.
 		return w, h, scr.Open(w, h)
 	}
 	defer m.abandon() // should the program end with an action still running
-
-	// Refreshes are woken by a timer of their own (see internal/beat).
-	timer := beat.New(func() { p.Send(timerMsg{}) })
-	defer timer.Close()
-	m.timer = timer
 
 	// Bubble Tea follows the terminal's size only with its own renderer.
 	winch := make(chan os.Signal, 1)

@@ -70,9 +70,8 @@ func fitColumns(cols []column, width int) []column {
 // ansiWidth is the number of cells s takes on screen. What pgmedic draws
 // is mostly printable ASCII, some of it inside SGR sequences, with a few
 // one-cell symbols (tree lines, bars, the ellipsis); those are counted
-// byte by byte. Anything else goes to ansi.StringWidth, whose grapheme
-// segmentation of every character made measuring a frame the most
-// expensive part of drawing it.
+// byte by byte. Anything else goes to ansi.StringWidth: its grapheme
+// segmentation of every character would cost more than drawing the frame.
 func ansiWidth(s string) int {
 	n := 0
 	for i := 0; i < len(s); {

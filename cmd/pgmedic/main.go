@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime"
 	"strconv"
 	"syscall"
 	"time"
@@ -115,21 +114,7 @@ func usageError(format string, args ...any) error {
 	return &exitError{code: 2, err: fmt.Errorf(format+" (see pgmedic --help)", args...)}
 }
 
-// Runtime defaults for a tool that watches a server in trouble from a
-// small host: one core at most (a second only made the scheduler spin:
-// 1.08 % -> 0.90 % of a core at 600 backends). GOMAXPROCS still overrides
-// it. The collector keeps Go's default pace: a tighter GOGC (25, plus
-// handing memory back after every refresh) saved 2.5 MB of RSS when
-// Bubble Tea's cell buffers were part of the heap, and now costs half
-// again the CPU of everything else for memory the target does not need.
-func tuneRuntime() {
-	if os.Getenv("GOMAXPROCS") == "" {
-		runtime.GOMAXPROCS(1)
-	}
-}
-
 func main() {
-	tuneRuntime()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	stopProfiling, err := startProfiling()
 	if err == nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -42,7 +41,6 @@ func (m emptyTUI) View() tea.View {
 }
 
 func runEmptyTUI() error {
-	runtime.GOMAXPROCS(1) // as pgmedic runs
 	fps, _ := strconv.Atoi(os.Getenv(emptyEnv))
 	_, err := tea.NewProgram(emptyTUI{}, tea.WithFPS(fps)).Run()
 	return err

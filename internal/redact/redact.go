@@ -3,12 +3,10 @@
 // PostgreSQL's scanner does, which also copes with queries that
 // pg_stat_activity cut at track_activity_query_size.
 //
-// PostgreSQL's own parser (libpg_query built to WebAssembly) did this
-// before, and was measured out: linked in, it added 6 MB to every run's
-// resident memory and 13 MB to the binary; with --redact the WebAssembly
-// runtime peaked at 276 MB at 600 backends. An incident tool on a bastion
-// host cannot spend that, so the scanner below, tested on real queries, is
-// the redactor.
+// Not PostgreSQL's own parser (libpg_query built to WebAssembly): its
+// runtime makes the binary and every run's memory far larger, and more so
+// with many backends, which an incident tool on a bastion host cannot
+// spend. The scanner below, tested on real queries, is the redactor.
 package redact
 
 import (

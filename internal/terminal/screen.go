@@ -1,12 +1,10 @@
 // Package terminal puts pgmedic's full-screen frames on the terminal, and
 // writes only when a frame changed: nothing runs between frames.
 //
-// Bubble Tea's own renderer (v2.1.1) wakes the program FPS times a second
-// for its whole life to look for a new frame, and re-parses every frame
-// into cells to diff it. On a small VM that alone costs several times the
-// CPU budget pgmedic has for everything (see the README's Performance
-// section; upstream has open pull requests to stop the idle ticking). A
-// frame here is the text pgmedic's View already builds; rows that differ
+// Bubble Tea's own renderer wakes the program FPS times a second for its
+// whole life to look for a new frame, and re-parses every frame into cells
+// to diff it: an idle pgmedic would never be idle. A frame here is the
+// text pgmedic's View already builds; rows that differ
 // from what is on the terminal are rewritten whole, in one write, and the
 // terminal is left exactly as it was found.
 package terminal
