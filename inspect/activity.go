@@ -115,7 +115,8 @@ SELECT pg_catalog.current_setting('server_version'),
 
 // tickSQL reads, on every refresh, the server's clock (every age is
 // measured against it), whether it is a standby (a promotion changes it),
-// and the prepared transactions, as arrays in the same row.
+// the prepared transactions, as arrays in the same row, and the running
+// index builds (buildsJSON).
 //
 // It opens every refresh, and sets the refresh's bounds (the values of
 // connect.SessionSettings) for the statements after it. They last until
@@ -126,7 +127,7 @@ SELECT pg_catalog.current_setting('server_version'),
 // behind a pooler is not the one the connection's key names.
 const tickSQL = `/* pgmedic:tick */
 SELECT pg_catalog.clock_timestamp(), pg_catalog.pg_is_in_recovery(), p.gids, p.owners, p.databases, p.prepared,
-       pg_catalog.pg_backend_pid(),
+       pg_catalog.pg_backend_pid(), ` + buildsJSON + `,
        pg_catalog.set_config('statement_timeout', '5s', true), pg_catalog.set_config('lock_timeout', '200ms', true)
 FROM (SELECT array_agg(gid ORDER BY prepared), array_agg(coalesce(owner::text, '') ORDER BY prepared),
              array_agg(coalesce(database::text, '') ORDER BY prepared), array_agg(prepared ORDER BY prepared)

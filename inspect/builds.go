@@ -1,6 +1,8 @@
 package inspect
 
 import (
+	"encoding/json"
+	"fmt"
 	"strings"
 	"time"
 )
@@ -121,19 +123,58 @@ func EstimateBuilds(prev []IndexBuild, prevAt time.Time, cur []IndexBuild, curAt
 	}
 }
 
-// buildsSQL reads every running index build in the cluster. Names resolve
-// only for the connected database: regclass looks OIDs up in our catalog.
-const buildsSQL = `/* pgmedic:index-builds */
-SELECT p.pid, coalesce(p.datname, ''), p.relid, p.index_relid,
-       CASE WHEN p.datname = pg_catalog.current_database() THEN p.relid::regclass::text END,
-       CASE WHEN p.datname = pg_catalog.current_database() AND p.index_relid <> 0
-            THEN p.index_relid::regclass::text END,
-       coalesce(p.command, ''), coalesce(p.phase, ''),
-       coalesce(p.lockers_total, 0), coalesce(p.lockers_done, 0), coalesce(p.current_locker_pid, 0),
-       coalesce(p.blocks_total, 0), coalesce(p.blocks_done, 0),
-       coalesce(p.tuples_total, 0), coalesce(p.tuples_done, 0),
-       coalesce(p.partitions_total, 0), coalesce(p.partitions_done, 0),
-       a.query_start, coalesce(a.wait_event_type, ''), coalesce(a.wait_event, '')
-FROM pg_catalog.pg_stat_progress_create_index p
-LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = p.pid
-ORDER BY p.pid`
+// buildsJSON reads every running index build in the cluster, for the
+// tick statement: one JSON array, a row of it per build, or NULL. Names
+// resolve only for the connected database: regclass looks OIDs up in our
+// catalog. When the build started and what it waits for come from its
+// row in pg_stat_activity (fillBuilds).
+const buildsJSON = `(SELECT pg_catalog.json_agg(pg_catalog.json_build_array(
+         p.pid, coalesce(p.datname, ''), p.relid::bigint, p.index_relid::bigint,
+         CASE WHEN p.datname = pg_catalog.current_database() THEN p.relid::regclass::text END,
+         CASE WHEN p.datname = pg_catalog.current_database() AND p.index_relid <> 0
+              THEN p.index_relid::regclass::text END,
+         coalesce(p.command, ''), coalesce(p.phase, ''),
+         coalesce(p.lockers_total, 0), coalesce(p.lockers_done, 0), coalesce(p.current_locker_pid, 0),
+         coalesce(p.blocks_total, 0), coalesce(p.blocks_done, 0),
+         coalesce(p.tuples_total, 0), coalesce(p.tuples_done, 0),
+         coalesce(p.partitions_total, 0), coalesce(p.partitions_done, 0)) ORDER BY p.pid)
+       FROM pg_catalog.pg_stat_progress_create_index p)`
+
+// parseBuilds reads buildsJSON's array.
+func parseBuilds(raw []byte) ([]IndexBuild, error) {
+	if raw == nil {
+		return nil, nil
+	}
+	var rows []json.RawMessage
+	if err := json.Unmarshal(raw, &rows); err != nil {
+		return nil, fmt.Errorf("reading the index builds: %w", err)
+	}
+	builds := make([]IndexBuild, len(rows))
+	for i, row := range rows {
+		b := &builds[i]
+		var table, index *string
+		fields := []any{&b.PID, &b.Database, &b.TableOID, &b.IndexOID, &table, &index, &b.Command, &b.Phase,
+			&b.LockersTotal, &b.LockersDone, &b.CurrentLockerPID, &b.BlocksTotal, &b.BlocksDone,
+			&b.TuplesTotal, &b.TuplesDone, &b.PartitionsTotal, &b.PartitionsDone}
+		n := len(fields)
+		if err := json.Unmarshal(row, &fields); err != nil || len(fields) != n {
+			return nil, fmt.Errorf("reading an index build %s: %v", row, err)
+		}
+		b.Table = orOID(table, b.TableOID)
+		if b.IndexOID != 0 {
+			b.Index = orOID(index, b.IndexOID)
+		}
+	}
+	return builds, nil
+}
+
+// fillBuilds gives each build what its session's row says: when its
+// statement started, and what it waits for.
+func fillBuilds(s *Snapshot) {
+	for i := range s.Builds {
+		b := &s.Builds[i]
+		if a := s.Backend(b.PID); a != nil {
+			b.Started, b.WaitEventType, b.WaitEvent = a.QueryStart, a.WaitEventType, a.WaitEvent
+		}
+	}
+}

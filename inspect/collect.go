@@ -20,9 +20,9 @@ import (
 // concurrent use: a pgx.Conn runs one statement at a time, and pgmedic
 // never opens a second connection to watch.
 //
-// Every refresh sends three statements in one batch: the clock and
-// prepared transactions, the activity with its lock graph, and the index
-// builds. What changes rarely (settings, role privileges, invalid indexes)
+// Every refresh sends three statements in one batch: the clock with the
+// prepared transactions and the index builds, the activity, and the lock
+// graph. What changes rarely (settings, role privileges, invalid indexes)
 // is read every SlowEvery, in the same batch, and carried over in between;
 // it is read at once after ReadAllNext, when the running index builds
 // change, and on the first snapshot.
@@ -164,7 +164,6 @@ func (c *Collector) Snapshot(ctx context.Context) (*Snapshot, error) {
 	}
 	batch.Queue(activitySQL, c.activityArgs()...)
 	batch.Queue(c.lockGraph, c.graphArgs()...)
-	batch.Queue(buildsSQL)
 	if slow {
 		batch.Queue(invalidIndexesSQL)
 	}
@@ -181,9 +180,6 @@ func (c *Collector) Snapshot(ctx context.Context) (*Snapshot, error) {
 	}
 	if err == nil {
 		err = scanLockGraph(br, s)
-	}
-	if err == nil {
-		err = scanBuilds(br, s)
 	}
 	var indexes []Index
 	var indexErr error
@@ -326,6 +322,7 @@ func (c *Collector) finish(s *Snapshot) {
 	s.Saturation = ComputeSaturation(s.Server, s.Backends, now)
 	s.LockForest = BuildForest(s.Backends, now)
 
+	fillBuilds(s)
 	EstimateBuilds(c.prevBuilds, c.prevBuildsAt, s.Builds, now)
 	c.prevBuilds, c.prevBuildsAt = s.Builds, now
 
@@ -396,9 +393,15 @@ func scanTick(br pgx.BatchResults, s *Snapshot, srv *Server, ownPID *int) error 
 	var (
 		gids, owners, dbs []string
 		prepared          []time.Time
+		builds            []byte
 	)
-	if err := br.QueryRow().Scan(&s.ServerTime, &srv.InRecovery, &gids, &owners, &dbs, &prepared, ownPID, nil, nil); err != nil {
+	if err := br.QueryRow().Scan(&s.ServerTime, &srv.InRecovery, &gids, &owners, &dbs, &prepared, ownPID, &builds,
+		nil, nil); err != nil {
 		return fmt.Errorf("reading the server clock: %w", err)
+	}
+	var err error
+	if s.Builds, err = parseBuilds(builds); err != nil {
+		return err
 	}
 	for i := range gids {
 		s.Prepared = append(s.Prepared, PreparedXact{GID: gids[i], Owner: owners[i], Database: dbs[i], Prepared: prepared[i]})
@@ -588,35 +591,6 @@ func foldWorkers(bs []Backend) {
 			b.BlockedBy = folded
 		}
 	}
-}
-
-func scanBuilds(br pgx.BatchResults, s *Snapshot) error {
-	var (
-		b             IndexBuild
-		pid, locker   int32
-		table, index  *string
-		relid, idxoid uint32
-	)
-	rows, _ := br.Query()
-	_, err := pgx.ForEachRow(rows, []any{&pid, &b.Database, &relid, &idxoid,
-		&table, &index, &b.Command, &b.Phase, &b.LockersTotal, &b.LockersDone, &locker,
-		&b.BlocksTotal, &b.BlocksDone, &b.TuplesTotal, &b.TuplesDone,
-		&b.PartitionsTotal, &b.PartitionsDone, &b.Started, &b.WaitEventType, &b.WaitEvent,
-	}, func() error {
-		row := b
-		row.PID, row.CurrentLockerPID = int(pid), int(locker)
-		row.TableOID, row.IndexOID = relid, idxoid
-		row.Table = orOID(table, relid)
-		if idxoid != 0 {
-			row.Index = orOID(index, idxoid)
-		}
-		s.Builds = append(s.Builds, row)
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("reading pg_stat_progress_create_index: %w", err)
-	}
-	return nil
 }
 
 func scanIndexes(br pgx.BatchResults, out *[]Index) error {
