@@ -71,7 +71,7 @@ func NewCollector(ctx context.Context, conn *pgx.Conn) (*Collector, error) {
 		return nil, err
 	}
 	return &Collector{conn: conn, caps: caps, systemID: sysid,
-		SlowEvery: DefaultSlowEvery, lockGraph: lockGraphSQL(caps)}, nil
+		SlowEvery: DefaultSlowEvery, lockGraph: lockGraphSQL(caps, LockGraphOnePassAt)}, nil
 }
 
 // readSystemIdentifier reads pg_control_system()'s system_identifier, as
@@ -249,8 +249,11 @@ func (c *Collector) activityArgs() []any {
 }
 
 // graphArgs are the lock-graph statement's parameters: the waiters whose
-// entries the previous snapshot holds ($1), and those entries ($2).
+// entries the previous snapshot holds ($1), those entries ($2), and
+// whether our role may not see every session's wait ($3; until the first
+// snapshot says, it may not).
 func (c *Collector) graphArgs() []any {
+	blind := c.prev == nil || !c.server.Role.Superuser && !c.server.Role.ReadAllStats
 	pids, entries := []int32{}, []string{}
 	if c.prev != nil {
 		for i := range c.prev.Backends {
@@ -259,7 +262,7 @@ func (c *Collector) graphArgs() []any {
 			}
 		}
 	}
-	return []any{pids, entries}
+	return []any{pids, entries, blind}
 }
 
 // isStill reports whether the server may leave b's row out while it stays

@@ -13,3 +13,7 @@ func StalePrevious(c *Collector, pid int, query string, stateChange time.Time) {
 		}
 	}
 }
+
+// OnePassAt makes c work out the lock graph in one pass over pg_locks from
+// n waiters on.
+func OnePassAt(c *Collector, n int) { c.lockGraph = lockGraphSQL(c.caps, n) }

@@ -6,11 +6,22 @@ import (
 	"time"
 )
 
-// lockGraphSQL reads the wait-for graph of heavyweight locks in one pass
-// over pg_locks, and returns the entries that differ from those the client
-// holds ($1 pids, $2 their entries): a row per new or changed waiter, and
-// a NULL entry for a waiter the client knew that no longer waits. Each
-// entry is the JSON text
+// LockGraphOnePassAt is the number of lock waiters from which the graph
+// is worked out from one pass over pg_locks rather than by calling
+// pg_blocking_pids() for each waiter. Each call walks its waiter's queue
+// with every lock-manager partition lock held, so their total grows with
+// the square of a queue; the pass costs about the same however the waiters
+// queue, but grows with every lock in the cluster. On the load harness
+// (PostgreSQL 15): at 60 waiters the calls took 0.1 ms and the pass 2.1 ms,
+// at 1,400 waiters 50 ms and 14 ms.
+const LockGraphOnePassAt = 500
+
+// lockGraphSQL reads the wait-for graph of heavyweight locks and returns
+// the entries that differ from those the client holds ($1 pids, $2 their
+// entries): a row per new or changed waiter, and a NULL entry for a waiter
+// the client knew that no longer waits. $3 says whether our role may miss
+// waits: without pg_read_all_stats, other roles' sessions show no wait
+// event, though pg_locks shows their locks. Each entry is the JSON text
 //
 //	[blockers, total, holders, locktype, mode, relation, waitstart, gid]
 //
@@ -21,60 +32,70 @@ import (
 // holders how many of blockers hold the lock (the rest only queue ahead:
 // a "soft" block), and gid names the prepared transaction behind pid 0.
 //
-// pg_blocking_pids() answers the same question for one pid, taking every
-// lock-manager partition lock on each call; with a queue of n waiters
-// that is n calls, each walking the queue. Here pg_locks is read once and
-// the graph is worked out from it:
+// It counts the waiters (n) in the copy of the backend table that the
+// refresh's transaction took (the tick statement took it), and reads
+// pg_locks only when somebody waits, or our role cannot see whether anybody
+// does. Then, by their number:
 //
-//   - l: every lock, with a tag naming its object (two rows with the
-//     same tag are the same lockable object). Predicate locks
-//     (SIReadLock) never block anyone. pg_locks is not read at all unless
-//     pg_stat_activity shows a lock wait (or rows our role may not see):
-//     it runs after the activity statement, in the same transaction, so
-//     that check reads the backend table the activity statement copied.
-//   - m: the lock manager's conflict table, a bit per mode and the bits of
-//     the modes it conflicts with.
-//   - w: the waiters (ungranted, with a pid), numbered in queue order by
-//     waitstart. pg_locks does not show the queue itself: a session that
-//     already holds a lock on the object can be placed ahead of earlier
-//     waiters, and the deadlock detector can reorder a queue; both are
-//     rare, short-lived, and change only the order of soft blockers.
-//   - h: the holders of objects someone waits for, one row per holder
-//     (its modes as a bit mask), as pg_blocking_pids() counts them.
-//     A prepared transaction holds its locks with no pid: it is pid 0.
-//   - k: for each object and wanted mode, the holders in the way and the
-//     waiters of a conflicting mode, in queue order with their positions.
-//     A waiter's queue ahead is then a prefix of that list, and its
-//     length one binary search (width_bucket) over the positions: no
-//     waiter is compared with every other one.
-//   - blocked: each waiter's entry, from k.
-//   - rel: the names of the few relations waited for, each resolved once.
+//   - few: pg_blocking_pids() for each waiter, from pg_locks' ungranted
+//     rows, which also say what each waits for. A blocker queued for the
+//     same object as its waiter (its tag, below) only queues ahead.
+//   - many (PostgreSQL 14+): one pass over pg_locks.
+//     l: every lock, with a tag naming its object (two rows with the same
+//     tag are the same lockable object); predicate locks (SIReadLock)
+//     never block anyone. m: the lock manager's conflict table, a bit per
+//     mode and the bits of the modes it conflicts with. w: the waiters,
+//     numbered in queue order by waitstart. pg_locks does not show the
+//     queue itself: a session that already holds a lock on the object can
+//     be placed ahead of earlier waiters, and the deadlock detector can
+//     reorder a queue; both are rare, short-lived, and change only the
+//     order of soft blockers. h: the holders of objects someone waits
+//     for, one row per holder (its modes as a bit mask), as
+//     pg_blocking_pids() counts them; a prepared transaction holds its
+//     locks with no pid, and is pid 0. k: for each object and wanted mode,
+//     the holders in the way and the waiters of a conflicting mode, in
+//     queue order with their positions. A waiter's queue ahead is then a
+//     prefix of that list, and its length one binary search (width_bucket)
+//     over the positions: no waiter is compared with every other one.
 //
+// px finds the prepared transaction that holds a lock, only when one
+// blocks somebody; rel names the few relations waited for, each once.
 // Before PostgreSQL 14 pg_locks has no waitstart, so there is no queue
-// order to work from: lockGraph13 calls pg_blocking_pids() for each
-// waiter instead, behind the same entries.
-func lockGraphSQL(caps Capabilities) string {
-	graph, waitstart := lockGraph14, "l.waitstart"
+// order to work from: every graph is few.
+func lockGraphSQL(caps Capabilities, onePassAt int) string {
+	few := fmt.Sprintf("n.waiting > 0 AND n.waiting < %d AND NOT $3", onePassAt)
+	waitstart, many := "l.waitstart", lockGraphMany(onePassAt)
 	if !caps.WaitStart {
-		graph, waitstart = lockGraph13, "NULL::timestamptz"
+		few, waitstart, many = "n.waiting > 0 OR $3", "NULL::timestamptz", ""
 	}
-	return `/* pgmedic:lock-graph */
-WITH l AS MATERIALIZED (
-  SELECT l.pid, l.mode, l.granted, ` + waitstart + ` AS waitstart, l.locktype, l.database, l.relation,
-         l.transactionid, l.virtualtransaction,
-         pg_catalog.concat_ws('/', l.locktype, l.database, l.relation, l.page, l.tuple, l.virtualxid,
-                              l.transactionid, l.classid, l.objid, l.objsubid) AS tag
-  FROM pg_catalog.pg_locks l
-  WHERE l.mode <> 'SIReadLock'
-    AND EXISTS (SELECT FROM pg_catalog.pg_stat_get_activity(NULL::int) a
-                WHERE a.wait_event_type = 'Lock' OR a.query = '<insufficient privilege>')
+	return fmt.Sprintf(`/* pgmedic:lock-graph */
+WITH n AS MATERIALIZED (
+  SELECT count(*) FILTER (WHERE pg_catalog.pg_stat_get_backend_wait_event_type(b.id) = 'Lock') AS waiting
+  FROM pg_catalog.pg_stat_get_backend_idset() b(id)
 ), px AS MATERIALIZED (
   -- A prepared transaction's locks keep its old virtualtransaction; its
   -- own transactionid lock leads to the gid.
-  SELECT x.virtualtransaction, p.gid
-  FROM l x JOIN pg_catalog.pg_prepared_xacts p ON p.transaction = x.transactionid
-  WHERE x.pid IS NULL AND x.granted AND x.locktype = 'transactionid'
-)` + graph + `, rel AS MATERIALIZED (
+  SELECT %[1]s AS tag, p.gid
+  FROM pg_catalog.pg_locks h
+  JOIN pg_catalog.pg_locks x ON x.pid IS NULL AND x.granted AND x.locktype = 'transactionid'
+   AND x.virtualtransaction = h.virtualtransaction
+  JOIN pg_catalog.pg_prepared_xacts p ON p.transaction = x.transactionid
+  WHERE h.pid IS NULL AND h.granted
+), few AS MATERIALIZED (
+  SELECT l.pid, %[2]s AS tag, l.locktype, l.mode, l.database, l.relation, %[3]s AS waitstart,
+         pg_catalog.pg_blocking_pids(l.pid) AS b
+  FROM pg_catalog.pg_locks l
+  WHERE NOT l.granted AND l.pid IS NOT NULL AND (SELECT %[4]s FROM n)
+), tags AS MATERIALIZED (
+  SELECT pg_catalog.jsonb_object_agg(f.pid, f.tag) AS m FROM few f
+)%[5]s, blocked AS (
+  SELECT f.pid, f.locktype, f.mode, f.database, f.relation, f.waitstart,
+         f.b[1:%[6]d] AS blockers, cardinality(f.b) AS total,
+         (SELECT count(*) FROM unnest(f.b[1:%[6]d]) x(pid)
+          WHERE ((SELECT tags.m FROM tags) ->> x.pid::text) IS DISTINCT FROM f.tag)::int AS hard,
+         CASE WHEN 0 = ANY (f.b) THEN (SELECT px.gid FROM px WHERE px.tag = f.tag LIMIT 1) END AS gid
+  FROM few f%[7]s
+), rel AS MATERIALIZED (
   -- regclass resolves only the connected database's OIDs (and shared
   -- catalogs').
   SELECT r.database, r.relation,
@@ -90,11 +111,35 @@ WITH l AS MATERIALIZED (
 )
 SELECT coalesce(e.pid, known.pid), e.entry
 FROM e FULL JOIN unnest($1::int[], $2::text[]) AS known(pid, entry) ON known.pid = e.pid
-WHERE e.entry IS DISTINCT FROM known.entry`
+WHERE e.entry IS DISTINCT FROM known.entry`,
+		lockTag("h"), lockTag("l"), waitstart, few, many, MaxBlockersPerWaiter, manyBlocked(caps))
 }
 
-// lockGraph14 works out each waiter's blockers (blocked) from pg_locks.
-var lockGraph14 = `, m(mode, bit, conflicts) AS (VALUES
+// lockTag names the object a pg_locks row locks.
+func lockTag(alias string) string {
+	return fmt.Sprintf(`pg_catalog.concat_ws('/', %[1]s.locktype, %[1]s.database, %[1]s.relation, %[1]s.page, %[1]s.tuple,
+                              %[1]s.virtualxid, %[1]s.transactionid, %[1]s.classid, %[1]s.objid, %[1]s.objsubid)`, alias)
+}
+
+// manyBlocked adds the one-pass graph's waiters to blocked.
+func manyBlocked(caps Capabilities) string {
+	if !caps.WaitStart {
+		return ""
+	}
+	return `
+  UNION ALL
+  SELECT pid, locktype, mode, database, relation, waitstart, blockers, total, hard, gid FROM many`
+}
+
+// lockGraphMany is the one-pass graph, for onePassAt waiters or more
+// (PostgreSQL 14+).
+func lockGraphMany(onePassAt int) string {
+	return fmt.Sprintf(`, l AS MATERIALIZED (
+  SELECT l.pid, l.mode, l.granted, l.waitstart, l.locktype, l.database, l.relation, l.virtualtransaction,
+         %[1]s AS tag
+  FROM pg_catalog.pg_locks l
+  WHERE l.mode <> 'SIReadLock' AND (SELECT n.waiting >= %[2]d OR $3 FROM n)
+), m(mode, bit, conflicts) AS (VALUES
   ('AccessShareLock', 1, 128), ('RowShareLock', 2, 192), ('RowExclusiveLock', 4, 240),
   ('ShareUpdateExclusiveLock', 8, 248), ('ShareLock', 16, 236), ('ShareRowExclusiveLock', 32, 252),
   ('ExclusiveLock', 64, 254), ('AccessExclusiveLock', 128, 255)
@@ -104,50 +149,31 @@ var lockGraph14 = `, m(mode, bit, conflicts) AS (VALUES
   FROM l JOIN m USING (mode)
   WHERE NOT l.granted AND l.pid IS NOT NULL
 ), h AS MATERIALIZED (
-  SELECT l.tag, coalesce(l.pid, 0) AS pid, l.virtualtransaction, bit_or(m.bit) AS held
+  SELECT l.tag, coalesce(l.pid, 0) AS pid, bit_or(m.bit) AS held
   FROM l JOIN m USING (mode)
   WHERE l.granted AND l.tag IN (SELECT w.tag FROM w)
   GROUP BY l.tag, l.virtualtransaction, l.pid
 ), k AS MATERIALIZED (
   SELECT t.tag, t.conflicts, coalesce(hh.pids, '{}') AS hp, coalesce(q.pids, '{}') AS qpids,
          coalesce(q.pos, '{}') AS qpos,
-         CASE WHEN 0 = ANY (hh.pids) THEN
-           (SELECT px.gid FROM h JOIN px USING (virtualtransaction)
-            WHERE h.tag = t.tag AND h.pid = 0 AND (h.held & t.conflicts) <> 0 LIMIT 1) END AS gid
+         CASE WHEN 0 = ANY (hh.pids) THEN (SELECT px.gid FROM px WHERE px.tag = t.tag LIMIT 1) END AS gid
   FROM (SELECT DISTINCT w.tag, w.conflicts FROM w) t
   CROSS JOIN LATERAL (SELECT array_agg(h.pid ORDER BY h.pid) AS pids FROM h
                       WHERE h.tag = t.tag AND (h.held & t.conflicts) <> 0) hh
   CROSS JOIN LATERAL (SELECT array_agg(w.pid ORDER BY w.pos) AS pids, array_agg(w.pos ORDER BY w.pos) AS pos
                       FROM w WHERE w.tag = t.tag AND (w.bit & t.conflicts) <> 0) q
-), blocked AS MATERIALIZED (
+), many AS MATERIALIZED (
   -- Materialized: the queue lists of k are not carried any further.
   SELECT w.pid, w.locktype, w.mode, w.database, w.relation, w.waitstart, k.gid,
-         (pg_catalog.array_remove(k.hp[1:` + fmt.Sprint(MaxBlockersPerWaiter+1) + `], w.pid) || k.qpids[1:least(a.ahead, ` + fmt.Sprint(MaxBlockersPerWaiter) + `)])[1:` + fmt.Sprint(MaxBlockersPerWaiter) + `] AS blockers,
+         (pg_catalog.array_remove(k.hp[1:%[3]d], w.pid) || k.qpids[1:least(a.ahead, %[4]d)])[1:%[4]d] AS blockers,
          cardinality(k.hp) - a.self + a.ahead AS total,
-         least(cardinality(k.hp) - a.self, ` + fmt.Sprint(MaxBlockersPerWaiter) + `) AS hard
+         least(cardinality(k.hp) - a.self, %[4]d) AS hard
   FROM w
   JOIN k ON k.tag = w.tag AND k.conflicts = w.conflicts
   CROSS JOIN LATERAL (SELECT pg_catalog.width_bucket(w.pos - 1, k.qpos) AS ahead,
                              (w.pid = ANY (k.hp))::int AS self) a
-)`
-
-// lockGraph13 is the graph before PostgreSQL 14, from
-// pg_blocking_pids(): holders come first in its answer, so the holders
-// among the first blockers are those that do not wait for the same
-// object.
-var lockGraph13 = `, w AS MATERIALIZED (
-  SELECT l.pid, l.tag, l.mode, l.locktype, l.database, l.relation, l.waitstart,
-         pg_catalog.pg_blocking_pids(l.pid) AS b
-  FROM l WHERE NOT l.granted AND l.pid IS NOT NULL
-), blocked AS (
-  SELECT w.pid, w.locktype, w.mode, w.database, w.relation, w.waitstart, w.b[1:` + fmt.Sprint(MaxBlockersPerWaiter) + `] AS blockers, cardinality(w.b) AS total,
-         (SELECT count(*) FROM unnest(w.b[1:` + fmt.Sprint(MaxBlockersPerWaiter) + `]) x(pid)
-          WHERE NOT EXISTS (SELECT FROM w q WHERE q.pid = x.pid AND q.tag = w.tag))::int AS hard,
-         CASE WHEN 0 = ANY (w.b) THEN
-           (SELECT px.gid FROM l h JOIN px USING (virtualtransaction)
-            WHERE h.tag = w.tag AND h.pid IS NULL AND h.granted LIMIT 1) END AS gid
-  FROM w
-)`
+)`, lockTag("l"), onePassAt, MaxBlockersPerWaiter+1, MaxBlockersPerWaiter)
+}
 
 // lockEntry is one waiter's entry in the graph.
 type lockEntry struct {

@@ -77,7 +77,14 @@ func TestLockGraphAgreesWithPgBlockingPids(t *testing.T) {
 	conn, _ := l.monitor(t, db, "")
 	c, err := inspect.NewCollector(ctx, conn)
 	must(t, err)
-	s, err := c.Snapshot(ctx)
+	few, err := c.Snapshot(ctx)
+	must(t, err)
+	// The same graph worked out in one pass (PostgreSQL 14+), from a
+	// collector that holds no entries yet.
+	c, err = inspect.NewCollector(ctx, conn)
+	must(t, err)
+	inspect.OnePassAt(c, 1)
+	onePass, err := c.Snapshot(ctx)
 	must(t, err)
 
 	rows, err := st.Admin().Query(ctx, `SELECT pid, pg_catalog.pg_blocking_pids(pid) FROM pg_catalog.pg_stat_activity
@@ -94,6 +101,14 @@ func TestLockGraphAgreesWithPgBlockingPids(t *testing.T) {
 	if len(want) < 25 {
 		t.Fatalf("only %d waiters staged", len(want))
 	}
+	for name, s := range map[string]*inspect.Snapshot{"pg_blocking_pids() for each": few, "one pass": onePass} {
+		t.Run(name, func(t *testing.T) { agree(t, s, db, want, up.PID, reader.PID, late) })
+	}
+}
+
+// agree compares the waiters of s with what pg_blocking_pids() said
+// (want), and the upgrader's queue with what it must be.
+func agree(t *testing.T, s *inspect.Snapshot, db string, want map[int][]int, upgrader, reader, late int) {
 	got := 0
 	for _, b := range s.Backends {
 		if b.WaitEventType != "Lock" || b.Database != db {
@@ -119,11 +134,11 @@ func TestLockGraphAgreesWithPgBlockingPids(t *testing.T) {
 	if got != len(want) {
 		t.Errorf("the snapshot has %d waiters, pg_blocking_pids() %d", got, len(want))
 	}
-	if b := s.Backend(late); b == nil || !slices.Equal(b.QueuedBehind, []int{up.PID}) {
-		t.Errorf("the reader behind the upgrader: %+v; want queued behind %d only", b, up.PID)
+	if b := s.Backend(late); b == nil || !slices.Equal(b.QueuedBehind, []int{upgrader}) {
+		t.Errorf("the reader behind the upgrader: %+v; want queued behind %d only", b, upgrader)
 	}
-	if b := s.Backend(up.PID); b == nil || !slices.Equal(b.BlockedBy, []int{reader.PID}) || len(b.QueuedBehind) != 0 {
-		t.Errorf("the upgrader: %+v; want held up by the other reader %d alone", b, reader.PID)
+	if b := s.Backend(upgrader); b == nil || !slices.Equal(b.BlockedBy, []int{reader}) || len(b.QueuedBehind) != 0 {
+		t.Errorf("the upgrader: %+v; want held up by the other reader %d alone", b, reader)
 	}
 }
 

@@ -56,8 +56,12 @@ func TestParametersReadBackExactly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := conn.QueryRow(ctx, "SELECT $1::int[], $2::text[]", c.graphArgs()...).Scan(&waiters, &entries); err != nil {
+	var blind bool
+	if err := conn.QueryRow(ctx, "SELECT $1::int[], $2::text[], $3::bool", c.graphArgs()...).Scan(&waiters, &entries, &blind); err != nil {
 		t.Fatal(err)
+	}
+	if !blind {
+		t.Error("a collector that has not read its role's privileges assumes it sees every wait")
 	}
 	if !slices.Equal(pids, []int32{1, 2147483647}) || n != 2 || !slices.Equal(still, []bool{true, true}) {
 		t.Errorf("pids %v, still %v, n %d; want the two rows with a state_change, both still", pids, still, n)
