@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
-	"testing"
 	"time"
 )
 
@@ -166,26 +165,4 @@ func (b *Bouncer) Stop() {
 		_ = b.cmd.Process.Kill()
 		<-b.done
 	}
-}
-
-// StartBouncerForTest starts a PgBouncer in front of c and stops it in
-// t.Cleanup, before the cluster stops. A missing pgbouncer skips the test,
-// unless CI or PGMEDIC_REQUIRE_PG is set, as for PostgreSQL itself.
-func (c *Cluster) StartBouncerForTest(t testing.TB, opts BouncerOptions) *Bouncer {
-	t.Helper()
-	bin, err := FindPgBouncer()
-	if err != nil {
-		if os.Getenv("CI") != "" || os.Getenv("PGMEDIC_REQUIRE_PG") != "" {
-			t.Fatalf("PgBouncer is required (CI or PGMEDIC_REQUIRE_PG is set): %v", err)
-		}
-		t.Skipf("skipping: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	b, err := c.StartBouncer(ctx, bin, opts)
-	if err != nil {
-		t.Fatalf("starting PgBouncer: %v", err)
-	}
-	t.Cleanup(b.Stop)
-	return b
 }

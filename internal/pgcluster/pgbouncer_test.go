@@ -1,16 +1,19 @@
-package pgcluster
+package pgcluster_test
 
 import (
 	"context"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/pgmedic/pgmedic/internal/pgcluster"
+	"github.com/pgmedic/pgmedic/internal/pgcluster/pgtest"
 )
 
 // A client logs in through the bouncer and reaches the cluster.
 func TestBouncerTransactionMode(t *testing.T) {
-	c := startForTest(t, Options{})
-	b := c.StartBouncerForTest(t, BouncerOptions{PoolMode: "transaction"})
+	c := pgtest.Start(t, pgcluster.Options{})
+	b := pgtest.StartBouncer(t, c, pgcluster.BouncerOptions{PoolMode: "transaction"})
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, b.ConnString("", ""))
 	if err != nil {

@@ -24,7 +24,7 @@ func TestIndexActionRefusedBehindPooler(t *testing.T) {
 	}
 	// A unique build over duplicates fails and leaves an invalid index.
 	_ = c.Exec(ctx, "postgres", `CREATE UNIQUE INDEX CONCURRENTLY t_v ON t (v)`)
-	b := c.StartBouncerForTest(t, pgcluster.BouncerOptions{PoolMode: "transaction"})
+	b := pgtest.StartBouncer(t, c, pgcluster.BouncerOptions{PoolMode: "transaction"})
 	cfg, err := connect.Config(connect.Options{DBName: b.ConnString("", "")})
 	if err != nil {
 		t.Fatal(err)
@@ -82,7 +82,7 @@ func TestTerminateThroughPooler(t *testing.T) {
 	if err := holder.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&pid); err != nil {
 		t.Fatal(err)
 	}
-	b := c.StartBouncerForTest(t, pgcluster.BouncerOptions{PoolMode: "transaction"})
+	b := pgtest.StartBouncer(t, c, pgcluster.BouncerOptions{PoolMode: "transaction"})
 	cfg, err := connect.Config(connect.Options{DBName: b.ConnString("", "")})
 	if err != nil {
 		t.Fatal(err)

@@ -89,7 +89,7 @@ func readState(ctx context.Context, tx pgx.Tx) (serverState, error) {
 // It says it is behind a pooler.
 func TestTransactionPoolerLeavesNothing(t *testing.T) {
 	c := pgtest.Start(t, pgcluster.Options{})
-	b := c.StartBouncerForTest(t, pgcluster.BouncerOptions{PoolMode: "transaction", PoolSize: 2})
+	b := pgtest.StartBouncer(t, c, pgcluster.BouncerOptions{PoolMode: "transaction", PoolSize: 2})
 	ctx := context.Background()
 	apps := []*pgx.Conn{appConn(t, b.ConnString("", "")), appConn(t, b.ConnString("", ""))}
 
@@ -159,7 +159,7 @@ func TestTransactionPoolerLeavesNothing(t *testing.T) {
 // between.
 func TestSessionPooler(t *testing.T) {
 	c := pgtest.Start(t, pgcluster.Options{})
-	b := c.StartBouncerForTest(t, pgcluster.BouncerOptions{PoolMode: "session"})
+	b := pgtest.StartBouncer(t, c, pgcluster.BouncerOptions{PoolMode: "session"})
 	ctx := context.Background()
 	for run := 0; run < 2; run++ {
 		cfg, err := connect.Config(connect.Options{DBName: b.ConnString("", "")})

@@ -50,3 +50,25 @@ func Start(t testing.TB, opts pgcluster.Options) *pgcluster.Cluster {
 	})
 	return c
 }
+
+// StartBouncer starts a PgBouncer in front of c and stops it in t.Cleanup,
+// before the cluster stops. A missing pgbouncer skips the test, unless
+// pgcluster.Required says a machine must have it, as for PostgreSQL.
+func StartBouncer(t testing.TB, c *pgcluster.Cluster, opts pgcluster.BouncerOptions) *pgcluster.Bouncer {
+	t.Helper()
+	bin, err := pgcluster.FindPgBouncer()
+	if err != nil {
+		if pgcluster.Required() {
+			t.Fatalf("PgBouncer is required (CI or PGMEDIC_REQUIRE_PG is set): %v", err)
+		}
+		t.Skipf("skipping: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	b, err := c.StartBouncer(ctx, bin, opts)
+	if err != nil {
+		t.Fatalf("starting PgBouncer: %v", err)
+	}
+	t.Cleanup(b.Stop)
+	return b
+}
