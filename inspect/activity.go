@@ -27,6 +27,9 @@ import (
 //     0, that sorts first, tells the client which of them still exist:
 //     their pids in one array, or NULL when there are as many as the
 //     client holds ($7), which can only be all of them.
+//   - OFFSET 0 keeps the rows' same and quiet flags computed once per row:
+//     flattened into the query around it, each of their uses (the thirteen
+//     columns, the window filters) would compute them again.
 //   - ORDER BY pid: the client, which keeps backends sorted by pid, meets
 //     each row's previous self by walking both lists once.
 //   - No join to pg_roles (the client knows the superuser roles from the
@@ -55,7 +58,8 @@ var activityRows = backendRows(`coalesce(a.wait_event_type, '') AS wtype, coales
                AS seen(pid, state_change, xact_start, app, still, wevent) ON seen.pid = s.pid
         CROSS JOIN LATERAL (SELECT s.state_change IS NOT DISTINCT FROM seen.state_change
                                    AND s.xact_start IS NOT DISTINCT FROM seen.xact_start
-                                   AND coalesce(s.application_name, '') = seen.app AS unchanged) u) a`,
+                                   AND coalesce(s.application_name, '') = seen.app AS unchanged) u
+        OFFSET 0) a`,
 	"$7::int")
 
 // backendRows is the activity statement's shape around its source of
