@@ -39,7 +39,6 @@ type Collector struct {
 	server     Server
 	superusers map[uint32]bool
 	indexes    []Index
-	indexWarn  []string
 	slowAt     time.Time // zero: read the slow data on the next snapshot
 	prev       *Snapshot
 	// quiet are the pids the previous snapshot's parameters mark as
@@ -296,10 +295,6 @@ func buildsChanged(prev, s *Snapshot) bool {
 	return false
 }
 
-func sameTime(a, b *time.Time) bool {
-	return a == nil && b == nil || a != nil && b != nil && a.Equal(*b)
-}
-
 // finish derives everything that is computed rather than read.
 func (c *Collector) finish(s *Snapshot) {
 	now := s.ServerTime
@@ -491,7 +486,7 @@ func (c *Collector) scanBackends(br pgx.BatchResults, s *Snapshot, superusers ma
 			if prev != nil {
 				// What it waits for is the graph's to say; until it does,
 				// the wait the client holds stands (see scanLockGraph).
-				row.setWait(prev.entry, lockEntryOf(prev))
+				row.takeWait(prev)
 			}
 		}
 		row.WaitEventType, row.WaitEvent = wtype, wevent
@@ -526,7 +521,7 @@ func scanLockGraph(br pgx.BatchResults, s *Snapshot) error {
 	)
 	rows, _ := br.Query()
 	_, err := pgx.ForEachRow(rows, []any{&pid, &entry}, func() error {
-		b := s.Backend(int(pid))
+		b := backendOf(s.Backends, int(pid))
 		if b == nil {
 			return nil // began to wait after pg_stat_activity was read
 		}
@@ -559,39 +554,45 @@ func scanLockGraph(br pgx.BatchResults, s *Snapshot) error {
 	return nil
 }
 
+// backendOf finds pid in bs, which is sorted by pid, as a snapshot's
+// backends are.
+func backendOf(bs []Backend, pid int) *Backend {
+	i, ok := slices.BinarySearchFunc(bs, pid, func(b Backend, pid int) int { return cmp.Compare(b.PID, pid) })
+	if !ok {
+		return nil
+	}
+	return &bs[i]
+}
+
 // foldWorkers names a parallel worker's leader wherever the worker blocks
 // somebody, as pg_blocking_pids() does: the leader is the session to act
 // on. pg_locks lists each process of a lock group, and a group's members
-// never block each other.
+// never block each other. bs is sorted by pid.
 func foldWorkers(bs []Backend) {
 	leaderOf := func(pid int) int {
-		i, ok := slices.BinarySearchFunc(bs, pid, func(b Backend, pid int) int { return cmp.Compare(b.PID, pid) })
-		if ok && bs[i].BackendType == "parallel worker" && bs[i].LeaderPID != 0 {
-			return bs[i].LeaderPID
+		if b := backendOf(bs, pid); b != nil && b.BackendType == "parallel worker" && b.LeaderPID != 0 {
+			return b.LeaderPID
 		}
 		return pid
 	}
-	for i := range bs {
-		b := &bs[i]
-		if len(b.BlockedBy) == 0 {
-			continue
+	// fold returns pids with each worker replaced by its leader, once, and
+	// the waiter's own group left out; pids itself when nothing changes.
+	fold := func(pids []int, self int) []int {
+		if !slices.ContainsFunc(pids, func(p int) bool { l := leaderOf(p); return l != p || l == self }) {
+			return pids
 		}
-		self := leaderOf(b.PID)
-		var folded []int
-		for k, pid := range b.BlockedBy {
-			if l := leaderOf(pid); l != pid || l == self {
-				if folded == nil {
-					folded = slices.Clone(b.BlockedBy[:k])
-				}
-				if l != self && !slices.Contains(folded, l) {
-					folded = append(folded, l)
-				}
-			} else if folded != nil {
-				folded = append(folded, pid)
+		out := make([]int, 0, len(pids))
+		for _, p := range pids {
+			if l := leaderOf(p); l != self && !slices.Contains(out, l) {
+				out = append(out, l)
 			}
 		}
-		if folded != nil {
-			b.BlockedBy = folded
+		return out
+	}
+	for i := range bs {
+		if b := &bs[i]; len(b.BlockedBy) > 0 {
+			self := leaderOf(b.PID)
+			b.BlockedBy, b.QueuedBehind = fold(b.BlockedBy, self), fold(b.QueuedBehind, self)
 		}
 	}
 }

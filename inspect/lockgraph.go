@@ -195,8 +195,11 @@ func parseLockEntry(raw []byte) (lockEntry, error) {
 		gid         *string
 	}
 	fields := []any{&f.blockers, &f.total, &f.hard, &f.locktype, &f.mode, &f.relation, &f.since, &f.gid}
-	if err := json.Unmarshal(raw, &fields); err != nil || len(fields) != 8 {
-		return lockEntry{}, fmt.Errorf("reading a waiter's lock %q: %v", raw, err)
+	if err := json.Unmarshal(raw, &fields); err != nil {
+		return lockEntry{}, fmt.Errorf("reading a waiter's lock %q: %w", raw, err)
+	}
+	if len(fields) != 8 {
+		return lockEntry{}, fmt.Errorf("reading a waiter's lock %q: %d fields, want 8", raw, len(fields))
 	}
 	e := lockEntry{blockedBy: f.blockers, total: f.total, hard: min(f.hard, len(f.blockers)), gid: deref(f.gid),
 		wait: &LockWait{LockType: f.locktype, Mode: f.mode, Relation: deref(f.relation), Since: f.since}}
@@ -213,8 +216,8 @@ func (b *Backend) setWait(raw string, e lockEntry) {
 	}
 }
 
-// lockEntryOf is the entry b's wait was read from.
-func lockEntryOf(b *Backend) lockEntry {
-	return lockEntry{blockedBy: b.BlockedBy, total: b.BlockersTotal, hard: len(b.BlockedBy) - len(b.QueuedBehind),
-		wait: b.Waiting, gid: b.PreparedGID}
+// takeWait gives b the wait another row of the same pid held.
+func (b *Backend) takeWait(from *Backend) {
+	b.entry, b.BlockedBy, b.BlockersTotal, b.QueuedBehind, b.Waiting, b.PreparedGID =
+		from.entry, from.BlockedBy, from.BlockersTotal, from.QueuedBehind, from.Waiting, from.PreparedGID
 }
