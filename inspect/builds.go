@@ -157,8 +157,11 @@ func parseBuilds(raw []byte) ([]IndexBuild, error) {
 			&b.LockersTotal, &b.LockersDone, &b.CurrentLockerPID, &b.BlocksTotal, &b.BlocksDone,
 			&b.TuplesTotal, &b.TuplesDone, &b.PartitionsTotal, &b.PartitionsDone}
 		n := len(fields)
-		if err := json.Unmarshal(row, &fields); err != nil || len(fields) != n {
-			return nil, fmt.Errorf("reading an index build %s: %v", row, err)
+		if err := json.Unmarshal(row, &fields); err != nil {
+			return nil, fmt.Errorf("reading an index build %s: %w", row, err)
+		}
+		if len(fields) != n {
+			return nil, fmt.Errorf("reading an index build %s: %d fields, want %d", row, len(fields), n)
 		}
 		b.Table = orOID(table, b.TableOID)
 		if b.IndexOID != 0 {
