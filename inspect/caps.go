@@ -15,6 +15,8 @@ type Capabilities struct {
 	// WaitStart: pg_locks.waitstart (14+); before it a lock wait is only
 	// known to be no older than the current statement.
 	WaitStart bool
+	// HashRecord: hash_record_extended() (14+).
+	HashRecord bool
 	// TerminateTimeout: pg_terminate_backend(pid, timeout) (14+).
 	TerminateTimeout bool
 	// ReservedConnections: reserved_connections and the
@@ -46,6 +48,7 @@ func CapabilitiesFor(versionNum int) (Capabilities, error) {
 	return Capabilities{
 		VersionNum:                     versionNum,
 		WaitStart:                      versionNum >= 140000,
+		HashRecord:                     versionNum >= 140000,
 		TerminateTimeout:               versionNum >= 140000,
 		ReservedConnections:            versionNum >= 160000,
 		PartitionedReindexConcurrently: versionNum >= 140000,

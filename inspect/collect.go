@@ -34,6 +34,9 @@ type Collector struct {
 	// SlowEvery is the cadence of the slow-changing reads.
 	SlowEvery time.Duration
 	lockGraph string
+	// onePassAt is the number of waiters in the previous snapshot from
+	// which the lock graph takes one pass over pg_locks.
+	onePassAt int
 
 	// Carried over between snapshots.
 	server     Server
@@ -70,7 +73,7 @@ func NewCollector(ctx context.Context, conn *pgx.Conn) (*Collector, error) {
 		return nil, err
 	}
 	return &Collector{conn: conn, caps: caps, systemID: sysid,
-		SlowEvery: DefaultSlowEvery, lockGraph: lockGraphSQL(caps, LockGraphOnePassAt)}, nil
+		SlowEvery: DefaultSlowEvery, lockGraph: lockGraphSQL(caps), onePassAt: LockGraphOnePassAt}, nil
 }
 
 // readSystemIdentifier reads pg_control_system()'s system_identifier, as
@@ -247,21 +250,24 @@ func (c *Collector) activityArgs() []any {
 	return []any{pids, changes, xacts, apps, still, events, len(c.quiet)}
 }
 
-// graphArgs are the lock-graph statement's parameters: the waiters whose
-// entries the previous snapshot holds ($1), those entries ($2), and
-// whether our role may not see every session's wait ($3; until the first
-// snapshot says, it may not).
+// graphArgs are the lock-graph statement's parameters: the waiters the
+// previous snapshot holds ($1) with their entries' sigs ($2), whether our
+// role may not see every session's wait ($3; until the first snapshot
+// says, it may not), and whether to take one pass over pg_locks ($4):
+// when the role may not see, or the previous snapshot counted onePassAt
+// waiters or more (PostgreSQL 14+).
 func (c *Collector) graphArgs() []any {
 	blind := c.prev == nil || !c.server.Role.Superuser && !c.server.Role.ReadAllStats
-	pids, entries := []int32{}, []string{}
+	pids, sigs := []int32{}, []int64{}
 	if c.prev != nil {
 		for i := range c.prev.Backends {
-			if b := &c.prev.Backends[i]; b.entry != "" {
-				pids, entries = append(pids, int32(b.PID)), append(entries, b.entry)
+			if b := &c.prev.Backends[i]; b.Waiting != nil {
+				pids, sigs = append(pids, int32(b.PID)), append(sigs, b.graphSig)
 			}
 		}
 	}
-	return []any{pids, entries, blind}
+	many := c.caps.WaitStart && (blind || len(pids) >= c.onePassAt)
+	return []any{pids, sigs, blind, many}
 }
 
 // isStill reports whether the server may leave b's row out while it stays
@@ -272,9 +278,9 @@ func (c *Collector) graphArgs() []any {
 // column of its row does.
 func isStill(b *Backend) bool {
 	if b.WaitEventType == "Lock" {
-		return b.entry != ""
+		return b.Waiting != nil
 	}
-	return b.WaitEventType == "Client" && b.WaitEvent == "ClientRead" && b.entry == "" &&
+	return b.WaitEventType == "Client" && b.WaitEvent == "ClientRead" && b.Waiting == nil &&
 		strings.HasPrefix(b.State, "idle")
 }
 
@@ -515,39 +521,32 @@ func (c *Collector) scanBackends(br pgx.BatchResults, s *Snapshot, superusers ma
 // row our role may not see has no wait event: an entry in the graph is
 // what says it waits.
 func scanLockGraph(br pgx.BatchResults, s *Snapshot) error {
-	var (
-		pid   int32
-		entry *string
-	)
 	rows, _ := br.Query()
-	_, err := pgx.ForEachRow(rows, []any{&pid, &entry}, func() error {
-		b := backendOf(s.Backends, int(pid))
-		if b == nil {
-			return nil // began to wait after pg_stat_activity was read
-		}
-		if entry == nil {
-			b.setWait("", lockEntry{})
-			return nil
-		}
-		e, err := parseLockEntry([]byte(*entry))
+	for rows.Next() {
+		pid, e, ok, err := scanLockEntry(rows)
 		if err != nil {
-			return err
+			rows.Close()
+			return fmt.Errorf("reading the lock graph: %w", err)
 		}
-		b.setWait(*entry, e)
-		return nil
-	})
-	if err != nil {
+		if b := backendOf(s.Backends, pid); b != nil { // nil: began to wait after pg_stat_activity was read
+			if !ok {
+				e = lockEntry{}
+			}
+			b.setWait(e)
+		}
+	}
+	if err := rows.Err(); err != nil {
 		return fmt.Errorf("reading the lock graph: %w", err)
 	}
 	for i := range s.Backends {
 		b := &s.Backends[i]
 		switch {
-		case b.entry == "":
+		case b.Waiting == nil:
 		case b.WaitEventType == "Lock":
 		case b.WaitEventType == "" && b.Query == "<insufficient privilege>":
 			b.WaitEventType = "Lock"
 		default:
-			b.setWait("", lockEntry{})
+			b.setWait(lockEntry{})
 		}
 	}
 	foldWorkers(s.Backends)
@@ -708,9 +707,11 @@ func constraintKind(t string) string {
 	return t
 }
 
-func deref(p *string) string {
+// deref is what p points to, or T's zero value when p is nil (NULL).
+func deref[T any](p *T) T {
 	if p == nil {
-		return ""
+		var zero T
+		return zero
 	}
 	return *p
 }

@@ -16,4 +16,8 @@ func StalePrevious(c *Collector, pid int, query string, stateChange time.Time) {
 
 // OnePassAt makes c work out the lock graph in one pass over pg_locks from
 // n waiters on.
-func OnePassAt(c *Collector, n int) { c.lockGraph = lockGraphSQL(c.caps, n) }
+func OnePassAt(c *Collector, n int) { c.onePassAt = n }
+
+// OnePassNext reports whether c's next snapshot takes one pass over
+// pg_locks.
+func OnePassNext(c *Collector) bool { return c.graphArgs()[3].(bool) }

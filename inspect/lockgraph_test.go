@@ -2,6 +2,7 @@ package inspect_test
 
 import (
 	"context"
+	"math"
 	"slices"
 	"testing"
 
@@ -75,17 +76,31 @@ func TestLockGraphAgreesWithPgBlockingPids(t *testing.T) {
 	late := lock(open("late-reader"), "upgrade", "ACCESS SHARE")
 
 	conn, _ := l.monitor(t, db, "")
-	c, err := inspect.NewCollector(ctx, conn)
-	must(t, err)
-	few, err := c.Snapshot(ctx)
-	must(t, err)
-	// The same graph worked out in one pass (PostgreSQL 14+), from a
-	// collector that holds no entries yet.
-	c, err = inspect.NewCollector(ctx, conn)
-	must(t, err)
-	inspect.OnePassAt(c, 1)
-	onePass, err := c.Snapshot(ctx)
-	must(t, err)
+	// snapshots takes two snapshots with a new collector that takes one
+	// pass over pg_locks from onePassAt waiters on: the first knows no
+	// entries yet and must assume its role may miss waits (so it takes
+	// one pass on PostgreSQL 14+), the second holds the first's entries and
+	// knows it sees every wait. onePass: the second took one pass.
+	snapshots := func(onePassAt int) (first, second *inspect.Snapshot, onePass bool, caps inspect.Capabilities) {
+		t.Helper()
+		c, err := inspect.NewCollector(ctx, conn)
+		must(t, err)
+		inspect.OnePassAt(c, onePassAt)
+		first, err = c.Snapshot(ctx)
+		must(t, err)
+		onePass = inspect.OnePassNext(c)
+		second, err = c.Snapshot(ctx)
+		must(t, err)
+		return first, second, onePass, c.Capabilities()
+	}
+	first, known, onePass, caps := snapshots(1)
+	if onePass != caps.WaitStart {
+		t.Errorf("from one waiter on, the second snapshot takes one pass: %v; want it on PostgreSQL 14+", onePass)
+	}
+	_, few, onePass, _ := snapshots(math.MaxInt)
+	if onePass {
+		t.Error("the second snapshot takes one pass over pg_locks, though it has no threshold")
+	}
 
 	rows, err := st.Admin().Query(ctx, `SELECT pid, pg_catalog.pg_blocking_pids(pid) FROM pg_catalog.pg_stat_activity
 		WHERE wait_event_type = 'Lock' AND datname = current_database()`)
@@ -101,7 +116,8 @@ func TestLockGraphAgreesWithPgBlockingPids(t *testing.T) {
 	if len(want) < 25 {
 		t.Fatalf("only %d waiters staged", len(want))
 	}
-	for name, s := range map[string]*inspect.Snapshot{"pg_blocking_pids() for each": few, "one pass": onePass} {
+	for name, s := range map[string]*inspect.Snapshot{
+		"pg_blocking_pids() for each": few, "first snapshot": first, "entries known": known} {
 		t.Run(name, func(t *testing.T) { agree(t, s, db, want, up.PID, reader.PID, late) })
 	}
 }

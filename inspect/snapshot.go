@@ -157,9 +157,10 @@ type Backend struct {
 	// Own marks pgmedic's own session; it is left out of counts and trees.
 	Own bool `json:"own,omitempty"`
 
-	// entry is this waiter's entry in the wait-for graph, as the server
-	// sent it: the next refresh leaves the row out while it is the same.
-	entry string
+	// graphSig is the server's hash of this waiter's entry in the
+	// wait-for graph (lockGraphSQL), when Waiting is set: the next refresh
+	// leaves the entry out while it is the same.
+	graphSig int64
 }
 
 // LockWait is the lock a backend is queued for.
