@@ -84,15 +84,18 @@ func backendRows(waits, from, held string) string {
 		fmt.Fprintf(&outer, "r.c%d, ", i+1)
 	}
 	return fmt.Sprintf(`SELECT CASE WHEN x.carrier THEN 0 ELSE r.pid END, r.same,
-       %sr.wtype, r.wevent,
+       %[1]sr.wtype, r.wevent,
        CASE WHEN x.carrier THEN r.quiet_pids END
 FROM (
-  SELECT a.pid, a.same, a.quiet,
-         %s%s,
-         CASE WHEN row_number() OVER () = 1 THEN count(*) FILTER (WHERE a.quiet) OVER () END AS nquiet,
-         CASE WHEN row_number() OVER () = 1 AND count(*) FILTER (WHERE a.quiet) OVER () <> %s
-              THEN array_agg(a.pid) FILTER (WHERE a.quiet) OVER () END AS quiet_pids
-  FROM %s
+  SELECT b.*,
+         CASE WHEN row_number() OVER () = 1 THEN count(*) FILTER (WHERE b.quiet) OVER () END AS nquiet,
+         CASE WHEN row_number() OVER () = 1 AND count(*) FILTER (WHERE b.quiet) OVER () <> %[4]s
+              THEN array_agg(b.pid) FILTER (WHERE b.quiet) OVER () END AS quiet_pids
+  FROM (
+    SELECT a.pid, a.same, a.quiet,
+           %[2]s%[3]s
+    FROM %[5]s
+    OFFSET 0) b
 ) r
 CROSS JOIN LATERAL (VALUES (false), (true)) AS x(carrier)
 WHERE CASE WHEN x.carrier THEN r.nquiet > 0 ELSE NOT r.quiet END
