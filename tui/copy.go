@@ -54,6 +54,15 @@ func (m *Model) copyTarget() (text, what string) {
 	return "", ""
 }
 
+// copyWhat is the help for `y` here: what it copies.
+func (m *Model) copyWhat() string {
+	if _, what := m.copyTarget(); what != "" {
+		what, _, _ = strings.Cut(strings.TrimPrefix(what, "the "), " of ")
+		return "copy " + what
+	}
+	return "copy query, definition or SQL"
+}
+
 // copyCmd delivers text to every clipboard that may reach the user.
 func (m *Model) copyCmd(text, what string) tea.Cmd {
 	text = safetext.Copy(text)
@@ -72,7 +81,7 @@ func (m *Model) copyCmd(text, what string) tea.Cmd {
 		cmds = append(cmds, func() tea.Msg { _ = clipboard.WriteLocal(text); return nil })
 	}
 	msg := fmt.Sprintf("copied %s (%d characters)", what, len([]rune(text)))
-	if env.Tmux {
+	if env.Tmux && !env.TmuxForwards {
 		msg += "; " + clipboard.TmuxHint
 	}
 	m.setResult(msg)

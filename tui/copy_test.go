@@ -94,6 +94,12 @@ func TestCopyThroughTmuxAndScreen(t *testing.T) {
 		t.Errorf("inside tmux: osc52 %q, raw %q; want both, the raw one wrapped for tmux", osc, raw)
 	}
 	mustContain(t, screen(m), "set -g set-clipboard on")
+	// A tmux that forwards OSC 52 needs no advice.
+	m = copyModel(t, clipboard.Env{Tmux: true, SSH: true, TmuxForwards: true})
+	press(m, "2", "y")
+	if frame := screen(m); !strings.Contains(frame, "copied the query") || strings.Contains(frame, "set-clipboard") {
+		t.Errorf("a forwarding tmux is still given the hint:\n%s", frame)
+	}
 	m = copyModel(t, clipboard.Env{Screen: true, SSH: true})
 	if _, raw := copies(t, press(m, "2", "y")); len(raw) != 1 || !strings.HasPrefix(raw[0], "\x1bP") {
 		t.Errorf("inside screen: raw %q", raw)

@@ -6,7 +6,11 @@
 package clipboard
 
 import (
+	"context"
 	"os"
+	"os/exec"
+	"strings"
+	"time"
 
 	"github.com/atotto/clipboard"
 	"github.com/charmbracelet/x/ansi"
@@ -18,15 +22,49 @@ type Env struct {
 	Tmux   bool // $TMUX: inside tmux
 	Screen bool // $STY: inside GNU screen
 	SSH    bool // $SSH_CONNECTION or $SSH_TTY: a local clipboard is not the user's
+	// TmuxForwards: the tmux pgmedic runs in takes OSC 52 from programs
+	// (set-clipboard on) or lets it through (allow-passthrough), as its
+	// server said at start; no hint is needed then.
+	TmuxForwards bool
 }
 
-// FromEnviron reads the process environment.
+// FromEnviron reads the process environment, and asks the tmux server
+// pgmedic runs in, if any, how it treats OSC 52.
 func FromEnviron() Env {
-	return Env{
+	e := Env{
 		Tmux:   os.Getenv("TMUX") != "",
 		Screen: os.Getenv("STY") != "",
 		SSH:    os.Getenv("SSH_CONNECTION") != "" || os.Getenv("SSH_TTY") != "",
 	}
+	if e.Tmux {
+		e.TmuxForwards = TmuxForwards()
+	}
+	return e
+}
+
+// TmuxForwards asks the tmux server named by $TMUX whether OSC 52 from a
+// program reaches the outer terminal: set-clipboard on, or
+// allow-passthrough on (or all, tmux 3.4+). It says false when tmux
+// cannot be asked within a second: the hint then stays.
+func TmuxForwards() bool {
+	socket, _, _ := strings.Cut(os.Getenv("TMUX"), ",")
+	if socket == "" {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	option := func(name string) string {
+		out, err := exec.CommandContext(ctx, "tmux", "-S", socket, "show-options", "-gv", name).Output()
+		if err != nil {
+			return ""
+		}
+		return strings.TrimSpace(string(out))
+	}
+	if option("set-clipboard") == "on" {
+		return true
+	}
+	p := option("allow-passthrough")
+	return p == "on" || p == "all"
 }
 
 // Passthrough returns the OSC 52 sequence wrapped for the multiplexer
@@ -51,5 +89,6 @@ func (e Env) Local() bool { return !e.SSH && !clipboard.Unsupported }
 // WriteLocal writes the desktop clipboard.
 func WriteLocal(text string) error { return clipboard.WriteAll(text) }
 
-// TmuxHint is the one line that makes OSC 52 arrive through tmux.
+// TmuxHint is the one line that makes OSC 52 arrive through tmux, for
+// when its server does not forward it (Env.TmuxForwards).
 const TmuxHint = "if it does not arrive, tmux needs: set -g set-clipboard on (and set -g allow-passthrough on)"
