@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 
@@ -78,32 +77,12 @@ func (m *Model) planOn(kind actions.Kind) (actions.Plan, string) {
 }
 
 func (m *Model) onActionKey(kind actions.Kind) tea.Cmd {
-	switch {
-	case m.c.opts.ReadOnly:
-		m.setFlash("read-only (--read-only): no action can change the server")
-	case m.c.opts.Executor == nil:
-		m.setFlash("actions are not available in this session")
-	case m.c.snap == nil:
-		m.setFlash("no snapshot yet")
-	case m.life.busy():
-		m.setFlash("%s is still running; one action at a time", m.life.plan.Title)
-	default:
-		plan, why := m.planFor(kind)
-		if why != "" {
-			m.setFlash("%s", why)
-			return nil
-		}
-		return m.apply(event{kind: evOpen, plan: plan})
+	plan, why := m.planFor(kind)
+	if why != "" {
+		m.setFlash("%s", why)
+		return nil
 	}
-	return nil
-}
-
-// onDialogKey: y confirms, anything else is no.
-func (m *Model) onDialogKey(msg tea.KeyPressMsg) tea.Cmd {
-	if msg.String() == "y" {
-		return m.apply(event{kind: evYes, at: m.c.opts.Now()})
-	}
-	return m.apply(event{kind: evNo})
+	return m.apply(event{kind: evOpen, plan: plan})
 }
 
 // apply steps the lifecycle and does what the step asks.
@@ -129,6 +108,7 @@ func (m *Model) apply(ev event) tea.Cmd {
 	}
 	var cmds []tea.Cmd
 	if do&doStart != 0 {
+		m.flash = "" // what runs now is the news: the footer shows it
 		cmds = append(cmds, m.startAction(next.plan))
 	}
 	if do&doAudit != 0 {
@@ -437,7 +417,14 @@ func (p *commandLog) update(c *common, msg tea.KeyPressMsg) (bool, tea.Cmd) {
 	return moveList(&p.list, &c.keys, msg), nil
 }
 
-func (p *commandLog) selected() target { return target{} }
+func (p *commandLog) selected() target {
+	if i := p.list.cursor; i < len(*p.log) {
+		return target{entry: &(*p.log)[len(*p.log)-1-i]}
+	}
+	return target{}
+}
+
+func (p *commandLog) commands(c *common) []command { return moveCommands(&c.keys) }
 
 func (p *commandLog) view(c *common) string {
 	st := &c.styles
@@ -468,18 +455,3 @@ func (p *commandLog) view(c *common) string {
 
 // Log is the session's command log, for printing on exit.
 func (m *Model) Log() []actions.Result { return m.log }
-
-func (m *Model) actionKind(msg tea.KeyPressMsg) (actions.Kind, bool) {
-	k := &m.c.keys
-	switch {
-	case key.Matches(msg, k.Cancel):
-		return actions.Cancel, true
-	case key.Matches(msg, k.Terminate):
-		return actions.Terminate, true
-	case key.Matches(msg, k.DropIndex):
-		return actions.DropIndex, true
-	case key.Matches(msg, k.RebuildIndex):
-		return actions.Rebuild, true
-	}
-	return "", false
-}

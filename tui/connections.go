@@ -243,6 +243,14 @@ func (p *connections) update(c *common, msg tea.KeyPressMsg) (bool, tea.Cmd) {
 	return true, nil
 }
 
+func (p *connections) commands(c *common) []command {
+	k := &c.keys
+	return append(moveCommands(k),
+		command{key: k.Sort, hint: hintSort},
+		command{key: k.Order, hint: hintOrder},
+		command{key: k.Group, hint: hintGroup})
+}
+
 func (p *connections) selected() target {
 	if p.list.cursor < len(p.rows) {
 		return target{pid: p.rows[p.list.cursor].pid}

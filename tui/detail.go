@@ -9,6 +9,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 
+	"github.com/pgmedic/pgmedic/actions"
 	"github.com/pgmedic/pgmedic/inspect"
 	"github.com/pgmedic/pgmedic/internal/human"
 	"github.com/pgmedic/pgmedic/internal/safetext"
@@ -41,7 +42,7 @@ func (d *detail) setLocks(c *common, locks []inspect.Lock, err error) {
 }
 
 func newDetail(c *common, sel target) *detail {
-	if c.snap == nil || (sel.pid == 0 && sel.index == nil && !sel.pool) {
+	if sel.entry == nil && (c.snap == nil || (sel.pid == 0 && sel.index == nil && !sel.pool)) {
 		return nil
 	}
 	d := &detail{sel: sel, vp: viewport.New()}
@@ -126,6 +127,8 @@ func (d *detail) view(*common) string { return d.window() }
 func (d *detail) refresh(c *common) {
 	var text string
 	switch {
+	case d.sel.entry != nil:
+		text = entryDetail(d.sel.entry)
 	case d.sel.pool:
 		text = poolDetail(c.snap)
 	case d.sel.index != nil:
@@ -135,6 +138,45 @@ func (d *detail) refresh(c *common) {
 	}
 	d.text = text
 	d.wrap()
+}
+
+// entryDetail is a command-log entry in full: what ran, on what, how it
+// ended, and every attempt.
+func entryDetail(r *actions.Result) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s\n\n%s at %s", clean(r.Plan.Title), strings.ToUpper(r.Outcome), r.Started.Format("2006-01-02 15:04:05"))
+	if r.Duration > 0 {
+		fmt.Fprintf(&b, ", after %s", human.Duration(r.Duration))
+	}
+	if r.Message != "" {
+		b.WriteString("\n" + clean(r.Message))
+	}
+	if r.SQLState != "" {
+		b.WriteString(" (SQLSTATE " + clean(r.SQLState) + ")")
+	}
+	if r.Plan.Refusal != "" {
+		b.WriteString("\n\nRefused: " + clean(r.Plan.Refusal))
+		if r.Plan.Alternative != "" {
+			b.WriteString("\nInstead: " + clean(r.Plan.Alternative))
+		}
+	}
+	b.WriteString("\n\nSQL:")
+	for _, s := range r.Plan.Statements {
+		b.WriteString("\n  " + clean(s.Display) + ";")
+	}
+	if len(r.Attempts) > 0 {
+		b.WriteString("\n\nAttempts:")
+		for _, a := range r.Attempts {
+			b.WriteString("\n  " + clean(a))
+		}
+	}
+	if r.BlockedBefore > 0 || r.BlockedAfter > 0 {
+		fmt.Fprintf(&b, "\n\nSessions waiting on a lock: %d before, %d after", r.BlockedBefore, r.BlockedAfter)
+	}
+	if len(r.NewRoots) > 0 {
+		fmt.Fprintf(&b, "\nNew root blockers after it: %v", r.NewRoots)
+	}
+	return b.String()
 }
 
 // locksText lists what the backend holds and waits for, as last read.

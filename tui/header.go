@@ -27,8 +27,6 @@ func (m *Model) frameKey() frameKey { return frameKey{m.c.width, m.c.look} }
 type lines struct {
 	gauge memo[gaugeKey]
 	tabs  memo[tabsKey]
-	keys  memo[frameKey]
-	help  memo[helpKey]
 }
 
 type (
@@ -46,10 +44,6 @@ type (
 		active    int
 		filter    string
 		filtering bool
-	}
-	helpKey struct {
-		frameKey
-		height int
 	}
 )
 
@@ -182,67 +176,107 @@ func (m *Model) drawTabs() string {
 	return fitCell(line, m.c.width, false)
 }
 
-func (m *Model) footer() string {
+// footer is the last line, or lines: a message that does not fit one
+// line is wrapped, up to maxFooterLines, over the bottom of the body, so
+// a result or a refusal is read whole where it is shown.
+func (m *Model) footer() []string {
 	st := &m.c.styles
-	if m.filtering {
-		return fitCell(m.input.View()+"  (enter keeps, esc clears)", m.c.width, false)
+	switch {
+	case m.filtering:
+		return []string{fitCell(m.input.View()+"  (enter keeps, esc clears)", m.c.width, false)}
+	case m.flash != "" && m.now.Before(m.flashUntil):
+		return wrapLines(m.flash, m.c.width, maxFooterLines, st.Warn.Render)
+	case m.life.busy() && !m.life.asking():
+		return wrapLines(m.runningLine(), m.c.width, maxFooterLines, st.Warn.Render)
 	}
-	if m.life.busy() {
-		return fitCell(st.Warn.Render(m.runningLine()), m.c.width, false)
-	}
-	if m.flash != "" && m.now.Before(m.flashUntil) {
-		return fitCell(st.Warn.Render(m.flash), m.c.width, false)
-	}
-	return m.lines.keys.get(m.frameKey(), m.keysLine)
+	return []string{m.keysLine()}
 }
 
-// keysLine is the footer's short help.
-func (m *Model) keysLine() string {
-	st := &m.c.styles
-	var parts []string
-	for _, b := range m.c.keys.ShortHelp() {
-		parts = append(parts, st.Key.Render(b.Help().Key)+" "+b.Help().Desc)
+// maxFooterLines bounds a wrapped message: the body keeps the rest.
+const maxFooterLines = 3
+
+// wrapLines breaks text at spaces into lines of at most w cells, at most
+// n of them (the last one cut), each rendered with style.
+func wrapLines(text string, w, n int, style func(...string) string) []string {
+	var lines []string
+	line := ""
+	for _, word := range strings.Fields(text) {
+		switch {
+		case line == "":
+			line = word
+		case ansiWidth(line)+1+ansiWidth(word) <= w:
+			line += " " + word
+		default:
+			lines = append(lines, line)
+			line = word
+		}
 	}
-	return fitCell(st.Footer.Render(strings.Join(parts, "  ")), m.c.width, false)
+	lines = append(lines, line)
+	if len(lines) > n {
+		lines = append(lines[:n-1], strings.Join(lines[n-1:], " "))
+	}
+	for i, l := range lines {
+		lines[i] = fitCell(style(fitCell(l, w, false)), w, false)
+	}
+	return lines
 }
 
-// helpView is the full help, generated from the keymap.
+// helpView is the full help: the keys of this view and of every view,
+// each that does not apply now dimmed, with the reason.
 func (m *Model) helpView() string {
-	return m.lines.help.get(helpKey{m.frameKey(), m.bodyHeight()}, m.drawHelp)
-}
-
-func (m *Model) drawHelp() string {
 	st := &m.c.styles
-	groups := m.c.keys.FullHelp()
+	groups := m.helpGroups()
+	entry := func(e helpEntry, keyWidth int) string {
+		k := e.key
+		if keyWidth > 0 {
+			k = fitCell(k, keyWidth, false)
+		}
+		if e.why != "" {
+			return st.Dim.Render(k + " " + e.desc + " — " + e.why)
+		}
+		return st.Key.Render(k) + " " + e.desc
+	}
 	cols := make([]string, len(groups))
 	for i, g := range groups {
-		var b strings.Builder
-		b.WriteString(st.Title.Render(HelpGroupTitles[i]))
-		for _, k := range g {
-			fmt.Fprintf(&b, "\n%s %s", st.Key.Render(fitCell(k.Help().Key, 10, false)), k.Help().Desc)
+		lines := []string{st.Title.Render(g.title)}
+		for _, e := range g.entries {
+			lines = append(lines, entry(e, 10))
 		}
-		cols[i] = b.String()
+		cols[i] = strings.Join(lines, "\n")
 	}
 	grid := lipgloss.JoinHorizontal(lipgloss.Top, spaced(cols)...)
 	if lipgloss.Width(grid) > m.c.width || lipgloss.Height(grid)+3 > m.bodyHeight() {
-		// Small terminal: one wrapped paragraph per group.
+		// Small terminal: each group's keys as a wrapped paragraph.
 		var b strings.Builder
 		for i, g := range groups {
-			parts := make([]string, len(g))
-			for j, k := range g {
-				parts[j] = st.Key.Render(k.Help().Key) + " " + k.Help().Desc
-			}
 			if i > 0 {
 				b.WriteString("\n")
 			}
-			b.WriteString(st.Title.Render(HelpGroupTitles[i]) + "\n")
-			b.WriteString(lipgloss.NewStyle().Width(m.c.width).Render(strings.Join(parts, " · ")))
+			b.WriteString(st.Title.Render(g.title))
+			line := ""
+			for _, e := range g.entries {
+				s := entry(e, 0)
+				switch {
+				case line == "":
+					line = s
+				case ansiWidth(line)+3+ansiWidth(s) <= m.c.width:
+					line += " · " + s
+				default:
+					b.WriteString("\n" + line)
+					line = s
+				}
+			}
+			b.WriteString("\n" + line)
 		}
 		grid = b.String()
 	}
-	return grid + "\n\nLowercase keys only look. Uppercase keys change the server: each shows\nits SQL, effect and risks, and runs only after y.\n" +
+	about := "\n\nLowercase keys only look. Uppercase keys change the server: each shows\nits SQL, effect and risks, and runs only after y.\n" +
 		"q and ctrl+c quit; while an action runs they ask first, and a second\nctrl+c answers yes.\n" +
 		"Press ? or esc to close."
+	if lipgloss.Height(grid)+lipgloss.Height(about) > m.bodyHeight() {
+		about = "\nUppercase keys change the server, and always ask first. ? or esc closes this."
+	}
+	return grid + about
 }
 
 func spaced(cols []string) []string {

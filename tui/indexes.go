@@ -189,6 +189,8 @@ func (p *indexes) update(c *common, msg tea.KeyPressMsg) (bool, tea.Cmd) {
 	return moveList(&p.list, &c.keys, msg), nil
 }
 
+func (p *indexes) commands(c *common) []command { return moveCommands(&c.keys) }
+
 func (p *indexes) selected() target {
 	if p.list.cursor < len(p.rows) {
 		return target{index: p.rows[p.list.cursor].ix}

@@ -2,11 +2,9 @@ package tui
 
 import "charm.land/bubbles/v2/key"
 
-// KeyMap holds every binding. The keys that change the server are the
-// uppercase letters listed by Dangerous (G only moves the cursor); in
-// read-only mode they stay bound and say why they do nothing
-// (onActionKey). The `?` help and the README's key table both come from
-// here.
+// KeyMap holds every binding. Which of them apply where, and why one
+// does not apply now, is the key stack's (bindings.go); the `?` help, the
+// footer and the README's key table all come from it.
 type KeyMap struct {
 	Triage, Connections, Locks, Indexes, Log key.Binding
 	NextView, PrevView                       key.Binding
@@ -21,14 +19,11 @@ type KeyMap struct {
 	// it is here for the help and the README.
 	Suspend key.Binding
 
+	// Uppercase: the keys that change the server.
 	Cancel, Terminate, DropIndex, RebuildIndex key.Binding
-}
 
-// Dangerous lists the bindings that change the server. onKey hands
-// exactly these to onActionKey, which refuses them all in read-only mode,
-// so a key listed here is refused there with no other change.
-func (k *KeyMap) Dangerous() []key.Binding {
-	return []key.Binding{k.Cancel, k.Terminate, k.DropIndex, k.RebuildIndex}
+	// In a question: y answers yes, any other key no.
+	Yes, No key.Binding
 }
 
 // DefaultKeyMap uses only keys that survive SSH and tmux: letters, digits,
@@ -69,23 +64,8 @@ func DefaultKeyMap() KeyMap {
 		Terminate:    key.NewBinding(key.WithKeys("K"), key.WithHelp("K", "terminate backend")),
 		DropIndex:    key.NewBinding(key.WithKeys("D"), key.WithHelp("D", "drop invalid index")),
 		RebuildIndex: key.NewBinding(key.WithKeys("R"), key.WithHelp("R", "rebuild index")),
+
+		Yes: key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "yes")),
+		No:  key.NewBinding(key.WithKeys("n", "esc"), key.WithHelp("n/esc", "no")),
 	}
 }
-
-// ShortHelp is the footer.
-func (k KeyMap) ShortHelp() []key.Binding {
-	return []key.Binding{k.Triage, k.Connections, k.Locks, k.Indexes, k.Log, k.Details, k.Filter, k.Pause, k.Help, k.Quit}
-}
-
-// FullHelp is the `?` screen, grouped.
-func (k KeyMap) FullHelp() [][]key.Binding {
-	return [][]key.Binding{
-		{k.Triage, k.Connections, k.Locks, k.Indexes, k.Log, k.NextView, k.PrevView},
-		{k.Up, k.Down, k.Top, k.Bottom, k.PageUp, k.PageDown, k.Details, k.Back},
-		{k.Filter, k.Sort, k.Order, k.Group, k.Pause, k.Faster, k.Slower, k.Copy, k.CopySummary, k.Help, k.Quit, k.Suspend},
-		{k.Cancel, k.Terminate, k.DropIndex, k.RebuildIndex},
-	}
-}
-
-// HelpGroupTitles name FullHelp's columns.
-var HelpGroupTitles = []string{"Views", "Move", "Look", "Act (change the server)"}

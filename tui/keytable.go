@@ -2,23 +2,40 @@ package tui
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
-// KeyTable renders the keymap as the README's Markdown table, so the
-// documentation and the `?` help come from the same bindings.
+// KeyTable renders the key stack as the README's Markdown table, so the
+// documentation, the footer and the `?` help come from the same commands.
+// A key that does the same in several places is one row.
 func KeyTable() string {
-	k := DefaultKeyMap()
-	var b strings.Builder
-	b.WriteString("| group | key | does |\n|---|---|---|\n")
-	for i, g := range k.FullHelp() {
-		for _, bind := range g {
-			keys := make([]string, len(bind.Keys()))
-			for j, key := range bind.Keys() {
-				keys[j] = "`" + key + "`"
+	m := New(nil, Options{})
+	type row struct{ keys, desc string }
+	var rows []row
+	where := map[row][]string{}
+	for _, l := range m.keyTableLayers() {
+		for _, c := range l.cmds {
+			if c.elsewhere != "" {
+				continue
 			}
-			fmt.Fprintf(&b, "| %s | %s | %s |\n", HelpGroupTitles[i], strings.Join(keys, " "), bind.Help().Desc)
+			keys := make([]string, len(c.key.Keys()))
+			for j, k := range c.key.Keys() {
+				keys[j] = "`" + k + "`"
+			}
+			r := row{strings.Join(keys, " "), c.key.Help().Desc}
+			if _, ok := where[r]; !ok {
+				rows = append(rows, r)
+			}
+			if !slices.Contains(where[r], l.title) {
+				where[r] = append(where[r], l.title)
+			}
 		}
+	}
+	var b strings.Builder
+	b.WriteString("| key | does | where |\n|---|---|---|\n")
+	for _, r := range rows {
+		fmt.Fprintf(&b, "| %s | %s | %s |\n", r.keys, r.desc, strings.Join(where[r], ", "))
 	}
 	return b.String()
 }

@@ -174,6 +174,8 @@ func (p *locks) update(c *common, msg tea.KeyPressMsg) (bool, tea.Cmd) {
 	return moveList(&p.list, &c.keys, msg), nil
 }
 
+func (p *locks) commands(c *common) []command { return moveCommands(&c.keys) }
+
 func (p *locks) selected() target {
 	if p.list.cursor < len(p.rows) {
 		return p.rows[p.list.cursor].target

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"charm.land/bubbles/v2/key"
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
@@ -109,6 +108,9 @@ type pane interface {
 	view(c *common) string
 	// selected is what `enter` and the action keys apply to.
 	selected() target
+	// commands are the view's own keys, handled by update unless they
+	// say otherwise.
+	commands(c *common) []command
 }
 
 // target is the thing a row stands for.
@@ -118,6 +120,12 @@ type target struct {
 	pool  bool
 	more  int    // a "+N more" row: the parent pid to expand
 	gid   string // a prepared transaction holding a lock
+	entry *actions.Result
+}
+
+// empty reports whether the row stands for nothing to act on or look at.
+func (t target) empty() bool {
+	return t.pid == 0 && t.index == nil && !t.pool && t.more == 0 && t.gid == "" && t.entry == nil
 }
 
 // Messages. Each fetch and tick carries the generation it belongs to:
@@ -423,139 +431,6 @@ func (m *Model) setResult(msg string) {
 	m.flashUntil = m.c.opts.Now().Add(time.Minute)
 }
 
-func (m *Model) onKey(msg tea.KeyPressMsg) tea.Cmd {
-	k := &m.c.keys
-	if msg.String() == "ctrl+c" {
-		// Quits at once only when nothing runs; else it asks, as q does.
-		return m.apply(event{kind: evInterrupt})
-	}
-	if m.life.stage == quitting {
-		return nil // nothing to do but wait; the wait is bounded
-	}
-	if m.life.asking() {
-		// y is the answer here; ctrl+y copies the plan's SQL and is the
-		// one key that does not close the dialog.
-		if key.Matches(msg, k.CopySummary) && m.life.stage == confirming {
-			return m.copyCmd(m.copyTarget())
-		}
-		return m.onDialogKey(msg)
-	}
-	if m.filtering {
-		return m.onFilterKey(msg)
-	}
-	if m.life.busy() && key.Matches(msg, k.Quit) {
-		return m.apply(event{kind: evQuit})
-	}
-	if m.life.busy() && key.Matches(msg, k.Back) && m.detail == nil && !m.showHelp && m.c.filter == "" {
-		return m.apply(event{kind: evStop})
-	}
-	if m.showHelp {
-		if key.Matches(msg, k.Help, k.Back, k.Quit) {
-			m.showHelp = false
-		}
-		return nil
-	}
-	if m.detail != nil {
-		if key.Matches(msg, k.Back, k.Details) {
-			m.detail = nil
-			return nil
-		}
-		if key.Matches(msg, k.Quit) {
-			return tea.Quit
-		}
-		if key.Matches(msg, k.Copy) {
-			return m.copyCmd(m.copyTarget())
-		}
-		return m.detail.update(msg)
-	}
-	switch {
-	case key.Matches(msg, k.Quit):
-		return tea.Quit
-	case key.Matches(msg, k.Help):
-		m.showHelp = true
-	case key.Matches(msg, k.Triage):
-		m.active = 0
-	case key.Matches(msg, k.Connections):
-		m.active = 1
-	case key.Matches(msg, k.Locks):
-		m.active = 2
-	case key.Matches(msg, k.Indexes):
-		m.active = 3
-	case key.Matches(msg, k.Log):
-		m.active = 4
-	case key.Matches(msg, k.NextView):
-		m.active = (m.active + 1) % len(m.panes)
-	case key.Matches(msg, k.PrevView):
-		m.active = (m.active + len(m.panes) - 1) % len(m.panes)
-	case key.Matches(msg, k.Pause):
-		return m.togglePause()
-	case key.Matches(msg, k.Faster):
-		return m.setInterval(m.interval / 2)
-	case key.Matches(msg, k.Slower):
-		return m.setInterval(m.interval * 2)
-	case key.Matches(msg, k.Filter):
-		m.filtering = true
-		m.input.SetValue(m.c.filter)
-		m.input.CursorEnd()
-		return m.input.Focus()
-	case key.Matches(msg, k.Back):
-		if m.c.filter != "" {
-			m.c.filter = ""
-			m.refreshPanes()
-		}
-	case key.Matches(msg, k.Details):
-		sel := m.panes[m.active].selected()
-		if sel.more != 0 {
-			_, cmd := m.panes[m.active].update(&m.c, msg)
-			return cmd
-		}
-		if d := newDetail(&m.c, sel); d != nil {
-			m.detail = d
-			m.detail.setSize(m.c.width, m.bodyHeight())
-			if sel.pid != 0 {
-				cmd := m.readLocks(sel.pid)
-				if cmd == nil {
-					m.detail.setLocks(&m.c, nil, errNoLocks)
-				}
-				return cmd
-			}
-		}
-	case key.Matches(msg, k.Copy):
-		return m.copyCmd(m.copyTarget())
-	case key.Matches(msg, k.CopySummary):
-		return m.copyCmd(m.summary(), "the incident summary")
-	case key.Matches(msg, k.Dangerous()...):
-		kind, _ := m.actionKind(msg)
-		return m.onActionKey(kind)
-	default:
-		_, cmd := m.panes[m.active].update(&m.c, msg)
-		return cmd
-	}
-	return nil
-}
-
-func (m *Model) onFilterKey(msg tea.KeyPressMsg) tea.Cmd {
-	switch msg.String() {
-	case "enter":
-		m.filtering = false
-		m.input.Blur()
-		return nil
-	case "esc":
-		m.filtering = false
-		m.input.Blur()
-		m.c.filter = ""
-		m.refreshPanes()
-		return nil
-	}
-	var cmd tea.Cmd
-	m.input, cmd = m.input.Update(msg)
-	if v := m.input.Value(); v != m.c.filter {
-		m.c.filter = v
-		m.refreshPanes()
-	}
-	return cmd
-}
-
 func (m *Model) togglePause() tea.Cmd {
 	m.paused = !m.paused
 	m.gen++ // a pending tick belongs to the old generation
@@ -620,9 +495,12 @@ func (m *Model) render() string {
 	default:
 		body = m.panes[m.active].view(&m.c)
 	}
-	writeBlock(&b, body, w, m.bodyHeight())
-	b.WriteByte('\n')
-	b.WriteString(m.footer())
+	foot := m.footer()
+	writeBlock(&b, body, w, m.bodyHeight()-len(foot)+1)
+	for _, l := range foot {
+		b.WriteByte('\n')
+		b.WriteString(l)
+	}
 	m.frameSize = b.Len() + b.Len()/8 // the next frame is about as long
 	return b.String()
 }

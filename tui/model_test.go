@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/pgmedic/pgmedic/actions"
@@ -51,7 +52,8 @@ func TestTriageRanksRootBlockerFirst(t *testing.T) {
 	if got := strings.Join(labels, " "); got != want {
 		t.Errorf("findings %q, want %q (unique invalid index that rejects duplicates before the rest)", got, want)
 	}
-	mustContain(t, screen(m), "pid 4101 idle in tx 6m30s holds up 4", "[K] terminate", "accounts_email_uq")
+	mustContain(t, screen(m), "api: last UPDATE users · holds up 4 on users · pid 4101 idle in tx 6m30s", "[K] terminate",
+		"accounts_email_uq")
 	// The console idle in transaction for 20 minutes blocks nobody but is listed.
 	if f[len(f)-1].target.pid != 4300 {
 		t.Errorf("last finding = %+v, want the forgotten console", f[len(f)-1])
@@ -300,7 +302,10 @@ func TestDetailAndHelp(t *testing.T) {
 	m.Update(snapshotMsg{gen: m.gen, snap: s})
 	mustContain(t, screen(m), "no longer invalid or no longer exists")
 	press(m, "esc", "?")
-	mustContain(t, screen(m), "Views", "Act (change the server)", "terminate backend")
+	// The help lists this view's keys and every view's; the keys that do
+	// not apply here say why.
+	mustContain(t, screen(m), "Indexes", "In every view", "drop invalid index", "rebuild index",
+		"terminate backend — select a session first")
 	press(m, "?")
 	if m.showHelp {
 		t.Error("? closes the help")
@@ -392,20 +397,21 @@ func TestActionRefusalsAndReadOnly(t *testing.T) {
 		t.Errorf("y on a refused plan did something: stage %d", m.life.stage)
 	}
 	press(m, "D") // the root is a session, not an index
-	mustContain(t, screen(m), "select an index first")
+	mustContain(t, screen(m), "D: select an index first")
 	press(m, "4", "D")
 	mustContain(t, screen(m), "Drop invalid index public.accounts_email_uq", `DROP INDEX CONCURRENTLY IF EXISTS "public"."accounts_email_uq"`,
 		"still rejects duplicates today")
 	press(m, "esc")
 
 	ro := withExecutor(t, fixture(3), exec, true)
-	for _, b := range ro.c.keys.Dangerous() { // every key that changes the server
+	k := &ro.c.keys
+	for _, b := range []key.Binding{k.Cancel, k.Terminate, k.DropIndex, k.RebuildIndex} { // every key that changes the server
 		k := b.Keys()[0]
 		press(ro, k)
 		if ro.life.stage != idle {
 			t.Fatalf("read-only: %s opened a dialog", k)
 		}
-		mustContain(t, screen(ro), "read-only (--read-only)")
+		mustContain(t, screen(ro), k+": read-only: started with --read-only")
 	}
 	none := withExecutor(t, fixture(3), nil, false)
 	press(none, "K")
@@ -560,7 +566,7 @@ func TestTooManyClientsAdviceVisible(t *testing.T) {
 		`Connect as a superuser, or on 16+ as a role with pg_use_reserved_connections.`)
 	m.Update(snapshotMsg{gen: m.gen, err: err})
 	frame := screen(m)
-	mustContain(t, frame, "DISCONNECTED", "SQLSTATE 53300", "pg_use_reserved_connections", "STALE", "pid 4101")
+	mustContain(t, frame, "DISCONNECTED", "SQLSTATE 53300", "pg_use_reserved_connections", "STALE", "api: last UPDATE users · holds up 4")
 }
 
 func TestPreparedHolderRefusal(t *testing.T) {
@@ -670,12 +676,12 @@ func TestTriageShowsWarnings(t *testing.T) {
 	s := fixture(3)
 	s.Warnings = []string{`role "watcher" lacks pg_read_all_stats`, `role "watcher" lacks pg_signal_backend`}
 	mustContain(t, screen(newTestModel(t, s, 80, 24)), `⚠ role "watcher" lacks pg_read_all_stats`,
-		`⚠ role "watcher" lacks pg_signal_backend`, "BLOCKING   pid 4101")
+		`⚠ role "watcher" lacks pg_signal_backend`, "BLOCKING   api: last UPDATE users")
 
 	long := strings.Repeat("an invalid index of database x was not checked; ", 20)
 	s.Warnings = []string{long, long}
 	frame := screen(newTestModel(t, s, 80, 24))
-	mustContain(t, frame, "⚠ an invalid index", " …", "BLOCKING   pid 4101")
+	mustContain(t, frame, "⚠ an invalid index", " …", "BLOCKING   api: last UPDATE users")
 	if n := strings.Count(frame, "an invalid index"); n > 16 {
 		t.Errorf("the warnings take the view:\n%s", frame)
 	}

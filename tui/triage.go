@@ -98,8 +98,12 @@ func findings(s *inspect.Snapshot, warn float64, keys *KeyMap) []finding {
 	return append(out, idle...)
 }
 
+// rootFinding leads with what a responder must tell apart at once: the
+// application, what its statement does, and how many it holds up on
+// which relation; then the pid, its state and the longest wait.
 func rootFinding(s *inspect.Snapshot, n *inspect.LockNode, now time.Time, keys *KeyMap, terminate string) finding {
-	held := fmt.Sprintf("holds up %d, longest %s", n.BlockedTotal, human.Duration(n.LongestWait))
+	held := fmt.Sprintf("holds up %d%s", n.BlockedTotal, heldOn(s, n))
+	longest := "longest wait " + human.Duration(n.LongestWait)
 	switch {
 	case n.Backend < 0 && n.PID == 0:
 		gid := n.PreparedGID
@@ -107,9 +111,9 @@ func rootFinding(s *inspect.Snapshot, n *inspect.LockNode, now time.Time, keys *
 			gid = "(unknown gid)"
 		}
 		return finding{key: "prepared:" + gid, label: "PREPARED", target: target{gid: n.PreparedGID},
-			text: fmt.Sprintf("2PC '%s' %s: no backend to cancel; COMMIT/ROLLBACK PREPARED in its database", clean(gid), held)}
+			text: fmt.Sprintf("2PC '%s' %s, %s: no backend to cancel; COMMIT/ROLLBACK PREPARED in its database", clean(gid), held, longest)}
 	case n.Backend < 0:
-		return finding{key: pidKey(n.PID), label: "BLOCKING", text: fmt.Sprintf("pid %d (exited since) %s", n.PID, held)}
+		return finding{key: pidKey(n.PID), label: "BLOCKING", text: fmt.Sprintf("pid %d (exited since) %s, %s", n.PID, held, longest)}
 	}
 	b := &s.Backends[n.Backend]
 	label, hintText := "BLOCKING", terminate
@@ -126,11 +130,50 @@ func rootFinding(s *inspect.Snapshot, n *inspect.LockNode, now time.Time, keys *
 	case b.State == "idle":
 		what = "idle (holds a session-level lock)"
 	}
-	text := fmt.Sprintf("pid %d %s %s · app %s · user %s", n.PID, what, held, orNone(clean(b.ApplicationName)), orNone(clean(b.User)))
+	who := orNone(clean(b.ApplicationName))
+	if g := gist(b.Query); g != "" {
+		if b.State != "active" {
+			g = "last " + g
+		}
+		who += ": " + g
+	}
+	text := fmt.Sprintf("%s · %s · pid %d %s · %s · user %s", who, held, n.PID, what, longest, orNone(clean(b.User)))
 	if n.Cycle {
 		text += " · wait cycle: the server aborts one side after deadlock_timeout"
 	}
 	return finding{key: pidKey(n.PID), label: label, text: text, hint: hintText, target: target{pid: n.PID}}
+}
+
+// heldOn names what the sessions waiting directly on n wait for: the
+// relation most of them want (" on users"), or " on its row locks" when
+// they wait for its transaction to end.
+func heldOn(s *inspect.Snapshot, n *inspect.LockNode) string {
+	count := map[string]int{}
+	best := ""
+	for _, ch := range n.Children {
+		c := &s.LockForest.Nodes[ch]
+		if c.Backend < 0 || c.Queued {
+			continue
+		}
+		w := s.Backends[c.Backend].Waiting
+		if w == nil {
+			continue
+		}
+		on := " on " + clean(w.Relation)
+		switch {
+		case w.LockType == "transactionid":
+			on = " on its row locks"
+		case w.LockType == "virtualxid":
+			on = " until its transaction ends"
+		case w.Relation == "":
+			on = " on a " + clean(w.LockType) + " lock"
+		}
+		count[on]++
+		if best == "" || count[on] > count[best] {
+			best = on
+		}
+	}
+	return best
 }
 
 // indexFinding offers no key on a standby: the fix is DDL, which only the
@@ -225,6 +268,7 @@ func (t *triage) refresh(c *common) {
 	}
 	t.list.setKeys(keys)
 	t.table.forget()
+	t.fitKeyColumn()
 	var warnings []string
 	if c.snap != nil {
 		warnings = c.snap.Warnings
@@ -238,6 +282,7 @@ func (t *triage) refresh(c *common) {
 func (t *triage) setSize(w, h int) {
 	t.w, t.h = w, h
 	t.table.setWidth(w)
+	t.fitKeyColumn()
 	t.layout()
 }
 
@@ -269,6 +314,8 @@ const noteMark = "⚠"
 func (t *triage) update(c *common, msg tea.KeyPressMsg) (bool, tea.Cmd) {
 	return moveList(&t.list, &c.keys, msg), nil
 }
+
+func (t *triage) commands(c *common) []command { return moveCommands(&c.keys) }
 
 func (t *triage) selected() target {
 	if t.list.cursor < len(t.rows) {
@@ -312,9 +359,95 @@ func (t *triage) findingsView(c *common) string {
 	b.WriteString(t.table.header(c, -1, false))
 	t.table.window(&b, c, &t.list, 0, func(i int) ([]string, string) {
 		r := &t.rows[i]
-		return []string{r.label, r.text, r.hint}, labelStyleWord(r.label)
+		return []string{r.label, r.text, t.hintFor(r)}, labelStyleWord(r.label)
 	})
+	start, end := t.list.window()
+	if room := t.h - len(t.notes) - 1 - (end - start) - 2; room >= 3 {
+		t.queueView(&b, c, room)
+	}
 	return b.String()
+}
+
+// queueView fills the rows the findings leave with who waits behind the
+// selected blocker (or the first one): the tree the Locks view draws, one
+// line a session, so the first screen shows what is stuck and on what.
+func (t *triage) queueView(b *strings.Builder, c *common, room int) {
+	s := c.snap
+	pid := t.selected().pid
+	root := c.node(pid)
+	if root == nil || len(root.Children) == 0 {
+		if len(s.LockForest.Roots) == 0 {
+			return
+		}
+		root = &s.LockForest.Nodes[s.LockForest.Roots[0]]
+		if len(root.Children) == 0 {
+			return
+		}
+	}
+	st := &c.styles
+	fmt.Fprintf(b, "\n\n%s", st.Column.Render(fitCell(fmt.Sprintf("BEHIND PID %d: %d waiting (3 shows the whole tree)",
+		root.PID, root.BlockedTotal), t.w, false)))
+	room--
+	var lines []string
+	var walk func(n *inspect.LockNode, indent string)
+	walk = func(n *inspect.LockNode, indent string) {
+		for _, ch := range n.Children {
+			if len(lines) > room {
+				return
+			}
+			cn := &s.LockForest.Nodes[ch]
+			line := fmt.Sprintf("%s%d", indent, cn.PID)
+			if cn.Backend >= 0 {
+				bk := &s.Backends[cn.Backend]
+				wait := lockText(bk.Waiting)
+				if cn.Queued {
+					wait = "queued for " + wait
+				}
+				line += fmt.Sprintf(" %s · %s %s", orNone(clean(bk.ApplicationName)), wait, human.Duration(cn.Wait))
+				if g := gist(bk.Query); g != "" {
+					line += " · " + g
+				}
+			}
+			lines = append(lines, line)
+			walk(cn, indent+"  ")
+		}
+	}
+	walk(root, "  ")
+	if len(lines) > room {
+		shown := room - 1
+		lines = append(lines[:shown], fmt.Sprintf("  … and %d more", root.BlockedTotal-shown))
+	}
+	for _, l := range lines {
+		b.WriteString("\n" + fitCell(l, t.w, false))
+	}
+}
+
+// hintFor is a finding's key hint as the width allows: in full from 120
+// columns, else only the keys when there are several ("[C] [K]"); the
+// footer spells out what they do for the selected row.
+func (t *triage) hintFor(r *finding) string {
+	if t.w >= 120 || strings.Count(r.hint, "[") < 2 {
+		return r.hint
+	}
+	var keys []string
+	for _, w := range strings.Fields(r.hint) {
+		if strings.HasPrefix(w, "[") {
+			keys = append(keys, w)
+		}
+	}
+	return strings.Join(keys, " ")
+}
+
+// fitKeyColumn makes the KEY column as wide as its widest hint.
+func (t *triage) fitKeyColumn() {
+	widest := len("KEY")
+	for i := range t.rows {
+		widest = max(widest, ansiWidth(t.hintFor(&t.rows[i])))
+	}
+	if widest != t.table.all[2].width {
+		t.table.all[2].width = widest
+		t.table.setWidth(t.w)
+	}
 }
 
 func labelStyleWord(label string) string {
@@ -328,6 +461,11 @@ func labelStyleWord(label string) string {
 }
 
 // moveList applies the movement keys to a list.
+// moveCommands are the keys that move a list's cursor (moveList).
+func moveCommands(k *KeyMap) []command {
+	return []command{{key: k.Up}, {key: k.Down}, {key: k.Top}, {key: k.Bottom}, {key: k.PageUp}, {key: k.PageDown}}
+}
+
 func moveList(l *list, k *KeyMap, msg tea.KeyPressMsg) bool {
 	switch {
 	case key.Matches(msg, k.Up):

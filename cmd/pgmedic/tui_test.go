@@ -90,7 +90,10 @@ func TestTUIEndToEnd(t *testing.T) {
 	root := strconv.Itoa(inc.pileUp.Root.PID)
 	ddl := strconv.Itoa(inc.pileUp.DDL.PID)
 
-	screen := s.waitFor("▸ 1 Triage", "BLOCKING", "pid "+root+" idle in tx", "[K] terminate", "accounts_code_uq")
+	// At 80 columns the root blocker's line names its application, its
+	// statement, the relation it holds and how many wait.
+	screen := s.waitFor("▸ 1 Triage", "BLOCKING   api: last UPDATE users · holds up 4 on users", "[K] terminate",
+		"accounts_code_uq", "BEHIND PID "+root+": 4 waiting", ddl+" migrate-ddl · AccessExclusiveLock on users")
 	for i, line := range strings.Split(strings.TrimRight(screen, "\n"), "\n") {
 		if n := len([]rune(line)); n > 80 {
 			t.Errorf("line %d is %d wide", i, n)
