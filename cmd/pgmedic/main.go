@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/pgmedic/pgmedic/actions"
 	"github.com/pgmedic/pgmedic/internal/connect"
 	"github.com/pgmedic/pgmedic/internal/safetext"
+	"github.com/pgmedic/pgmedic/tui"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -204,10 +206,43 @@ func parseFlags(args []string) (*flags, []string, error) {
 		return nil, nil, usageError("%v", err)
 	}
 	f.timeoutSet = fs.Changed("timeout")
-	if f.timeout < 0 {
-		return nil, nil, usageError("--timeout cannot be negative (0 waits for ever)")
-	}
 	return f, fs.Args(), nil
+}
+
+// minInterval is the shortest --interval: the full-screen view's - key
+// stops there too.
+const minInterval = 250 * time.Millisecond
+
+// checkValues refuses an option value that cannot work before anything
+// is opened: found after connecting, the mistake would cost a connection
+// slot and a wait, or pass silently as a default.
+func checkValues(f *flags) error {
+	switch {
+	case f.format != "" && f.format != "text" && f.format != "json" && f.format != "markdown":
+		return usageError("--format must be text, json or markdown, not %q", f.format)
+	case f.json && f.format != "" && f.format != "json":
+		return usageError("--json and --format=%s contradict each other: choose one", f.format)
+	case f.interval < minInterval:
+		return usageError("--interval must be at least %s, not %s", minInterval, f.interval)
+	case !(f.warnAt > 0 && f.warnAt <= 100): // NaN too
+		return usageError("--warn-at is a percentage of the usable connection slots: more than 0 and at most 100, not %v", f.warnAt)
+	case f.timeout < 0:
+		return usageError("--timeout cannot be negative (0 waits for ever)")
+	}
+	if _, err := colorProfile(f.color, nil); err != nil {
+		return err
+	}
+	if _, err := tui.StylesFor(f.theme); err != nil {
+		return usageError("--theme: %v", err)
+	}
+	// libpq takes a list of ports, one for each host; an empty one is the
+	// default.
+	for _, p := range strings.Split(f.conn.Port, ",") {
+		if n, err := strconv.Atoi(p); p != "" && (err != nil || n < 1 || n > 65535) {
+			return usageError("--port must be a port number (1 to 65535), or a comma-separated list of them, not %q", f.conn.Port)
+		}
+	}
+	return nil
 }
 
 // command is a parsed command line: what to do, to which target, and the
@@ -230,6 +265,9 @@ func parseCommand(args []string) (*command, error) {
 	c := &command{f: f}
 	if f.help {
 		return c, nil
+	}
+	if err := checkValues(f); err != nil {
+		return nil, err
 	}
 	if len(rest) > 0 && isCommand(rest[0]) {
 		c.name, rest = rest[0], rest[1:]
