@@ -15,6 +15,11 @@ import (
 // on it, opened in the full-screen view (or, with --print-dsn, left
 // running until Ctrl+C). Every way out removes the cluster.
 func runDemo(ctx context.Context, f *flags, stdout, stderr io.Writer) error {
+	// Said before the cluster is built, not after the ~40 s it takes.
+	if !f.printDSN && !haveTerminal() {
+		return usageError("the demo opens the full-screen view, which needs a terminal for its screen and its keys; " +
+			"with --print-dsn it needs none: it prints how to connect and runs until Ctrl+C")
+	}
 	if f.pgBin != "" {
 		// --pg-bin is checked as PGMEDIC_PG_BIN is: same checks, same advice.
 		os.Setenv(pgcluster.EnvBinDir, f.pgBin)

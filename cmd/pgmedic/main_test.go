@@ -296,9 +296,27 @@ func waitDone(t *testing.T, s *scenario.Session) {
 
 func TestDemoWithoutServerBinaries(t *testing.T) {
 	t.Setenv("PGMEDIC_PG_BIN", "")
-	err := run(context.Background(), []string{"demo", "--pg-bin", t.TempDir()}, &bytes.Buffer{}, &bytes.Buffer{})
+	// --print-dsn: without it, and without a terminal, the demo stops
+	// before it looks for the binaries.
+	err := run(context.Background(), []string{"demo", "--print-dsn", "--pg-bin", t.TempDir()}, &bytes.Buffer{}, &bytes.Buffer{})
 	if err == nil || !strings.Contains(err.Error(), "apt-get install postgresql") || !strings.Contains(err.Error(), "brew install") {
 		t.Errorf("demo with an empty --pg-bin: %v", err)
+	}
+}
+
+// Without a terminal, the demo says so before it builds a cluster: with
+// binaries that cannot be found, it would otherwise fail on those; with
+// them, after a long wait.
+func TestDemoNeedsATerminal(t *testing.T) {
+	t.Setenv("PGMEDIC_PG_BIN", "")
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), []string{"demo", "--pg-bin", t.TempDir()}, &out, &errOut)
+	var ee *exitError
+	if !errors.As(err, &ee) || ee.code != 2 || !strings.Contains(err.Error(), "needs a terminal") || !strings.Contains(err.Error(), "--print-dsn") {
+		t.Errorf("demo without a terminal: %v; want a usage error pointing to --print-dsn", err)
+	}
+	if errOut.Len() > 0 || out.Len() > 0 {
+		t.Errorf("the demo started anyway:\n%s%s", out.String(), errOut.String())
 	}
 }
 

@@ -23,7 +23,7 @@ import (
 // runTUI opens the full-screen view. The connection is opened first, so a
 // failure to connect reads like the snapshot command's.
 func runTUI(ctx context.Context, f *flags, stdout io.Writer) error {
-	if !term.IsTerminal(int(os.Stdout.Fd())) || !term.IsTerminal(int(os.Stdin.Fd())) {
+	if !haveTerminal() {
 		return usageError("the full-screen view needs a terminal for its screen and its keys; " +
 			"use `pgmedic snapshot` for text or --json")
 	}
@@ -72,6 +72,12 @@ func runTUI(ctx context.Context, f *flags, stdout io.Writer) error {
 			"and nothing was changed on the server; `pgmedic snapshot` still works")
 	}
 	return fmt.Errorf("the screen failed: %w", err)
+}
+
+// haveTerminal reports whether the full-screen view has a terminal for
+// its screen and its keys.
+func haveTerminal() bool {
+	return term.IsTerminal(int(os.Stdout.Fd())) && term.IsTerminal(int(os.Stdin.Fd()))
 }
 
 // printLog leaves the session's actions on the terminal, for the
