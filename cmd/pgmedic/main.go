@@ -85,7 +85,8 @@ Options:
                            drop-index and rebuild-index default to 12h, as a
                            concurrent build of a big index can take hours;
                            0 waits for ever
-      --help               show this help
+  -V, --version            print pgmedic's version
+  -?, --help               show this help (pgmedic COMMAND --help: that command's)
 
 Examples:
   pgmedic -h db1.internal -U postgres shop
@@ -144,6 +145,7 @@ type flags struct {
 	json         bool
 	allDatabases bool
 	help         bool
+	version      bool
 	interval     time.Duration
 	warnAt       float64
 	color        string
@@ -176,6 +178,16 @@ func (f *flags) limit(command string) time.Duration {
 
 func parseFlags(args []string) (*flags, []string, error) {
 	f := &flags{}
+	fs := newFlagSet(f)
+	if err := fs.Parse(args); err != nil {
+		return nil, nil, usageError("%v", err)
+	}
+	f.timeoutSet = fs.Changed("timeout")
+	return f, fs.Args(), nil
+}
+
+// newFlagSet defines every option, each stored in f.
+func newFlagSet(f *flags) *pflag.FlagSet {
 	fs := pflag.NewFlagSet("pgmedic", pflag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.SortFlags = false
@@ -186,7 +198,9 @@ func parseFlags(args []string) (*flags, []string, error) {
 	fs.BoolVarP(&f.askPassword, "password", "W", false, "")
 	fs.BoolVar(&f.json, "json", false, "")
 	fs.BoolVar(&f.allDatabases, "all-databases", false, "")
-	fs.BoolVar(&f.help, "help", false, "")
+	// As in psql: -h is the host, so help is -?; -V is the version.
+	fs.BoolVarP(&f.help, "help", "?", false, "")
+	fs.BoolVarP(&f.version, "version", "V", false, "")
 	fs.DurationVar(&f.interval, "interval", time.Second, "")
 	fs.Float64Var(&f.warnAt, "warn-at", 75, "")
 	fs.StringVar(&f.color, "color", "auto", "")
@@ -202,11 +216,7 @@ func parseFlags(args []string) (*flags, []string, error) {
 	fs.StringVar(&f.expect, "expect", "", "")
 	fs.BoolVar(&f.noAudit, "no-audit", false, "")
 	fs.DurationVar(&f.timeout, "timeout", 0, "")
-	if err := fs.Parse(args); err != nil {
-		return nil, nil, usageError("%v", err)
-	}
-	f.timeoutSet = fs.Changed("timeout")
-	return f, fs.Args(), nil
+	return fs
 }
 
 // minInterval is the shortest --interval: the full-screen view's - key
@@ -263,14 +273,33 @@ func parseCommand(args []string) (*command, error) {
 		return nil, err
 	}
 	c := &command{f: f}
-	if f.help {
+	if len(rest) > 0 && isCommand(rest[0]) {
+		c.name, rest = rest[0], rest[1:]
+	}
+	switch {
+	case f.help:
+		return c, nil
+	case f.version:
+		c.name = "version"
+		return c, nil
+	case c.name == "help":
+		// pgmedic help COMMAND is pgmedic COMMAND --help; pgmedic help
+		// alone is pgmedic --help.
+		switch {
+		case len(rest) > 1:
+			return nil, usageError("pgmedic help takes one command, not %q", rest)
+		case len(rest) == 1 && !isCommand(rest[0]):
+			return nil, usageError("unknown command %q", rest[0])
+		}
+		c.name = ""
+		if len(rest) == 1 {
+			c.name = rest[0]
+		}
+		f.help = true
 		return c, nil
 	}
 	if err := checkValues(f); err != nil {
 		return nil, err
-	}
-	if len(rest) > 0 && isCommand(rest[0]) {
-		c.name, rest = rest[0], rest[1:]
 	}
 	kind, action := actionCommands[c.name]
 	switch {
@@ -340,7 +369,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	f := c.f
 	if f.help {
-		_, err := io.WriteString(stdout, usageText)
+		help, ok := commandHelp[c.name]
+		if !ok {
+			help = usageText
+		}
+		_, err := io.WriteString(stdout, help)
 		return err
 	}
 	switch c.name {
@@ -362,9 +395,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runDemo(ctx, f, stdout, stderr)
 	case "version":
 		_, err := fmt.Fprintf(stdout, "pgmedic %s\n", version)
-		return err
-	case "help":
-		_, err := io.WriteString(stdout, usageText)
 		return err
 	}
 	return usageError("unknown command %q", c.name)
