@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
-	"golang.org/x/term"
 
 	"github.com/pgmedic/pgmedic/actions"
 	"github.com/pgmedic/pgmedic/internal/connect"
@@ -142,6 +141,7 @@ func main() {
 type flags struct {
 	conn         connect.Options
 	askPassword  bool
+	ask          askFunc // asks for a password the server wants; nil: no terminal
 	json         bool
 	allDatabases bool
 	help         bool
@@ -379,10 +379,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch c.name {
 	case "", "snapshot", "cancel", "terminate", "drop-index", "rebuild-index", "rollback-prepared":
 		if f.askPassword {
-			if f.conn.Password, err = promptPassword(stderr); err != nil {
-				return err
+			if f.conn.Password, err = promptPassword(stderr, "Password: "); err != nil {
+				return fmt.Errorf("-W: %w", err)
 			}
 		}
+		f.ask = terminalAsker(stderr)
 	}
 	switch c.name {
 	case "":
@@ -427,20 +428,4 @@ func positionalConn(o *connect.Options, args []string) error {
 		o.DBName = args[0]
 	}
 	return nil
-}
-
-// promptPassword reads a password from the terminal without echo.
-func promptPassword(stderr io.Writer) (string, error) {
-	tty, err := os.Open("/dev/tty")
-	if err != nil {
-		return "", fmt.Errorf("-W needs a terminal to prompt on: %w", err)
-	}
-	defer tty.Close()
-	fmt.Fprint(stderr, "Password: ")
-	pw, err := term.ReadPassword(int(tty.Fd()))
-	fmt.Fprintln(stderr)
-	if err != nil {
-		return "", fmt.Errorf("reading the password: %w", err)
-	}
-	return string(pw), nil
 }

@@ -49,10 +49,13 @@ func runTUI(ctx context.Context, f *flags, stdout io.Writer) error {
 	defer src.Close()
 	// Bounded like the snapshot command: a server that accepts the
 	// connection and then stops answering must not leave the start-up
-	// waiting with no screen to say so.
-	start, cancel := context.WithTimeout(ctx, defaultTimeout)
-	err = src.Connect(start)
-	cancel()
+	// waiting with no screen to say so. A password is asked for here,
+	// before the screen takes the terminal; src connects with cfg.
+	err = withPassword(cfg, f.ask, func() error {
+		start, cancel := context.WithTimeout(ctx, defaultTimeout)
+		defer cancel()
+		return src.Connect(start)
+	})
 	if err != nil {
 		return err
 	}
