@@ -153,6 +153,7 @@ type flags struct {
 	dryRun       bool
 	readOnly     bool
 	auditLog     string
+	auditGone    string // why the audit log will not be there after the run, if it will not
 	pgBin        string
 	printDSN     bool
 	banner       string
