@@ -2,6 +2,8 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"context"
 	"errors"
 	"os"
 	"strings"
@@ -256,6 +258,56 @@ func TestRerunCommand(t *testing.T) {
 			got.f.auditLog != c.f.auditLog || got.f.redact != c.f.redact || got.f.askPassword != c.f.askPassword {
 			t.Errorf("%s\nreads back as %s %q --expect %q yes=%v %+v audit=%q redact=%v -W=%v", line, got.name, got.target,
 				got.f.expect, got.f.yes, got.f.conn, got.f.auditLog, got.f.redact, got.f.askPassword)
+		}
+	}
+}
+
+// A value that cannot work is a usage error (exit 2) naming the option
+// and what it takes, found before any connection: the host does not
+// exist, so a check made after connecting would fail with a connection
+// error instead.
+func TestValuesCheckedBeforeConnecting(t *testing.T) {
+	for _, c := range []struct {
+		args string
+		says []string
+	}{
+		{"snapshot --format yaml", []string{"--format", "text, json or markdown", `"yaml"`}},
+		{"snapshot --json --format markdown", []string{"--json and --format=markdown contradict"}},
+		{"--color bogus", []string{"--color", "auto, always or never", `"bogus"`}},
+		{"snapshot --color bogus", []string{"--color", "auto, always or never"}},
+		{"--theme bogus", []string{"--theme", "dark, light or high-contrast", `"bogus"`}},
+		{"terminate 4101 --theme bogus", []string{"--theme", "dark, light or high-contrast"}},
+		{"--interval 0", []string{"--interval", "at least 250ms"}},
+		{"--interval -1s", []string{"--interval", "at least 250ms"}},
+		{"--interval 10ms", []string{"--interval", "at least 250ms"}},
+		{"--warn-at 150", []string{"--warn-at", "at most 100", "150"}},
+		{"--warn-at 0", []string{"--warn-at", "more than 0"}},
+		{"--warn-at NaN", []string{"--warn-at", "more than 0"}},
+		{"snapshot --timeout -1s", []string{"--timeout cannot be negative"}},
+		{"snapshot -p abc", []string{"--port", "1 to 65535", `"abc"`}},
+		{"snapshot -p 70000", []string{"--port", "1 to 65535"}},
+		{"snapshot -p 5432,x", []string{"--port", "comma-separated"}},
+		{"terminate abc", []string{`"abc" is not a process id`}},
+		{"cancel -5", []string{"unknown shorthand flag"}},
+	} {
+		args := append(strings.Fields(c.args), "-h", "/nonexistent", "-U", "postgres")
+		err := run(context.Background(), args, &bytes.Buffer{}, &bytes.Buffer{})
+		var ee *exitError
+		if !errors.As(err, &ee) || ee.code != 2 {
+			t.Errorf("%q: %v, want a usage error (exit 2)", c.args, err)
+			continue
+		}
+		for _, s := range c.says {
+			if !strings.Contains(err.Error(), s) {
+				t.Errorf("%q: %q does not say %q", c.args, err, s)
+			}
+		}
+	}
+	// The values that work still do.
+	for _, args := range []string{"snapshot --format markdown", "snapshot --json --format json", "--interval 250ms --warn-at 100",
+		"--color never --theme high-contrast", "snapshot -p 5432,,5433"} {
+		if _, err := parseCommand(strings.Fields(args)); err != nil {
+			t.Errorf("%q: %v", args, err)
 		}
 	}
 }

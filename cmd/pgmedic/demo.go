@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 
+	"github.com/pgmedic/pgmedic/internal/connect"
 	"github.com/pgmedic/pgmedic/internal/demo"
 	"github.com/pgmedic/pgmedic/internal/pgcluster"
 )
@@ -15,6 +17,11 @@ import (
 // on it, opened in the full-screen view (or, with --print-dsn, left
 // running until Ctrl+C). Every way out removes the cluster.
 func runDemo(ctx context.Context, f *flags, stdout, stderr io.Writer) error {
+	// Said before the cluster is built, not after the ~40 s it takes.
+	if !f.printDSN && !haveTerminal() {
+		return usageError("the demo opens the full-screen view, which needs a terminal for its screen and its keys; " +
+			"with --print-dsn it needs none: it prints how to connect and runs until Ctrl+C")
+	}
 	if f.pgBin != "" {
 		// --pg-bin is checked as PGMEDIC_PG_BIN is: same checks, same advice.
 		os.Setenv(pgcluster.EnvBinDir, f.pgBin)
@@ -38,7 +45,19 @@ func runDemo(ctx context.Context, f *flags, stdout, stderr io.Writer) error {
 		<-ctx.Done()
 		return nil
 	}
-	f.conn.Host, f.conn.Port, f.conn.User, f.conn.DBName = c.SocketDir, strconv.Itoa(c.Port), "postgres", "shop"
-	f.banner = "DEMO: throwaway cluster, staged incident; q quits and removes it"
+	useDemo(f, c)
 	return runTUI(ctx, f, stdout)
+}
+
+// useDemo points the full-screen view at the demo's cluster. Its actions
+// are recorded in the cluster's directory, removed with it, so that a
+// rehearsal does not land in the audit log of real incidents (nor in the
+// summaries made from it), unless --audit-log names a log.
+func useDemo(f *flags, c *pgcluster.Cluster) {
+	f.conn = connect.Options{Host: c.SocketDir, Port: strconv.Itoa(c.Port), User: "postgres", DBName: "shop"}
+	f.banner = "DEMO: throwaway cluster, staged incident; q quits and removes it"
+	if f.auditLog == "" {
+		f.auditLog = filepath.Join(c.Dir, "audit.jsonl")
+		f.auditGone = "removed with the demo's cluster"
+	}
 }

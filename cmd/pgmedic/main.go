@@ -11,15 +11,16 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/spf13/pflag"
-	"golang.org/x/term"
 
 	"github.com/pgmedic/pgmedic/actions"
 	"github.com/pgmedic/pgmedic/internal/connect"
 	"github.com/pgmedic/pgmedic/internal/safetext"
+	"github.com/pgmedic/pgmedic/tui"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -83,7 +84,8 @@ Options:
                            drop-index and rebuild-index default to 12h, as a
                            concurrent build of a big index can take hours;
                            0 waits for ever
-      --help               show this help
+  -V, --version            print pgmedic's version
+  -?, --help               show this help (pgmedic COMMAND --help: that command's)
 
 Examples:
   pgmedic -h db1.internal -U postgres shop
@@ -139,9 +141,11 @@ func main() {
 type flags struct {
 	conn         connect.Options
 	askPassword  bool
+	ask          askFunc // asks for a password the server wants; nil: no terminal
 	json         bool
 	allDatabases bool
 	help         bool
+	version      bool
 	interval     time.Duration
 	warnAt       float64
 	color        string
@@ -149,6 +153,7 @@ type flags struct {
 	dryRun       bool
 	readOnly     bool
 	auditLog     string
+	auditGone    string // why the audit log will not be there after the run, if it will not
 	pgBin        string
 	printDSN     bool
 	banner       string
@@ -174,6 +179,16 @@ func (f *flags) limit(command string) time.Duration {
 
 func parseFlags(args []string) (*flags, []string, error) {
 	f := &flags{}
+	fs := newFlagSet(f)
+	if err := fs.Parse(args); err != nil {
+		return nil, nil, usageError("%v", err)
+	}
+	f.timeoutSet = fs.Changed("timeout")
+	return f, fs.Args(), nil
+}
+
+// newFlagSet defines every option, each stored in f.
+func newFlagSet(f *flags) *pflag.FlagSet {
 	fs := pflag.NewFlagSet("pgmedic", pflag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.SortFlags = false
@@ -184,7 +199,9 @@ func parseFlags(args []string) (*flags, []string, error) {
 	fs.BoolVarP(&f.askPassword, "password", "W", false, "")
 	fs.BoolVar(&f.json, "json", false, "")
 	fs.BoolVar(&f.allDatabases, "all-databases", false, "")
-	fs.BoolVar(&f.help, "help", false, "")
+	// As in psql: -h is the host, so help is -?; -V is the version.
+	fs.BoolVarP(&f.help, "help", "?", false, "")
+	fs.BoolVarP(&f.version, "version", "V", false, "")
 	fs.DurationVar(&f.interval, "interval", time.Second, "")
 	fs.Float64Var(&f.warnAt, "warn-at", 75, "")
 	fs.StringVar(&f.color, "color", "auto", "")
@@ -200,14 +217,43 @@ func parseFlags(args []string) (*flags, []string, error) {
 	fs.StringVar(&f.expect, "expect", "", "")
 	fs.BoolVar(&f.noAudit, "no-audit", false, "")
 	fs.DurationVar(&f.timeout, "timeout", 0, "")
-	if err := fs.Parse(args); err != nil {
-		return nil, nil, usageError("%v", err)
+	return fs
+}
+
+// minInterval is the shortest --interval: the full-screen view's - key
+// stops there too.
+const minInterval = 250 * time.Millisecond
+
+// checkValues refuses an option value that cannot work before anything
+// is opened: found after connecting, the mistake would cost a connection
+// slot and a wait, or pass silently as a default.
+func checkValues(f *flags) error {
+	switch {
+	case f.format != "" && f.format != "text" && f.format != "json" && f.format != "markdown":
+		return usageError("--format must be text, json or markdown, not %q", f.format)
+	case f.json && f.format != "" && f.format != "json":
+		return usageError("--json and --format=%s contradict each other: choose one", f.format)
+	case f.interval < minInterval:
+		return usageError("--interval must be at least %s, not %s", minInterval, f.interval)
+	case !(f.warnAt > 0 && f.warnAt <= 100): // NaN too
+		return usageError("--warn-at is a percentage of the usable connection slots: more than 0 and at most 100, not %v", f.warnAt)
+	case f.timeout < 0:
+		return usageError("--timeout cannot be negative (0 waits for ever)")
 	}
-	f.timeoutSet = fs.Changed("timeout")
-	if f.timeout < 0 {
-		return nil, nil, usageError("--timeout cannot be negative (0 waits for ever)")
+	if _, err := colorProfile(f.color, nil); err != nil {
+		return err
 	}
-	return f, fs.Args(), nil
+	if _, err := tui.StylesFor(f.theme); err != nil {
+		return usageError("--theme: %v", err)
+	}
+	// libpq takes a list of ports, one for each host; an empty one is the
+	// default.
+	for _, p := range strings.Split(f.conn.Port, ",") {
+		if n, err := strconv.Atoi(p); p != "" && (err != nil || n < 1 || n > 65535) {
+			return usageError("--port must be a port number (1 to 65535), or a comma-separated list of them, not %q", f.conn.Port)
+		}
+	}
+	return nil
 }
 
 // command is a parsed command line: what to do, to which target, and the
@@ -228,11 +274,33 @@ func parseCommand(args []string) (*command, error) {
 		return nil, err
 	}
 	c := &command{f: f}
-	if f.help {
-		return c, nil
-	}
 	if len(rest) > 0 && isCommand(rest[0]) {
 		c.name, rest = rest[0], rest[1:]
+	}
+	switch {
+	case f.help:
+		return c, nil
+	case f.version:
+		c.name = "version"
+		return c, nil
+	case c.name == "help":
+		// pgmedic help COMMAND is pgmedic COMMAND --help; pgmedic help
+		// alone is pgmedic --help.
+		switch {
+		case len(rest) > 1:
+			return nil, usageError("pgmedic help takes one command, not %q", rest)
+		case len(rest) == 1 && !isCommand(rest[0]):
+			return nil, usageError("unknown command %q", rest[0])
+		}
+		c.name = ""
+		if len(rest) == 1 {
+			c.name = rest[0]
+		}
+		f.help = true
+		return c, nil
+	}
+	if err := checkValues(f); err != nil {
+		return nil, err
 	}
 	kind, action := actionCommands[c.name]
 	switch {
@@ -302,16 +370,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	f := c.f
 	if f.help {
-		_, err := io.WriteString(stdout, usageText)
+		help, ok := commandHelp[c.name]
+		if !ok {
+			help = usageText
+		}
+		_, err := io.WriteString(stdout, help)
 		return err
 	}
 	switch c.name {
 	case "", "snapshot", "cancel", "terminate", "drop-index", "rebuild-index", "rollback-prepared":
 		if f.askPassword {
-			if f.conn.Password, err = promptPassword(stderr); err != nil {
-				return err
+			if f.conn.Password, err = promptPassword(stderr, "Password: "); err != nil {
+				return fmt.Errorf("-W: %w", err)
 			}
 		}
+		f.ask = terminalAsker(stderr)
 	}
 	switch c.name {
 	case "":
@@ -324,9 +397,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runDemo(ctx, f, stdout, stderr)
 	case "version":
 		_, err := fmt.Fprintf(stdout, "pgmedic %s\n", version)
-		return err
-	case "help":
-		_, err := io.WriteString(stdout, usageText)
 		return err
 	}
 	return usageError("unknown command %q", c.name)
@@ -359,20 +429,4 @@ func positionalConn(o *connect.Options, args []string) error {
 		o.DBName = args[0]
 	}
 	return nil
-}
-
-// promptPassword reads a password from the terminal without echo.
-func promptPassword(stderr io.Writer) (string, error) {
-	tty, err := os.Open("/dev/tty")
-	if err != nil {
-		return "", fmt.Errorf("-W needs a terminal to prompt on: %w", err)
-	}
-	defer tty.Close()
-	fmt.Fprint(stderr, "Password: ")
-	pw, err := term.ReadPassword(int(tty.Fd()))
-	fmt.Fprintln(stderr)
-	if err != nil {
-		return "", fmt.Errorf("reading the password: %w", err)
-	}
-	return string(pw), nil
 }

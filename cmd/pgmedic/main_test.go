@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pgmedic/pgmedic/actions"
 	"github.com/pgmedic/pgmedic/internal/connect"
 	"github.com/pgmedic/pgmedic/internal/pgcluster"
 	"github.com/pgmedic/pgmedic/internal/pgcluster/pgtest"
@@ -296,9 +297,27 @@ func waitDone(t *testing.T, s *scenario.Session) {
 
 func TestDemoWithoutServerBinaries(t *testing.T) {
 	t.Setenv("PGMEDIC_PG_BIN", "")
-	err := run(context.Background(), []string{"demo", "--pg-bin", t.TempDir()}, &bytes.Buffer{}, &bytes.Buffer{})
+	// --print-dsn: without it, and without a terminal, the demo stops
+	// before it looks for the binaries.
+	err := run(context.Background(), []string{"demo", "--print-dsn", "--pg-bin", t.TempDir()}, &bytes.Buffer{}, &bytes.Buffer{})
 	if err == nil || !strings.Contains(err.Error(), "apt-get install postgresql") || !strings.Contains(err.Error(), "brew install") {
 		t.Errorf("demo with an empty --pg-bin: %v", err)
+	}
+}
+
+// Without a terminal, the demo says so before it builds a cluster: with
+// binaries that cannot be found, it would otherwise fail on those; with
+// them, after a long wait.
+func TestDemoNeedsATerminal(t *testing.T) {
+	t.Setenv("PGMEDIC_PG_BIN", "")
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), []string{"demo", "--pg-bin", t.TempDir()}, &out, &errOut)
+	var ee *exitError
+	if !errors.As(err, &ee) || ee.code != 2 || !strings.Contains(err.Error(), "needs a terminal") || !strings.Contains(err.Error(), "--print-dsn") {
+		t.Errorf("demo without a terminal: %v; want a usage error pointing to --print-dsn", err)
+	}
+	if errOut.Len() > 0 || out.Len() > 0 {
+		t.Errorf("the demo started anyway:\n%s%s", out.String(), errOut.String())
 	}
 }
 
@@ -323,5 +342,54 @@ func TestFullScreenNeedsATerminal(t *testing.T) {
 	err := run(context.Background(), []string{"-h", "/nonexistent"}, &out, &errOut)
 	if err == nil || !strings.Contains(err.Error(), "needs a terminal") || !strings.Contains(err.Error(), "pgmedic snapshot") {
 		t.Errorf("without a terminal: %v; want it refused, pointing to pgmedic snapshot", err)
+	}
+}
+
+// The demo's actions are recorded in its cluster's directory, removed
+// with it, not in the audit log of real incidents; --audit-log still
+// chooses. The demo's full-screen view needs a terminal, so its flags are
+// set as runDemo sets them and an action is run with them: the view's
+// executor records through auditFor, as the action command does.
+func TestDemoAuditLog(t *testing.T) {
+	state := t.TempDir()
+	t.Setenv("XDG_STATE_HOME", state)
+	c, _, sessions := stageSessions(t, "rehearsal", 1)
+	pid := strconv.Itoa(sessions[0].PID)
+	cmd, err := parseCommand([]string{"terminate", pid, "--yes"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := cmd.f
+	useDemo(f, c)
+	cfg, err := connect.Config(f.conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inCluster := filepath.Join(c.Dir, "audit.jsonl")
+	if got := auditFor(f, cfg, "").Path; got != inCluster {
+		t.Errorf("the demo's view records in %s, want %s", got, inCluster)
+	}
+	if where := f.auditWhere(inCluster); !strings.Contains(where, inCluster) || !strings.Contains(where, "removed with the demo's cluster") {
+		t.Errorf("on exit the demo says its log is in %q", where)
+	}
+	var out bytes.Buffer
+	if err := runAction(context.Background(), f, "terminate", pid, &bytes.Buffer{}, &out, &out); err != nil {
+		t.Fatalf("terminate in the demo: %v\n%s", err, out.String())
+	}
+	if raw, err := os.ReadFile(inCluster); err != nil || !strings.Contains(string(raw), `"action":"terminate"`) {
+		t.Errorf("the demo's audit log: %v\n%s", err, raw)
+	}
+	if _, err := os.Stat(actions.DefaultAuditPath()); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the demo wrote to the real audit log %s: %v", actions.DefaultAuditPath(), err)
+	}
+	if !strings.HasPrefix(actions.DefaultAuditPath(), state) {
+		t.Fatalf("the real audit log is at %s, not under XDG_STATE_HOME: the test checks the wrong file", actions.DefaultAuditPath())
+	}
+
+	chosen := filepath.Join(t.TempDir(), "rehearsals.jsonl")
+	g := &flags{auditLog: chosen}
+	useDemo(g, c)
+	if g.auditLog != chosen || g.auditWhere(chosen) != chosen {
+		t.Errorf("with --audit-log %s, the demo records in %s (%s)", chosen, g.auditLog, g.auditWhere(g.auditLog))
 	}
 }

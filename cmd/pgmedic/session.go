@@ -19,7 +19,20 @@ func openConn(ctx context.Context, f *flags, d *deadline) (*pgx.Conn, *pgx.ConnC
 		return nil, nil, err
 	}
 	d.track(cfg)
-	conn, err := connect.Open(ctx, cfg)
+	ask := f.ask
+	if ask != nil {
+		// The user's time to type is not the server's.
+		ask = func(prompt string) (string, error) {
+			d.pause()
+			defer d.resume()
+			return f.ask(prompt)
+		}
+	}
+	var conn *pgx.Conn
+	err = withPassword(cfg, ask, func() (err error) {
+		conn, err = connect.Open(ctx, cfg)
+		return err
+	})
 	if err != nil {
 		return nil, nil, d.explain(err)
 	}

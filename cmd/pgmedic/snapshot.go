@@ -46,10 +46,9 @@ func runSnapshot(ctx context.Context, f *flags, stdout io.Writer) error {
 			return err
 		}
 		return report.Markdown(stdout, snap, log)
-	case f.format == "text" || f.format == "":
+	default: // parseCommand let only text through
 		return report.Text(stdout, snap, report.Options{})
 	}
-	return usageError("--format must be text, json or markdown, not %q", f.format)
 }
 
 func takeSnapshot(ctx context.Context, conn *pgx.Conn, cfg *pgx.ConnConfig, allDatabases bool) (*inspect.Snapshot, error) {

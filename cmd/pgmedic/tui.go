@@ -23,7 +23,7 @@ import (
 // runTUI opens the full-screen view. The connection is opened first, so a
 // failure to connect reads like the snapshot command's.
 func runTUI(ctx context.Context, f *flags, stdout io.Writer) error {
-	if !term.IsTerminal(int(os.Stdout.Fd())) || !term.IsTerminal(int(os.Stdin.Fd())) {
+	if !haveTerminal() {
 		return usageError("the full-screen view needs a terminal for its screen and its keys; " +
 			"use `pgmedic snapshot` for text or --json")
 	}
@@ -49,10 +49,13 @@ func runTUI(ctx context.Context, f *flags, stdout io.Writer) error {
 	defer src.Close()
 	// Bounded like the snapshot command: a server that accepts the
 	// connection and then stops answering must not leave the start-up
-	// waiting with no screen to say so.
-	start, cancel := context.WithTimeout(ctx, defaultTimeout)
-	err = src.Connect(start)
-	cancel()
+	// waiting with no screen to say so. A password is asked for here,
+	// before the screen takes the terminal; src connects with cfg.
+	err = withPassword(cfg, f.ask, func() error {
+		start, cancel := context.WithTimeout(ctx, defaultTimeout)
+		defer cancel()
+		return src.Connect(start)
+	})
 	if err != nil {
 		return err
 	}
@@ -63,7 +66,7 @@ func runTUI(ctx context.Context, f *flags, stdout io.Writer) error {
 		Executor: &watch.Executor{Source: src, Audit: audit}, ReadOnly: f.readOnly, Banner: f.banner,
 		Clipboard: clipboard.FromEnviron(), Theme: theme, Redacted: f.redact})
 	err = tui.Run(ctx, model, os.Stdin, os.Stdout, profile)
-	printLog(stdout, model.Log(), audit.Path)
+	printLog(stdout, model.Log(), f.auditWhere(audit.Path))
 	switch {
 	case err == nil, errors.Is(err, tea.ErrInterrupted), errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil:
 		return nil
@@ -74,13 +77,28 @@ func runTUI(ctx context.Context, f *flags, stdout io.Writer) error {
 	return fmt.Errorf("the screen failed: %w", err)
 }
 
+// auditWhere says where the audit log at path is, and when it will not be
+// there after the run, why.
+func (f *flags) auditWhere(path string) string {
+	if f.auditGone != "" {
+		return path + ", " + f.auditGone
+	}
+	return path
+}
+
+// haveTerminal reports whether the full-screen view has a terminal for
+// its screen and its keys.
+func haveTerminal() bool {
+	return term.IsTerminal(int(os.Stdout.Fd())) && term.IsTerminal(int(os.Stdin.Fd()))
+}
+
 // printLog leaves the session's actions on the terminal, for the
 // incident notes.
-func printLog(w io.Writer, log []actions.Result, auditPath string) {
+func printLog(w io.Writer, log []actions.Result, auditWhere string) {
 	if len(log) == 0 {
 		return
 	}
-	fmt.Fprintln(w, "pgmedic command log (also in "+auditPath+"):")
+	fmt.Fprintln(w, "pgmedic command log (also in "+auditWhere+"):")
 	for i := range log {
 		r := &log[i]
 		fmt.Fprintf(w, "%s %s\n", r.Started.Format("15:04:05"), safetext.Line(r.Describe()))

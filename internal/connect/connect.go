@@ -224,6 +224,13 @@ func Config(o Options) (*pgx.ConnConfig, error) {
 	if o.Password != "" {
 		cfg.Password = o.Password
 	}
+	// Without a database, libpq and the server use the one named after
+	// the user; pgx leaves Database empty and lets the server choose.
+	// Named here, it is the one every error, the header and the audit log
+	// give, and never "".
+	if cfg.Database == "" {
+		cfg.Database = cfg.User
+	}
 	if _, ok := cfg.RuntimeParams["application_name"]; !ok {
 		cfg.RuntimeParams["application_name"] = ApplicationName
 	}

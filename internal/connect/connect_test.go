@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -340,6 +341,42 @@ func TestConnString(t *testing.T) {
 	})
 }
 
+// Without a database, the configuration names the one libpq would use:
+// the user's, whether the user came from -U, PGUSER or the OS.
+func TestDefaultDatabase(t *testing.T) {
+	cleanEnv(t)
+	me, err := user.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		o    Options
+		env  map[string]string
+		want string
+	}{
+		{"-U", Options{Host: "/nonexistent", User: "alice"}, nil, "alice"},
+		{"user in -d", Options{DBName: "host=/nonexistent user=bob"}, nil, "bob"},
+		{"PGUSER", Options{Host: "/nonexistent"}, map[string]string{"PGUSER": "carol"}, "carol"},
+		{"the OS user", Options{Host: "/nonexistent"}, nil, me.Username},
+		{"PGDATABASE still wins", Options{User: "alice"}, map[string]string{"PGDATABASE": "shop"}, "shop"},
+		{"-d still wins", Options{User: "alice", DBName: "shop"}, nil, "shop"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			for k, v := range c.env {
+				t.Setenv(k, v)
+			}
+			cfg, err := Config(c.o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Database != c.want {
+				t.Errorf("Database = %q, want %q", cfg.Database, c.want)
+			}
+		})
+	}
+}
+
 func TestMalformedConnString(t *testing.T) {
 	cleanEnv(t)
 	const secret = "hunter2"
@@ -400,6 +437,21 @@ func TestServer(t *testing.T) {
 			if got := queryString(t, ctx, conn, "SHOW "+setting); got != want {
 				t.Errorf("SHOW %s = %q, want %q", setting, got, want)
 			}
+		}
+	})
+
+	// The database named for a connection without one is the one the
+	// server uses: postgres's exists, reader's does not, and the error
+	// says which was tried.
+	t.Run("no database: the user's", func(t *testing.T) {
+		conn := open(t, ctx, socketOpts(c, "", "postgres"))
+		if got := queryString(t, ctx, conn, "SELECT current_database()"); got != "postgres" {
+			t.Errorf("connected to %q, want postgres", got)
+		}
+		e := openError(t, ctx, socketOpts(c, "", "reader"))
+		checkError(t, e, wantError{sqlState: "3D000", problem: []string{`database "reader" does not exist`}})
+		if !strings.Contains(e.Target, `as user "reader", database "reader"`) {
+			t.Errorf("Target = %q, want it to name database reader", e.Target)
 		}
 	})
 

@@ -1,0 +1,178 @@
+package main
+
+import "fmt"
+
+// The help of each command, written by hand: `pgmedic COMMAND --help` and
+// `pgmedic help COMMAND`. `pgmedic --help` is usageText, the whole tool.
+
+const connectionHelp = `
+Connection options (as in psql; anything not given comes from the libpq
+environment: PGHOST, PGPORT, PGUSER, PGDATABASE, PGPASSWORD, PGSERVICE, ...):
+  -h, --host=HOST          server host or socket directory
+  -p, --port=PORT          server port
+  -U, --username=USER      database user name (default: your OS user name)
+  -d, --dbname=DBNAME      database name (default: the user name), or a whole
+                           connection string or URI
+  -W, --password           prompt for the password (without -W, pgmedic asks
+                           when the server wants one and there is a terminal)
+`
+
+const actionHelp = `
+Options:
+      --dry-run            print the plan and the SQL, do nothing
+      --yes                run without asking (required without a terminal)
+      --expect=IDENTITY    act only if the target is still the one a --dry-run
+                           named; a reused pid or index name is refused
+      --read-only          refuse to change anything (the plan is still printed)
+      --redact             replace the literals in query text by placeholders
+      --audit-log=PATH     where the action is recorded (default
+                           $XDG_STATE_HOME/pgmedic/audit.jsonl); an action
+                           whose record cannot be written is refused
+      --no-audit           run without an audit record
+      --timeout=%s       give up after this long, saying what pgmedic was
+                           waiting for; 0 waits for ever
+  -?, --help               show this help
+`
+
+// screenOptions are the full-screen view's options, the demo's too.
+const screenOptions = `      --interval=1s        refresh interval, at least 250ms (+ and - change it)
+      --warn-at=75         pool saturation (%%) at which the gauge warns (up to 100)
+      --color=auto         auto, always or never (NO_COLOR is honoured)
+      --theme=THEME        dark, light or high-contrast (default: from the
+                           terminal's background; PGMEDIC_THEME sets it too)
+      --read-only          no action may change the server
+      --redact             replace the literals in query text by placeholders
+      --audit-log=PATH     where actions are recorded (%s)
+  -?, --help               show this help
+`
+
+// commandHelp is the help of each command, by name.
+var commandHelp = map[string]string{
+	"demo": `pgmedic demo starts a throwaway PostgreSQL cluster, stages an incident on
+it (an application's busy pool, forgotten transactions, failed and running
+index builds) and opens the full-screen view on it. Quitting removes the
+cluster.
+
+Usage:
+  pgmedic demo [OPTION]...
+
+Options:
+      --print-dsn          do not open the view: print how to connect to the
+                           cluster and keep it running until Ctrl+C (needs no
+                           terminal)
+      --pg-bin=DIR         where initdb, pg_ctl and postgres are (default:
+                           PGMEDIC_PG_BIN, then the usual install places)
+` + fmt.Sprintf(screenOptions, "default: in the demo's\n                           cluster, removed with it") + `
+Examples:
+  pgmedic demo
+  pgmedic demo --print-dsn
+`,
+
+	"snapshot": `pgmedic snapshot reads the server's state once, prints it and exits: the
+connection slots, the lock forest with its root blockers, invalid indexes
+and index builds in progress.
+
+Usage:
+  pgmedic snapshot [OPTION]... [DBNAME [USERNAME]]
+` + connectionHelp + `
+Options:
+      --format=FORMAT      text (default), json, or markdown (the incident
+                           summary, with the actions from the audit log)
+      --json               the same as --format=json
+      --all-databases      also check invalid indexes in every other database
+      --redact             replace the literals in query text by placeholders
+      --audit-log=PATH     the audit log --format=markdown reads (default
+                           $XDG_STATE_HOME/pgmedic/audit.jsonl)
+      --timeout=30s        give up after this long, saying what pgmedic was
+                           waiting for; 0 waits for ever
+  -?, --help               show this help
+
+Examples:
+  pgmedic snapshot -h db1.internal -U postgres shop
+  pgmedic snapshot -d postgres://monitor@db1/shop?sslmode=verify-full --json
+`,
+
+	"cancel": `pgmedic cancel cancels the query a backend is running
+(pg_cancel_backend); the session stays. It prints the plan and asks first.
+
+Usage:
+  pgmedic cancel PID [OPTION]... [DBNAME [USERNAME]]
+` + connectionHelp + fmt.Sprintf(actionHelp, "30s ") + `
+Example:
+  pgmedic cancel 4102 -h db1 -U postgres shop
+`,
+
+	"terminate": `pgmedic terminate ends a backend (pg_terminate_backend): its transaction
+rolls back and the locks it holds are released. It prints the plan and
+asks first.
+
+Usage:
+  pgmedic terminate PID [OPTION]... [DBNAME [USERNAME]]
+` + connectionHelp + fmt.Sprintf(actionHelp, "30s ") + `
+Examples:
+  pgmedic terminate 4101 --dry-run -h db1 -U postgres shop
+  pgmedic terminate 4101 --expect 4101@2026-12-02T02:07:00.512331Z --yes -h db1 shop
+`,
+
+	"drop-index": `pgmedic drop-index drops an invalid index with DROP INDEX CONCURRENTLY,
+sent alone, outside any transaction. A valid index is refused.
+
+Usage:
+  pgmedic drop-index [SCHEMA.]INDEX [OPTION]... [DBNAME [USERNAME]]
+
+Name the index as in SQL: schema.name, with double quotes where needed.
+` + connectionHelp + fmt.Sprintf(actionHelp, "12h ") + `
+Example:
+  pgmedic drop-index public.orders_code_uq --dry-run -h db1 shop
+`,
+
+	"rebuild-index": `pgmedic rebuild-index rebuilds an index concurrently (REINDEX INDEX
+CONCURRENTLY), sent alone, outside any transaction, and checks that the
+new index is valid.
+
+Usage:
+  pgmedic rebuild-index [SCHEMA.]INDEX [OPTION]... [DBNAME [USERNAME]]
+
+Name the index as in SQL: schema.name, with double quotes where needed.
+` + connectionHelp + fmt.Sprintf(actionHelp, "12h ") + `
+Example:
+  pgmedic rebuild-index '"Sales"."orders by day"' -h db1 shop
+`,
+
+	"rollback-prepared": `pgmedic rollback-prepared rolls back a prepared (two-phase) transaction
+with ROLLBACK PREPARED, releasing the locks it holds.
+
+Usage:
+  pgmedic rollback-prepared GID [OPTION]... [DBNAME [USERNAME]]
+
+A GID that starts with "-" goes after "--".
+` + connectionHelp + fmt.Sprintf(actionHelp, "30s ") + `
+Example:
+  pgmedic rollback-prepared pay-batch-17 -h db1 -U postgres shop
+`,
+
+	"version": `pgmedic version prints pgmedic's version.
+
+Usage:
+  pgmedic version
+  pgmedic -V, --version
+
+Example:
+  pgmedic version
+`,
+
+	"help": `pgmedic help shows the help of pgmedic, or of one of its commands.
+
+Usage:
+  pgmedic help [COMMAND]
+  pgmedic [COMMAND] -?, --help
+
+Without a command it shows pgmedic's help.
+
+Commands: demo, snapshot, cancel, terminate, drop-index, rebuild-index,
+rollback-prepared, version, help.
+
+Example:
+  pgmedic help terminate
+`,
+}
