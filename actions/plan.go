@@ -305,9 +305,12 @@ func PlanDropIndex(ix *inspect.Index, standby bool) Plan {
 	p.Statements = append(ddlSession(dropStatementTimeout, DropLockTimeout),
 		plain("DROP INDEX CONCURRENTLY IF EXISTS "+ident(ix.Schema, ix.Name)))
 	p.Preconditions = indexPreconditions(ix, DropIndex)
-	p.Effect = "the invalid index is removed; writes to " + ix.QualifiedTable() + " no longer maintain it"
+	// In the words the index's status uses (inspect.IndexStatus.Describe):
+	// a ready index is maintained by every write, one that is not ready is
+	// not maintained (never, or not since a drop began).
+	p.Effect = "the invalid index is removed; writes to " + ix.QualifiedTable() + " maintain it today and stop doing so"
 	if !ix.Ready {
-		p.Effect = "the invalid index is removed; it was never maintained, so nothing else changes"
+		p.Effect = "the invalid index is removed; it is not maintained, so writes do not change"
 	}
 	p.Risks = []string{
 		fmt.Sprintf("it waits for every transaction that has the table open, %s at a time; pgmedic names them, and retries", human.Duration(DropLockTimeout)),

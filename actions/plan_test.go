@@ -181,3 +181,27 @@ func TestStandbyRefusals(t *testing.T) {
 		}
 	}
 }
+
+// The drop dialog's effect speaks of maintenance in the words the index's
+// own status uses on the same screen.
+func TestDropEffectAgreesWithStatus(t *testing.T) {
+	for _, c := range []struct {
+		status inspect.IndexStatus
+		ready  bool
+	}{
+		{inspect.IndexFailedDuringBuild, false},
+		{inspect.IndexFailedAfterBuild, true},
+		{inspect.IndexReindexNew, true},
+		{inspect.IndexReindexNew, false},
+		{inspect.IndexDropInterrupted, false},
+	} {
+		ix := inspect.Index{Schema: "public", Table: "orders", Name: "ix", OID: 1, Ready: c.ready, Status: c.status}
+		effect, status := PlanDropIndex(&ix, false).Effect, c.status.Describe()
+		if c.ready != strings.Contains(effect, "maintain it today") || !c.ready != strings.Contains(effect, "not maintained") {
+			t.Errorf("%s, ready %v: effect %q", c.status, c.ready, effect)
+		}
+		if strings.Contains(status, "not maintained") && c.ready || strings.Contains(status, "still maintains") && !c.ready {
+			t.Errorf("%s: the status says %q of an index that is ready: %v", c.status, status, c.ready)
+		}
+	}
+}

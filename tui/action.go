@@ -336,11 +336,20 @@ func (m *Model) planBox(p *actions.Plan, w int, compact bool) string {
 	}
 	gap()
 	if bt := p.Backend; bt != nil {
-		line(short(fmt.Sprintf("pid %d · user %s · app %s · client %s · %s", bt.PID, orNone(clean(bt.User)), orNone(clean(bt.Application)),
-			orNone(clean(bt.Client)), orNone(clean(bt.State)))))
-		if bt.XactStart != nil && m.c.snap != nil {
-			line(fmt.Sprintf("transaction open since %s (%s)", bt.XactStart.Format("15:04:05"), human.Duration(m.c.snap.ServerTime.Sub(*bt.XactStart))))
+		line(short(fmt.Sprintf("pid %d · user %s · app %s · client %s", bt.PID, orNone(clean(bt.User)), orNone(clean(bt.Application)),
+			orNone(clean(bt.Client)))))
+		// One line for the two ages a transaction has: how long the
+		// session has been in its state, and since when the transaction
+		// is open.
+		state := orNone(clean(bt.State))
+		if b := m.c.snap.Backend(bt.PID); b != nil && b.State == bt.State && b.StateChange != nil {
+			state += " for " + human.Duration(b.StateAge(m.c.snap.ServerTime))
 		}
+		if bt.XactStart != nil {
+			state += fmt.Sprintf("; transaction open since %s (%s)", bt.XactStart.Format("15:04:05"),
+				human.Duration(m.c.snap.ServerTime.Sub(*bt.XactStart)))
+		}
+		line(short(state))
 		line(fmt.Sprintf("%d session(s) wait on it", bt.Blocked))
 		line(short("query: " + clean(bt.Query)))
 	}
@@ -358,8 +367,17 @@ func (m *Model) planBox(p *actions.Plan, w int, compact bool) string {
 	}
 	gap()
 	line(st.Column.Render("SQL") + " (each statement alone, outside any transaction)")
+	// Wrapped here, not by the box: a line never breaks inside a quoted
+	// literal or name (a timestamp has a space), and what continues a
+	// statement is indented under it.
 	for _, s := range p.Statements {
-		line("  " + clean(s.Display) + ";")
+		for i, l := range wrapSQL(clean(s.Display)+";", w-8) {
+			if i == 0 {
+				line("  " + l)
+			} else {
+				line("    " + l)
+			}
+		}
 	}
 	gap()
 	line(short(st.Column.Render("Effect") + " " + clean(p.Effect)))

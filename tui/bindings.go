@@ -473,7 +473,7 @@ func (m *Model) keysLine() string {
 	st := &m.c.styles
 	var head, tail []string
 	for _, c := range m.footerCommands() {
-		s := st.Key.Render(c.key.Help().Key) + " " + c.key.Help().Desc
+		s := m.c.paint(&st.Key, c.key.Help().Key) + " " + c.key.Help().Desc
 		if c.hint >= hintHelp {
 			tail = append(tail, s)
 		} else {
@@ -496,7 +496,7 @@ func (m *Model) keysLine() string {
 		}
 		parts = append(parts, s)
 	}
-	return fitCell(st.Footer.Render(strings.Join(append(parts, tail...), gap)), m.c.width, false)
+	return fitCell(m.c.paint(&st.Footer, strings.Join(append(parts, tail...), gap)), m.c.width, false)
 }
 
 // helpGroup is one heading of the `?` help.

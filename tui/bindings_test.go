@@ -100,8 +100,15 @@ func TestKeysSayWhy(t *testing.T) {
 
 	// Connections: sorting and filtering; index keys belong elsewhere.
 	press(m, "2")
-	offers(t, m, "connections", []string{"K terminate backend", "/ filter", "s sort column", "? help", "q quit"}, nil)
+	offers(t, m, "connections", []string{"K terminate backend", "/ filter", "s sort by age", "? help", "q quit"}, nil)
 	refuses(t, m, "R", "select an index first (Triage or Indexes)")
+	// At 80 columns XACT, USER, DB and CLIENT are not shown: s skips them.
+	for _, want := range []string{"AGE▲", "PID▲", "APP▲", "STATE▲"} {
+		press(m, "s")
+		if head := strings.Split(screen(m), "\n")[4]; !strings.Contains(head, want) {
+			t.Errorf("s: the header does not show %q: %q", want, head)
+		}
+	}
 
 	// The filter holds every key until enter or esc.
 	press(m, "/")

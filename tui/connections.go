@@ -222,6 +222,9 @@ func matchesFilter(r *connRow, needle string) bool {
 func (p *connections) setSize(w, h int) {
 	p.w = w
 	p.table.setWidth(w)
+	if !p.table.shows(sortOrder[p.sort]) {
+		p.sort = 0 // state: always shown
+	}
 	p.list.setHeight(h - 1)
 }
 
@@ -229,7 +232,7 @@ func (p *connections) update(c *common, msg tea.KeyPressMsg) (bool, tea.Cmd) {
 	k := &c.keys
 	switch {
 	case key.Matches(msg, k.Sort):
-		p.sort = (p.sort + 1) % len(sortOrder)
+		p.sort = p.nextSort()
 		p.desc = false
 		p.apply(c)
 	case key.Matches(msg, k.Order):
@@ -243,10 +246,22 @@ func (p *connections) update(c *common, msg tea.KeyPressMsg) (bool, tea.Cmd) {
 	return true, nil
 }
 
+// nextSort is the next position of `s` whose column is on screen: a
+// narrow terminal drops columns, and sorting by one not shown would look
+// like no order at all.
+func (p *connections) nextSort() int {
+	for i := 1; i <= len(sortOrder); i++ {
+		if next := (p.sort + i) % len(sortOrder); p.table.shows(sortOrder[next]) {
+			return next
+		}
+	}
+	return 0
+}
+
 func (p *connections) commands(c *common) []command {
 	k := &c.keys
 	return append(moveCommands(k),
-		command{key: k.Sort, hint: hintSort},
+		command{key: bind(k.Sort, "sort by "+strings.ToLower(connColumns[sortOrder[p.nextSort()]].title)), hint: hintSort},
 		command{key: k.Order, hint: hintOrder},
 		command{key: k.Group, hint: hintGroup})
 }

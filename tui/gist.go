@@ -144,18 +144,23 @@ func plainIdent(s string) bool {
 }
 
 // sqlWords splits the first n words of a statement at white space
-// outside double quotes, so that a quoted name with spaces stays whole.
+// outside quotes, so that a quoted name or literal with spaces stays
+// whole.
 func sqlWords(s string, n int) []string {
 	var words []string
-	start, quoted := -1, false
+	start, quote := -1, rune(0)
 	for i, r := range s {
 		switch {
-		case r == '"':
-			quoted = !quoted
+		case r == '"' || r == '\'':
+			if quote == 0 {
+				quote = r
+			} else if quote == r {
+				quote = 0
+			}
 			if start < 0 {
 				start = i
 			}
-		case !quoted && (r == ' ' || r == '\t' || r == '\n' || r == '\r'):
+		case quote == 0 && (r == ' ' || r == '\t' || r == '\n' || r == '\r'):
 			if start >= 0 {
 				words = append(words, s[start:i])
 				start = -1
@@ -171,4 +176,28 @@ func sqlWords(s string, n int) []string {
 		words = append(words, s[start:])
 	}
 	return words
+}
+
+// wrapSQL breaks a statement into lines of at most w cells at the spaces
+// between its words (sqlWords): a word longer than w gets a line of its
+// own, which the box then cuts.
+func wrapSQL(s string, w int) []string { return fill(sqlWords(s, -1), " ", w) }
+
+// fill lays words out in lines of at most w cells, sep between the words
+// of a line; a word wider than w gets a line of its own.
+func fill(words []string, sep string, w int) []string {
+	var lines []string
+	line := ""
+	for _, word := range words {
+		switch {
+		case line == "":
+			line = word
+		case ansiWidth(line)+ansiWidth(sep)+ansiWidth(word) <= w:
+			line += sep + word
+		default:
+			lines = append(lines, line)
+			line = word
+		}
+	}
+	return append(lines, line)
 }

@@ -1,6 +1,9 @@
 package tui
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // gist reads the command and its table from the first words, quoted
 // names whole, and nothing from text it does not know.
@@ -33,6 +36,26 @@ func TestGist(t *testing.T) {
 	} {
 		if got := gist(q); got != want {
 			t.Errorf("gist(%q) = %q, want %q", q, got, want)
+		}
+	}
+}
+
+// A statement wraps between words, never inside a quoted literal or name.
+func TestWrapSQL(t *testing.T) {
+	sql := `SELECT pg_terminate_backend(pid, 3000) FROM pg_stat_activity WHERE pid = 4101 AND ` +
+		`backend_start = '2026-11-23 01:14:00.000000+00' AND pid <> pg_backend_pid() AND "odd name" = 'x y z';`
+	for w := 20; w <= 120; w++ {
+		lines := wrapSQL(sql, w)
+		if got := strings.Join(lines, " "); got != sql {
+			t.Fatalf("width %d: the words changed: %q", w, got)
+		}
+		for _, l := range lines {
+			if strings.Count(l, "'")%2 != 0 || strings.Count(l, `"`)%2 != 0 {
+				t.Errorf("width %d: a quote is cut: %q", w, l)
+			}
+			if ansiWidth(l) > w && len(sqlWords(l, -1)) > 1 {
+				t.Errorf("width %d: %q is wider and could have broken", w, l)
+			}
 		}
 	}
 }

@@ -14,7 +14,11 @@ import (
 	"github.com/pgmedic/pgmedic/inspect"
 )
 
-var goldenSizes = [][2]int{{80, 24}, {120, 40}, {200, 60}}
+var goldenSizes = [][2]int{{80, 24}, {100, 30}, {120, 40}, {200, 60}}
+
+// colourSize is the size whose goldens keep the escapes: a style lost
+// anywhere fails there.
+var colourSize = [2]int{100, 30}
 
 // views reaches each screen from a fresh model.
 var views = []struct {
@@ -25,8 +29,12 @@ var views = []struct {
 	{"connections", []string{"2"}},
 	{"locks", []string{"3"}},
 	{"indexes", []string{"4"}},
+	{"log", []string{"5"}},
 	{"detail", []string{"enter"}},
 	{"help", []string{"?"}},
+	{"help_indexes", []string{"4", "?"}},
+	{"filter", []string{"2", "/", "a", "p", "i"}},
+	{"filtered", []string{"2", "/", "m", "i", "g", "enter"}},
 }
 
 // Golden screens of the stripped View(): run `go test ./tui -update` after
@@ -35,12 +43,25 @@ func TestGoldenScreens(t *testing.T) {
 	for _, size := range goldenSizes {
 		for _, v := range views {
 			t.Run(fmt.Sprintf("%s_%dx%d", v.name, size[0], size[1]), func(t *testing.T) {
-				m := newTestModel(t, fixture(12), size[0], size[1])
+				m := actingModel(t, size[0], size[1])
 				press(m, v.keys...)
 				golden.RequireEqual(t, screen(m))
+				if size == colourSize {
+					t.Run("colour", func(t *testing.T) { golden.RequireEqual(t, m.View().Content) })
+				}
 			})
 		}
 	}
+}
+
+// actingModel is the fixture with an executor, as a live session has:
+// the footers then offer the actions a responder sees.
+func actingModel(t *testing.T, w, h int) *Model {
+	t.Helper()
+	m := New(&fakeSource{snap: fixture(12)}, Options{Now: func() time.Time { return fixedNow }, Executor: &fakeExecutor{}})
+	m.Update(tea.WindowSizeMsg{Width: w, Height: h})
+	m.Update(snapshotMsg{gen: m.gen, snap: fixture(12)})
+	return m
 }
 
 // plainRoleWarnings are what a role without pg_monitor is told.
@@ -118,7 +139,7 @@ func TestHostileTextNeverReachesTheTerminal(t *testing.T) {
 
 // The confirmation dialogs, whose answer keys must always be on screen.
 func TestGoldenDialogs(t *testing.T) {
-	for _, size := range [][2]int{{80, 24}, {120, 40}} {
+	for _, size := range goldenSizes {
 		for _, d := range []struct {
 			name string
 			keys []string
@@ -131,6 +152,9 @@ func TestGoldenDialogs(t *testing.T) {
 				frame := screen(m)
 				if !strings.Contains(frame, "[y] yes, run it") && !strings.Contains(frame, "[esc] close") {
 					t.Errorf("the answer keys are not on screen:\n%s", frame)
+				}
+				if size == colourSize {
+					t.Run("colour", func(t *testing.T) { golden.RequireEqual(t, m.View().Content) })
 				}
 				for i, l := range strings.Split(frame, "\n") {
 					if ansi.StringWidth(l) > size[0] {
@@ -145,7 +169,7 @@ func TestGoldenDialogs(t *testing.T) {
 
 // The questions and the wait while an action runs.
 func TestGoldenActionStages(t *testing.T) {
-	for _, size := range [][2]int{{80, 24}, {120, 40}} {
+	for _, size := range goldenSizes {
 		for _, st := range []struct {
 			name string
 			keys []string
@@ -155,6 +179,8 @@ func TestGoldenActionStages(t *testing.T) {
 			{"quit", []string{"ctrl+c"}, nil},
 			{"cancelling", []string{"esc", "y"}, nil},
 			{"quitting", nil, shutdownMsg{why: "hangup"}},
+			{"running", nil, nil},
+			{"refused_while_running", []string{"down", "D"}, nil},
 		} {
 			t.Run(fmt.Sprintf("%s_%dx%d", st.name, size[0], size[1]), func(t *testing.T) {
 				g := newGate(true)
@@ -168,6 +194,9 @@ func TestGoldenActionStages(t *testing.T) {
 					m.Update(st.msg)
 				}
 				golden.RequireEqual(t, fits(t, m, st.name))
+				if size == colourSize {
+					t.Run("colour", func(t *testing.T) { golden.RequireEqual(t, m.View().Content) })
+				}
 			})
 		}
 	}

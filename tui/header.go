@@ -198,20 +198,7 @@ const maxFooterLines = 3
 // wrapLines breaks text at spaces into lines of at most w cells, at most
 // n of them (the last one cut), each rendered with style.
 func wrapLines(text string, w, n int, style func(...string) string) []string {
-	var lines []string
-	line := ""
-	for _, word := range strings.Fields(text) {
-		switch {
-		case line == "":
-			line = word
-		case ansiWidth(line)+1+ansiWidth(word) <= w:
-			line += " " + word
-		default:
-			lines = append(lines, line)
-			line = word
-		}
-	}
-	lines = append(lines, line)
+	lines := fill(strings.Fields(text), " ", w)
 	if len(lines) > n {
 		lines = append(lines[:n-1], strings.Join(lines[n-1:], " "))
 	}
@@ -253,20 +240,13 @@ func (m *Model) helpView() string {
 				b.WriteString("\n")
 			}
 			b.WriteString(st.Title.Render(g.title))
-			line := ""
-			for _, e := range g.entries {
-				s := entry(e, 0)
-				switch {
-				case line == "":
-					line = s
-				case ansiWidth(line)+3+ansiWidth(s) <= m.c.width:
-					line += " · " + s
-				default:
-					b.WriteString("\n" + line)
-					line = s
-				}
+			entries := make([]string, len(g.entries))
+			for i, e := range g.entries {
+				entries[i] = entry(e, 0)
 			}
-			b.WriteString("\n" + line)
+			for _, line := range fill(entries, " · ", m.c.width) {
+				b.WriteString("\n" + line)
+			}
 		}
 		grid = b.String()
 	}

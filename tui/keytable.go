@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"charm.land/bubbles/v2/key"
 )
 
 // KeyTable renders the key stack as the README's Markdown table, so the
@@ -14,8 +16,18 @@ func KeyTable() string {
 	type row struct{ keys, desc string }
 	var rows []row
 	where := map[row][]string{}
-	for _, l := range m.keyTableLayers() {
+	// In the views the footer words a key for the row and the moment
+	// ("sort by age", "copy query"); the table gives its general words.
+	general := map[string]string{}
+	k := &m.c.keys
+	for _, b := range []key.Binding{k.Sort, k.Copy, k.Back, k.Pause} {
+		general[strings.Join(b.Keys(), " ")] = b.Help().Desc
+	}
+	for i, l := range m.keyTableLayers() {
 		for _, c := range l.cmds {
+			if d, ok := general[strings.Join(c.key.Keys(), " ")]; ok && i <= len(m.panes) {
+				c.key = bind(c.key, d)
+			}
 			if c.elsewhere != "" {
 				continue
 			}

@@ -12,8 +12,9 @@ import (
 	"github.com/pgmedic/pgmedic/internal/human"
 )
 
-// maxChildren is how many waiters of one blocker are drawn before a
-// "+N more" row (enter on it shows them all).
+// maxChildren is the fewest waiters of one blocker drawn before a "+N
+// more" row (enter on it shows them all): more are drawn when the view
+// has the rows (childCap).
 const maxChildren = 10
 
 const (
@@ -34,7 +35,7 @@ var lockColumns = []column{
 	{title: "LOCK", width: 28, priority: 90},
 	{title: "BLOCKS", width: 6, priority: 85, right: true},
 	{title: "APP", width: 12, priority: 60},
-	{title: "QUERY", width: 7, priority: 40, right: true},
+	{title: "QUERY AGE", width: 9, priority: 40, right: true},
 	{title: "QUERY TEXT", min: 12, priority: 70, flex: true},
 }
 
@@ -50,7 +51,7 @@ type locks struct {
 	list     list
 	table    *table
 	expanded map[int]bool // parents whose waiters are all shown
-	w        int
+	w, h     int
 }
 
 func newLocks() *locks {
@@ -63,8 +64,9 @@ func (p *locks) refresh(c *common) {
 	p.rows = p.rows[:0]
 	if c.snap != nil {
 		f := &c.snap.LockForest
+		limit := p.childCap(f)
 		for _, r := range f.Roots {
-			p.walk(c, f, r, "", "")
+			p.walk(c, f, r, "", "", limit)
 		}
 	}
 	keys := make([]string, len(p.rows))
@@ -82,20 +84,51 @@ func (p *locks) refresh(c *common) {
 	}
 }
 
+// childCap is how many waiters of one blocker are drawn: the most that
+// let the whole tree fit the view's rows, and never fewer than
+// maxChildren (a bigger tree scrolls).
+func (p *locks) childCap(f *inspect.LockForest) int {
+	rows := p.h - 1
+	var count func(i, limit int) int
+	count = func(i, limit int) int {
+		n := &f.Nodes[i]
+		c := 1
+		shown := n.Children
+		if len(shown) > limit && !p.expanded[n.PID] {
+			shown, c = shown[:limit], 2 // and its "+N more" row
+		}
+		for _, ch := range shown {
+			c += count(ch, limit)
+		}
+		return c
+	}
+	limit := max(maxChildren, rows)
+	for ; limit > maxChildren; limit-- {
+		total := 0
+		for _, r := range f.Roots {
+			total += count(r, limit)
+		}
+		if total <= rows {
+			break
+		}
+	}
+	return limit
+}
+
 // walk adds node i and its subtree. first prefixes the node's own row,
 // rest the rows beneath it: the tree glyphs.
-func (p *locks) walk(c *common, f *inspect.LockForest, i int, first, rest string) {
+func (p *locks) walk(c *common, f *inspect.LockForest, i int, first, rest string, limit int) {
 	n := &f.Nodes[i]
 	p.rows = append(p.rows, lockRowFor(c, n, first))
 	shown := n.Children
-	if len(shown) > maxChildren && !p.expanded[n.PID] {
-		shown = shown[:maxChildren]
+	if len(shown) > limit && !p.expanded[n.PID] {
+		shown = shown[:limit]
 	}
 	for k, ch := range shown {
 		if k == len(n.Children)-1 {
-			p.walk(c, f, ch, rest+"└─", rest+"  ")
+			p.walk(c, f, ch, rest+"└─", rest+"  ", limit)
 		} else {
-			p.walk(c, f, ch, rest+"├─", rest+"│ ")
+			p.walk(c, f, ch, rest+"├─", rest+"│ ", limit)
 		}
 	}
 	if more := len(n.Children) - len(shown); more > 0 {
@@ -158,7 +191,7 @@ func lockRowFor(c *common, n *inspect.LockNode, prefix string) lockRow {
 }
 
 func (p *locks) setSize(w, h int) {
-	p.w = w
+	p.w, p.h = w, h
 	p.table.setWidth(w)
 	p.list.setHeight(h - 1)
 }

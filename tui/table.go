@@ -254,6 +254,10 @@ func (t *table) setWidth(w int) {
 	t.forget()
 }
 
+// shows reports whether column col (an index into the table's columns)
+// is on screen at the current width.
+func (t *table) shows(col int) bool { return slices.Contains(t.index, col) }
+
 // forget drops the rendered rows: the pane's rows, their order or the
 // styles changed.
 func (t *table) forget() {

@@ -243,7 +243,12 @@ type triage struct {
 	// them rather than in a row that truncates or scrolls away.
 	notes    []string
 	warnings []string
-	w, h     int
+	// queue is the queue behind the selected blocker, drawn below the
+	// findings: worked out when the snapshot, the size or the selection
+	// changes, not on every frame.
+	queue      []string
+	queueTotal int // sessions behind that blocker, drawn or not
+	w, h       int
 }
 
 // maxNoteShare caps the notes at a third of the view: the findings stay
@@ -277,6 +282,7 @@ func (t *triage) refresh(c *common) {
 		t.warnings = warnings
 		t.layout()
 	}
+	t.queue, t.queueTotal = t.queueLines(c)
 }
 
 func (t *triage) setSize(w, h int) {
@@ -312,7 +318,11 @@ func (t *triage) layout() {
 const noteMark = "⚠"
 
 func (t *triage) update(c *common, msg tea.KeyPressMsg) (bool, tea.Cmd) {
-	return moveList(&t.list, &c.keys, msg), nil
+	moved := moveList(&t.list, &c.keys, msg)
+	if moved {
+		t.queue, t.queueTotal = t.queueLines(c)
+	}
+	return moved, nil
 }
 
 func (t *triage) commands(c *common) []command { return moveCommands(&c.keys) }
@@ -362,37 +372,45 @@ func (t *triage) findingsView(c *common) string {
 		return []string{r.label, r.text, t.hintFor(r)}, labelStyleWord(r.label)
 	})
 	start, end := t.list.window()
-	if room := t.h - len(t.notes) - 1 - (end - start) - 2; room >= 3 {
-		t.queueView(&b, c, room)
+	if room := t.h - len(t.notes) - 1 - (end - start) - 1; room > 2 && len(t.queue) > 0 {
+		b.WriteString("\n\n" + c.paint(&c.styles.Column, fitCell(t.queue[0], t.w, false)))
+		lines := t.queue[1:]
+		if len(lines) > room-1 {
+			shown := room - 2
+			lines = append(lines[:shown:shown], fmt.Sprintf("  … and %d more", t.queueTotal-shown))
+		}
+		for _, l := range lines {
+			b.WriteString("\n" + fitCell(l, t.w, false))
+		}
 	}
 	return b.String()
 }
 
-// queueView fills the rows the findings leave with who waits behind the
-// selected blocker (or the first one): the tree the Locks view draws, one
-// line a session, so the first screen shows what is stuck and on what.
-func (t *triage) queueView(b *strings.Builder, c *common, room int) {
+// queueLines are who waits behind the selected blocker (or the first
+// one), for the rows the findings leave: the tree the Locks view draws,
+// one line a session, so the first screen shows what is stuck and on
+// what: a heading, then up to maxQueueLines sessions, and how many wait
+// in all. The view draws what fits.
+func (t *triage) queueLines(c *common) ([]string, int) {
 	s := c.snap
-	pid := t.selected().pid
-	root := c.node(pid)
+	if s == nil {
+		return nil, 0
+	}
+	root := c.node(t.selected().pid)
 	if root == nil || len(root.Children) == 0 {
 		if len(s.LockForest.Roots) == 0 {
-			return
+			return nil, 0
 		}
 		root = &s.LockForest.Nodes[s.LockForest.Roots[0]]
 		if len(root.Children) == 0 {
-			return
+			return nil, 0
 		}
 	}
-	st := &c.styles
-	fmt.Fprintf(b, "\n\n%s", st.Column.Render(fitCell(fmt.Sprintf("BEHIND PID %d: %d waiting (3 shows the whole tree)",
-		root.PID, root.BlockedTotal), t.w, false)))
-	room--
-	var lines []string
+	lines := []string{fmt.Sprintf("BEHIND PID %d: %d waiting (3 shows the whole tree)", root.PID, root.BlockedTotal)}
 	var walk func(n *inspect.LockNode, indent string)
 	walk = func(n *inspect.LockNode, indent string) {
 		for _, ch := range n.Children {
-			if len(lines) > room {
+			if len(lines) > maxQueueLines {
 				return
 			}
 			cn := &s.LockForest.Nodes[ch]
@@ -413,14 +431,12 @@ func (t *triage) queueView(b *strings.Builder, c *common, room int) {
 		}
 	}
 	walk(root, "  ")
-	if len(lines) > room {
-		shown := room - 1
-		lines = append(lines[:shown], fmt.Sprintf("  … and %d more", root.BlockedTotal-shown))
-	}
-	for _, l := range lines {
-		b.WriteString("\n" + fitCell(l, t.w, false))
-	}
+	return lines, root.BlockedTotal
 }
+
+// maxQueueLines bounds the queue worked out for Triage: more than a tall
+// terminal shows.
+const maxQueueLines = 100
 
 // hintFor is a finding's key hint as the width allows: in full from 120
 // columns, else only the keys when there are several ("[C] [K]"); the
