@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -163,6 +164,51 @@ var orders = scenario.Table{Schema: "public", Name: "orders"}
 func TestActions(t *testing.T) {
 	l := &lab{c: pgtest.Start(t, pgcluster.Options{})}
 	ctx := context.Background()
+
+	// What the dialog shows and `ctrl+y` copies is the statement itself,
+	// runnable as it is, with the identity guard in its WHERE clause: run
+	// with another start time it signals nothing; as shown, it ends the
+	// session.
+	t.Run("the SQL shown runs, and its guard holds", func(t *testing.T) {
+		b := l.bench(t, "")
+		victim, err := b.st.Open(ctx, "shown-sql")
+		must(t, err)
+		must(t, victim.Exec(ctx, "BEGIN; SELECT 1"))
+		plan := actions.PlanSignal(b.snap(t), actions.Terminate, victim.PID)
+		if !plan.Allowed() {
+			t.Fatalf("terminate refused: %s", plan.Refusal)
+		}
+		shown := plan.Statements[0].Display
+		alive := func() bool {
+			var n int
+			must(t, b.st.Admin().QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE pid = $1", victim.PID).Scan(&n))
+			return n == 1
+		}
+		start := regexp.MustCompile(`backend_start = '[^']*'`)
+		if !start.MatchString(shown) {
+			t.Fatalf("the statement shown has no backend_start guard: %s", shown)
+		}
+		other := start.ReplaceAllString(shown, "backend_start = '2001-02-03 04:05:06+00'")
+		rows, err := b.st.Admin().Query(ctx, other)
+		must(t, err)
+		n := 0
+		for rows.Next() {
+			n++
+		}
+		must(t, rows.Err())
+		if n != 0 || !alive() {
+			t.Fatalf("with another start time the statement shown matched %d row(s); alive %v", n, alive())
+		}
+		var ok bool
+		must(t, b.st.Admin().QueryRow(ctx, shown).Scan(&ok))
+		deadline := time.Now().Add(10 * time.Second)
+		for ok && alive() && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if !ok || alive() {
+			t.Errorf("the statement shown did not end the session: %v, alive %v", ok, alive())
+		}
+	})
 
 	t.Run("terminate the idle root of a pile-up; cancel refused", func(t *testing.T) {
 		b := l.bench(t, "")
