@@ -52,7 +52,7 @@ func TestTriageRanksRootBlockerFirst(t *testing.T) {
 	if got := strings.Join(labels, " "); got != want {
 		t.Errorf("findings %q, want %q (unique invalid index that rejects duplicates before the rest)", got, want)
 	}
-	mustContain(t, screen(m), "api: last UPDATE users · holds up 4 on users · pid 4101 idle in tx 6m30s", "[K] terminate",
+	mustContain(t, screen(m), "api: last UPDATE users · holds up 4 · pid 4101 idle in tx 6m30s", "[K] terminate",
 		"accounts_email_uq")
 	// The console idle in transaction for 20 minutes blocks nobody but is listed.
 	if f[len(f)-1].target.pid != 4300 {
@@ -573,7 +573,7 @@ func TestTooManyClientsAdviceVisible(t *testing.T) {
 		`Connect as a superuser, or on 16+ as a role with pg_use_reserved_connections.`)
 	m.Update(snapshotMsg{gen: m.gen, err: err})
 	frame := screen(m)
-	mustContain(t, frame, "DISCONNECTED", "SQLSTATE 53300", "pg_use_reserved_connections", "STALE", "api: last UPDATE users · holds up 4")
+	mustContain(t, frame, "DISCONNECTED", "SQLSTATE 53300", "pg_use_reserved_connections", "STALE", "api: last UPDATE users · holds up 4 · pid 4101")
 }
 
 func TestPreparedHolderRefusal(t *testing.T) {

@@ -132,6 +132,10 @@ func rootFinding(s *inspect.Snapshot, n *inspect.LockNode, now time.Time, keys *
 	}
 	who := orNone(clean(b.ApplicationName))
 	if g := gist(b.Query); g != "" {
+		// "ALTER TABLE users · holds up 26" says the relation once.
+		if on, ok := strings.CutPrefix(heldOn(s, n), " on "); ok && strings.HasSuffix(g, " "+on) {
+			held = fmt.Sprintf("holds up %d", n.BlockedTotal)
+		}
 		if b.State != "active" {
 			g = "last " + g
 		}
@@ -373,7 +377,7 @@ func (t *triage) findingsView(c *common) string {
 	})
 	start, end := t.list.window()
 	if room := t.h - len(t.notes) - 1 - (end - start) - 1; room > 2 && len(t.queue) > 0 {
-		b.WriteString("\n\n" + c.paint(&c.styles.Column, fitCell(t.queue[0], t.w, false)))
+		b.WriteString("\n\n" + c.paint(&c.styles.Title, fitCell(t.queue[0], t.w, false)))
 		lines := t.queue[1:]
 		if len(lines) > room-1 {
 			shown := room - 2

@@ -92,7 +92,7 @@ func TestTUIEndToEnd(t *testing.T) {
 
 	// At 80 columns the root blocker's line names its application, its
 	// statement, the relation it holds and how many wait.
-	screen := s.waitFor("▸ 1 Triage", "BLOCKING   api: last UPDATE users · holds up 4 on users", "[K] terminate",
+	screen := s.waitFor("▸ 1 Triage", "BLOCKING   api: last UPDATE users · holds up 4 · pid", "[K] terminate",
 		"accounts_code_uq", "BEHIND PID "+root+": 4 waiting", ddl+" migrate-ddl · AccessExclusiveLock on users")
 	for i, line := range strings.Split(strings.TrimRight(screen, "\n"), "\n") {
 		if n := len([]rune(line)); n > 80 {
