@@ -195,3 +195,35 @@ func TestActionKeysSayWhy(t *testing.T) {
 		})
 	}
 }
+
+// A result longer than the footer is read whole at 80 columns, wrapped
+// over the bottom of the body; the log then shows it, and enter on the
+// log entry shows it in full with its SQL.
+func TestResultReadWhole(t *testing.T) {
+	long := "terminated; its transaction, open 7m00s, rolled back; 13 sessions waiting on it can proceed, " +
+		"and pid 4102 (migrate) now holds the queue: 12 sessions waiting on it"
+	exec := &fakeExecutor{result: func(p actions.Plan) actions.Result {
+		return actions.Result{Plan: p, Outcome: "done", Message: long, Started: fixedNow, BlockedBefore: 13, BlockedAfter: 12}
+	}}
+	m := model80(t, exec, false)
+	press(m, "K")
+	runAll(m, press(m, "y"))
+	if f := footer(m); !strings.Contains(f, "pid 4102 (migrate) now holds the queue: 12 sessions waiting on it") {
+		t.Errorf("the result is cut: %q", f)
+	}
+	for i, l := range strings.Split(screen(m), "\n") {
+		if w := ansiWidth(l); w > 80 {
+			t.Errorf("line %d is %d wide", i, w)
+		}
+	}
+	if n := len(strings.Split(screen(m), "\n")); n != 24 {
+		t.Errorf("the frame is %d lines, want 24", n)
+	}
+	m.flash = ""
+	press(m, "5", "enter")
+	if m.detail == nil {
+		t.Fatal("enter on a log entry opens nothing")
+	}
+	mustContain(t, screen(m), "Terminate backend 4101", "DONE at", "SQL:", "pg_terminate_backend(pid, 3000)",
+		"13 before, 12 after")
+}
