@@ -521,7 +521,9 @@ func (m *Model) helpGroups() []helpGroup {
 				continue
 			}
 			seen[h.Key] = true
-			g.entries = append(g.entries, helpEntry{key: h.Key, desc: h.Desc, why: c.whyNot()})
+			// A reason can carry server words (a plan's refusal names the
+			// index, a running action's title).
+			g.entries = append(g.entries, helpEntry{key: h.Key, desc: h.Desc, why: clean(c.whyNot())})
 		}
 		groups = append(groups, g)
 	}

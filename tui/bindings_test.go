@@ -227,3 +227,19 @@ func TestResultReadWhole(t *testing.T) {
 	mustContain(t, screen(m), "Terminate backend 4101", "DONE at", "SQL:", "pg_terminate_backend(pid, 3000)",
 		"13 before, 12 after")
 }
+
+// A reason in the help can carry server words: they are shown escaped.
+func TestHelpReasonsAreSanitized(t *testing.T) {
+	s := fixture(3)
+	s.Indexes[0].Constraint = "uq\x1b[2J\x1b]0;pwned\x07"
+	s.Indexes[0].ConstraintType = "unique"
+	m := New(&fakeSource{snap: s}, Options{Now: func() time.Time { return fixedNow }, Executor: &fakeExecutor{}})
+	m.Update(tea.WindowSizeMsg{Width: 200, Height: 60})
+	m.Update(snapshotMsg{gen: m.gen, snap: s})
+	press(m, "4", "?")
+	raw := m.View().Content
+	if strings.Contains(raw, "\x1b[2J") || strings.Contains(raw, "\x1b]0;") {
+		t.Errorf("the help carries the constraint's escapes raw")
+	}
+	mustContain(t, screen(m), "drop invalid index — it implements the unique constraint", `\x1b[2J`)
+}
