@@ -64,7 +64,9 @@ func TestHiddenPanesShowTheLatestSnapshot(t *testing.T) {
 		fresh := newTestModel(t, fixture(20), 200, 60)
 		press(fresh, v.keys...)
 		fresh.panes[fresh.active].refresh(&fresh.c) // built from the snapshot, whatever the model did
-		if got, want := m.View().Content, fresh.View().Content; got != want {
+		// The health line's sparkline is of every snapshot seen: the two
+		// models saw different ones.
+		if got, want := withoutLine(m.View().Content, 2), withoutLine(fresh.View().Content, 2); got != want {
 			t.Errorf("%s shown after a refresh on Triage:\n%s\nwant:\n%s", v.name, got, want)
 		}
 	}
@@ -90,4 +92,10 @@ func TestDetailWindowIsTheViewports(t *testing.T) {
 			}
 		}
 	}
+}
+
+// withoutLine is frame without its line i.
+func withoutLine(frame string, i int) string {
+	lines := strings.Split(frame, "\n")
+	return strings.Join(append(lines[:i:i], lines[i+1:]...), "\n")
 }

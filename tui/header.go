@@ -3,6 +3,8 @@ package tui
 import (
 	"fmt"
 	"strings"
+	"time"
+	"unicode/utf8"
 
 	"charm.land/bubbles/v2/key"
 	"charm.land/lipgloss/v2"
@@ -151,7 +153,57 @@ func (m *Model) healthLine() string {
 		return "⟳ connecting…"
 	}
 	line := paint(&st.OK, "● live") + fmt.Sprintf(" refreshed %s ago, every %s", human.Duration(now.Sub(m.lastOK)), m.interval)
+	if m.c.forecastOK {
+		line += " · " + st.Bad.Render(forecastText(m.c.forecast))
+	}
+	if sp := sparkline(m.c.history.Samples(), sparkMinutes); sp != "" {
+		line += fmt.Sprintf(" · slots, last %dm %s", sparkMinutes, sp)
+	}
 	return line
+}
+
+// forecastText is the early warning, as the header and Triage say it.
+func forecastText(f inspect.Forecast) string {
+	when := "in under a minute"
+	if m := int(f.FullIn.Round(time.Minute) / time.Minute); m >= 1 {
+		when = fmt.Sprintf("in ~%dm", m)
+	}
+	return fmt.Sprintf("pool full %s (+%.0f/min)", when, f.PerMinute)
+}
+
+// sparkMinutes is the span of the header's sparkline: a column a minute.
+const sparkMinutes = 15
+
+// sparkline draws slot use over the last minutes, a column a minute (the
+// most used in that minute against the usable slots), oldest first; ""
+// before a minute of samples.
+func sparkline(samples []inspect.Sample, minutes int) string {
+	if len(samples) == 0 {
+		return ""
+	}
+	const bars = "▁▂▃▄▅▆▇█"
+	last := samples[len(samples)-1].At
+	peak := make([]float64, minutes)
+	seen := make([]bool, minutes)
+	for _, s := range samples {
+		i := minutes - 1 - int(last.Sub(s.At)/time.Minute)
+		if i < 0 || s.Usable <= 0 {
+			continue
+		}
+		peak[i], seen[i] = max(peak[i], float64(s.Used)/float64(s.Usable)), true
+	}
+	var b strings.Builder
+	for i := range minutes {
+		if !seen[i] {
+			if b.Len() > 0 {
+				b.WriteString(" ")
+			}
+			continue
+		}
+		n := min(int(peak[i]*float64(utf8.RuneCountInString(bars))), utf8.RuneCountInString(bars)-1)
+		b.WriteRune([]rune(bars)[n])
+	}
+	return b.String()
 }
 
 func (m *Model) tabs() string {

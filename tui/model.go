@@ -94,7 +94,16 @@ type common struct {
 	paintedLook   int
 	nodeByPID     map[int]int // lock-forest node of each pid in snap
 	err           error       // the last refresh's failure, nil when live
+	// history is the last HistorySpan of samples, from the first refresh;
+	// forecast says when the pool fills at its recent growth (ok false:
+	// it does not grow steadily).
+	history    *inspect.History
+	forecast   inspect.Forecast
+	forecastOK bool
 }
+
+// HistorySpan is how much of the past the screen keeps in memory.
+const HistorySpan = 15 * time.Minute
 
 // pane is one view (Triage, Connections, Locks, Indexes).
 type pane interface {
@@ -210,7 +219,7 @@ func New(src Source, opts Options) *Model {
 		styles = DefaultStyles() // the flag is checked before; stay usable
 	}
 	m := &Model{
-		c:        common{styles: styles, keys: DefaultKeyMap(), opts: opts},
+		c:        common{styles: styles, keys: DefaultKeyMap(), opts: opts, history: inspect.NewHistory(HistorySpan)},
 		src:      src,
 		interval: opts.Interval,
 		input:    in,
@@ -366,6 +375,8 @@ func (m *Model) onSnapshot(msg snapshotMsg) tea.Cmd {
 	m.lastErr, m.c.err, m.failures = nil, nil, 0
 	m.c.snap = msg.snap
 	m.lastOK = now
+	m.c.history.Add(inspect.SampleOf(msg.snap))
+	m.c.forecast, m.c.forecastOK = inspect.PoolForecast(m.c.history.Samples())
 	m.refreshPanes()
 	var locks tea.Cmd
 	if m.detail != nil && m.detail.sel.pid != 0 {

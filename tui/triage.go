@@ -271,6 +271,18 @@ func (t *triage) title() string { return "Triage" }
 
 func (t *triage) refresh(c *common) {
 	t.rows = findings(c.snap, c.opts.WarnPercent, &c.keys)
+	if c.forecastOK && c.snap != nil {
+		// Before the pool's own line and the indexes: it says what will
+		// stop the application next, after who blocks it now.
+		at := 0
+		for at < len(t.rows) && (t.rows[at].label == "BLOCKING" || t.rows[at].label == "DEADLOCK" || t.rows[at].label == "PREPARED") {
+			at++
+		}
+		sat := &c.snap.Saturation
+		f := finding{key: "forecast", label: "FILLING", target: target{pool: true}, hint: "[enter] details",
+			text: fmt.Sprintf("%s: %d of %d usable slots in use, growing steadily for minutes", forecastText(c.forecast), sat.Used, sat.Usable)}
+		t.rows = slices.Insert(t.rows, at, f)
+	}
 	keys := make([]string, len(t.rows))
 	for i := range t.rows {
 		keys[i] = t.rows[i].key
@@ -472,7 +484,7 @@ func (t *triage) fitKeyColumn() {
 
 func labelStyleWord(label string) string {
 	switch label {
-	case "POOL", "INVALID", "PREPARED":
+	case "POOL", "INVALID", "PREPARED", "FILLING":
 		return "BLOCKING"
 	case "LEFTOVER", "BUILDING", "BUILD":
 		return "IDLE IN TX"

@@ -1,0 +1,155 @@
+package inspect
+
+import (
+	"math"
+	"slices"
+	"time"
+)
+
+// A Sample is what the history keeps of one snapshot: a few numbers, so
+// that fifteen minutes at a refresh a second stay a few tens of kilobytes.
+type Sample struct {
+	At      time.Time // the server's clock
+	Used    int       // slots in use
+	Usable  int       // slots ordinary roles can fill
+	Waiting int       // sessions waiting on a lock
+}
+
+// SampleOf is a snapshot's sample.
+func SampleOf(s *Snapshot) Sample {
+	return Sample{At: s.ServerTime, Used: s.Saturation.Used, Usable: s.Saturation.Usable,
+		Waiting: s.Saturation.WaitingOnLock}
+}
+
+// History keeps the samples of the last span, oldest first. It drops
+// what is older as it goes, so its size is bounded by the refresh rate,
+// not by how long pgmedic runs.
+type History struct {
+	span    time.Duration
+	samples []Sample
+}
+
+// NewHistory keeps span of samples.
+func NewHistory(span time.Duration) *History { return &History{span: span} }
+
+// Add appends a sample; one no later than the last (a server clock that
+// went back, a snapshot read twice) is dropped.
+func (h *History) Add(s Sample) {
+	if n := len(h.samples); n > 0 && !s.At.After(h.samples[n-1].At) {
+		return
+	}
+	h.samples = append(h.samples, s)
+	cut := 0
+	for cut < len(h.samples) && s.At.Sub(h.samples[cut].At) > h.span {
+		cut++
+	}
+	if cut > 0 {
+		// Copy down rather than reslice: the backing array would
+		// otherwise grow with the run.
+		h.samples = append(h.samples[:0], h.samples[cut:]...)
+	}
+}
+
+// Samples are the kept samples, oldest first. The slice is the
+// history's own: read it, do not keep it.
+func (h *History) Samples() []Sample { return h.samples }
+
+// Forecast is where slot use is heading.
+type Forecast struct {
+	PerMinute float64       // slots taken per minute, lately
+	FullIn    time.Duration // until every usable slot is taken at that rate
+}
+
+// Forecast tuning. The window is long enough that a burst of reconnects
+// does not look like a trend, short enough that a trend is seen within a
+// minute or two; a forecast further off than the horizon is no warning.
+const (
+	trendWindow   = 3 * time.Minute
+	trendCoverage = 2 * time.Minute
+	minGrowth     = 1.0 // slots a minute
+	minRise       = 2   // slots gained over the window
+	ForecastAhead = 15 * time.Minute
+)
+
+// PoolForecast says when the pool will be full if slot use keeps growing
+// as it has over the last few minutes, and ok false when it does not
+// grow steadily. Steadily means: over at least two minutes of samples,
+// the median of the slopes between every two samples (a single spike
+// moves it little) is at least minGrowth a minute, both halves of the
+// window rise, the last quarter's median use is minRise slots or more
+// above the first quarter's (a pool's churn, a sawtooth, is no rise),
+// and the pool is not full yet.
+// A flat, falling or jumpy curve gives no forecast.
+func PoolForecast(samples []Sample) (f Forecast, ok bool) {
+	if len(samples) == 0 {
+		return Forecast{}, false
+	}
+	last := samples[len(samples)-1]
+	from := len(samples)
+	for from > 0 && last.At.Sub(samples[from-1].At) <= trendWindow {
+		from--
+	}
+	w := samples[from:]
+	if len(w) < 10 || last.At.Sub(w[0].At) < trendCoverage || last.Used >= last.Usable {
+		return Forecast{}, false
+	}
+	w = thin(w, 60)
+	half := len(w) / 2
+	span := last.At.Sub(w[0].At)
+	rate := medianSlope(w, span/4) * 60
+	// Written as !(x >= y): a slope that could not be taken (NaN) is no
+	// growth either.
+	if !(rate >= minGrowth) || !(medianSlope(w[:half+1], span/8)*60 >= minGrowth/2) ||
+		!(medianSlope(w[half:], span/8)*60 >= minGrowth/2) ||
+		level(w[len(w)-len(w)/4:])-level(w[:len(w)/4]) < minRise {
+		return Forecast{}, false
+	}
+	full := time.Duration(float64(last.Usable-last.Used) / rate * float64(time.Minute))
+	if full > ForecastAhead {
+		return Forecast{}, false
+	}
+	return Forecast{PerMinute: rate, FullIn: full}, true
+}
+
+// thin keeps at most n samples, evenly spread, the last one always.
+func thin(w []Sample, n int) []Sample {
+	if len(w) <= n {
+		return w
+	}
+	out := make([]Sample, 0, n)
+	for i := range n {
+		out = append(out, w[(len(w)-1)*i/(n-1)])
+	}
+	return out
+}
+
+// medianSlope is the Theil-Sen slope of Used over time, in slots a
+// second: the median of the slopes between every two samples at least
+// apart apart. Pairs close in time measure the pool's churn more than its
+// trend: leaving them out keeps a count that moves by whole connections
+// from pulling the median down.
+func medianSlope(w []Sample, apart time.Duration) float64 {
+	var slopes []float64
+	for i := range w {
+		for j := i + 1; j < len(w); j++ {
+			if dt := w[j].At.Sub(w[i].At); dt > 0 && dt >= apart {
+				slopes = append(slopes, float64(w[j].Used-w[i].Used)/dt.Seconds())
+			}
+		}
+	}
+	if len(slopes) == 0 {
+		return math.NaN()
+	}
+	slices.Sort(slopes)
+	return slopes[len(slopes)/2]
+}
+
+// level is the median use of some samples.
+func level(w []Sample) int {
+	used := make([]int, len(w))
+	for i, s := range w {
+		used[i] = s.Used
+	}
+	slices.Sort(used)
+	return used[len(used)/2]
+}
