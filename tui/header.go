@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"charm.land/bubbles/v2/key"
 	"charm.land/lipgloss/v2"
@@ -176,32 +175,40 @@ const sparkMinutes = 15
 
 // sparkline draws slot use over the last minutes, a column a minute (the
 // most used in that minute against the usable slots), oldest first; ""
-// before a minute of samples.
+// without samples.
 func sparkline(samples []inspect.Sample, minutes int) string {
+	return spark(samples, minutes, func(s inspect.Sample) float64 {
+		if s.Usable <= 0 {
+			return 0
+		}
+		return float64(s.Used) / float64(s.Usable)
+	})
+}
+
+// spark draws a column a minute for the last minutes of samples: the
+// highest of value (0 to 1) in each, oldest first, a space for a minute
+// with no sample.
+func spark(samples []inspect.Sample, minutes int, value func(inspect.Sample) float64) string {
 	if len(samples) == 0 {
 		return ""
 	}
-	const bars = "▁▂▃▄▅▆▇█"
+	bars := []rune("▁▂▃▄▅▆▇█")
 	last := samples[len(samples)-1].At
 	peak := make([]float64, minutes)
 	seen := make([]bool, minutes)
 	for _, s := range samples {
-		i := minutes - 1 - int(last.Sub(s.At)/time.Minute)
-		if i < 0 || s.Usable <= 0 {
-			continue
+		if i := minutes - 1 - int(last.Sub(s.At)/time.Minute); i >= 0 {
+			peak[i], seen[i] = max(peak[i], value(s)), true
 		}
-		peak[i], seen[i] = max(peak[i], float64(s.Used)/float64(s.Usable)), true
 	}
 	var b strings.Builder
 	for i := range minutes {
-		if !seen[i] {
-			if b.Len() > 0 {
-				b.WriteString(" ")
-			}
-			continue
+		switch {
+		case seen[i]:
+			b.WriteRune(bars[min(max(int(peak[i]*float64(len(bars))), 0), len(bars)-1)])
+		case b.Len() > 0:
+			b.WriteString(" ")
 		}
-		n := min(int(peak[i]*float64(utf8.RuneCountInString(bars))), utf8.RuneCountInString(bars)-1)
-		b.WriteRune([]rune(bars)[n])
 	}
 	return b.String()
 }

@@ -100,6 +100,46 @@ type common struct {
 	history    *inspect.History
 	forecast   inspect.Forecast
 	forecastOK bool
+	// queues keep, for each root blocker seen in the last HistorySpan
+	// (by pid and start time: a reused pid is another session), how many
+	// sessions it held up, for how its queue grew.
+	queues map[string]*inspect.History
+}
+
+// traceQueues adds the snapshot's root blockers to their queues'
+// histories, and forgets a blocker not seen for HistorySpan.
+func (c *common) traceQueues() {
+	s := c.snap
+	if c.queues == nil {
+		c.queues = map[string]*inspect.History{}
+	}
+	for _, r := range s.LockForest.Roots {
+		n := &s.LockForest.Nodes[r]
+		if n.Backend < 0 || n.BlockedTotal == 0 {
+			continue
+		}
+		k := queueKey(&s.Backends[n.Backend])
+		h := c.queues[k]
+		if h == nil {
+			h = inspect.NewHistory(HistorySpan)
+			c.queues[k] = h
+		}
+		h.Add(inspect.Sample{At: s.ServerTime, Used: n.BlockedTotal})
+	}
+	for k, h := range c.queues {
+		if ss := h.Samples(); len(ss) == 0 || s.ServerTime.Sub(ss[len(ss)-1].At) > HistorySpan {
+			delete(c.queues, k)
+		}
+	}
+}
+
+// queueKey names a blocker's queue history: its pid and when its session
+// started.
+func queueKey(b *inspect.Backend) string {
+	if b.BackendStart == nil {
+		return pidKey(b.PID)
+	}
+	return pidKey(b.PID) + "@" + b.BackendStart.Format(time.RFC3339Nano)
 }
 
 // HistorySpan is how much of the past the screen keeps in memory.
@@ -377,6 +417,7 @@ func (m *Model) onSnapshot(msg snapshotMsg) tea.Cmd {
 	m.lastOK = now
 	m.c.history.Add(inspect.SampleOf(msg.snap))
 	m.c.forecast, m.c.forecastOK = inspect.PoolForecast(m.c.history.Samples())
+	m.c.traceQueues()
 	m.refreshPanes()
 	var locks tea.Cmd
 	if m.detail != nil && m.detail.sel.pid != 0 {

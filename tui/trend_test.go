@@ -57,3 +57,35 @@ func TestSparkline(t *testing.T) {
 		t.Errorf("no samples: %q", got)
 	}
 }
+
+// Triage says since when the selected blocker has blocked (its longest
+// waiter's wait) and how its queue grew, a column a minute; a blocker
+// whose session ended is forgotten after the span.
+func TestQueueGrowthOnTriage(t *testing.T) {
+	m := New(&fakeSource{snap: fixture(3)}, Options{Now: func() time.Time { return fixedNow }})
+	m.Update(tea.WindowSizeMsg{Width: 160, Height: 30})
+	for sec := 0; sec <= 240; sec += 5 {
+		s := fixture(3 + sec/60*5) // 5 more queue each minute
+		s.ServerTime = fixedNow.Add(time.Duration(sec) * time.Second)
+		s.LockForest = inspectForest(s)
+		m.Update(snapshotMsg{gen: m.gen, snap: s})
+	}
+	frame := screen(m)
+	mustContain(t, frame, "BEHIND PID 4101: 24 waiting, since 02:12:00 (6m00s)", "queue ▂▄▅▇█")
+	if len(m.c.queues) != 1 {
+		t.Errorf("%d queue histories, want the one blocker's", len(m.c.queues))
+	}
+	// The blocker is gone; its history stays for the span, then goes.
+	for _, after := range []time.Duration{time.Minute, HistorySpan + 5*time.Minute} {
+		s := fixture(0)
+		s.ServerTime = fixedNow.Add(4*time.Minute + after)
+		s.LockForest = inspectForest(s)
+		for _, r := range s.LockForest.Roots {
+			s.LockForest.Nodes[r].BlockedTotal = 0
+		}
+		m.Update(snapshotMsg{gen: m.gen, snap: s})
+	}
+	if len(m.c.queues) != 0 {
+		t.Errorf("a blocker gone for longer than the span is still kept: %d", len(m.c.queues))
+	}
+}

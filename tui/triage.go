@@ -422,7 +422,18 @@ func (t *triage) queueLines(c *common) ([]string, int) {
 			return nil, 0
 		}
 	}
-	lines := []string{fmt.Sprintf("BEHIND PID %d: %d waiting (3 shows the whole tree)", root.PID, root.BlockedTotal)}
+	head := fmt.Sprintf("BEHIND PID %d: %d waiting", root.PID, root.BlockedTotal)
+	if root.LongestWait > 0 {
+		// The longest waiter has waited since the block began, at least.
+		head += fmt.Sprintf(", since %s (%s)", s.ServerTime.Add(-root.LongestWait).Format("15:04:05"),
+			human.Duration(root.LongestWait))
+	}
+	if root.Backend >= 0 {
+		if h := c.queues[queueKey(&s.Backends[root.Backend])]; h != nil && len(h.Samples()) > 1 {
+			head += ", queue " + queueSpark(h.Samples())
+		}
+	}
+	lines := []string{head + " · 3 shows all"}
 	var walk func(n *inspect.LockNode, indent string)
 	walk = func(n *inspect.LockNode, indent string) {
 		for _, ch := range n.Children {
@@ -448,6 +459,16 @@ func (t *triage) queueLines(c *common) ([]string, int) {
 	}
 	walk(root, "  ")
 	return lines, root.BlockedTotal
+}
+
+// queueSpark is how a blocker's queue grew over the last minutes, a
+// column a minute, against its largest.
+func queueSpark(samples []inspect.Sample) string {
+	top := 1
+	for _, s := range samples {
+		top = max(top, s.Used)
+	}
+	return spark(samples, sparkMinutes, func(s inspect.Sample) float64 { return float64(s.Used) / float64(top) })
 }
 
 // maxQueueLines bounds the queue worked out for Triage: more than a tall
