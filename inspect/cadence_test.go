@@ -336,15 +336,22 @@ func TestRowsAreTrue(t *testing.T) {
 	st, db := l.stage(t)
 	ctx := context.Background()
 	c, _ := tracedCollector(t, l, db)
+	// Both changes wait for advisory locks the test holds, so they come
+	// when the test lets them, however slow the machine: after the first
+	// snapshot and the first read of the server's rows.
+	_, err := st.Admin().Exec(ctx, "SELECT pg_advisory_lock(4201), pg_advisory_lock(4202)")
+	must(t, err)
 	must(t, st.Exec(ctx, `CREATE PROCEDURE commit_midway() LANGUAGE plpgsql AS $$
-BEGIN PERFORM pg_sleep(0.5); COMMIT; PERFORM pg_sleep(60); END $$`))
+BEGIN PERFORM pg_advisory_lock(4201); COMMIT; PERFORM pg_sleep(60); END $$`))
 	proc, err := st.Open(ctx, "procedure")
 	must(t, err)
 	proc.Go("CALL commit_midway()")
 	renamer, err := st.Open(ctx, "before")
 	must(t, err)
-	renamer.Go("SELECT pg_sleep(0.5), set_config('application_name', 'after', false), pg_sleep(60)")
+	renamer.Go("SELECT pg_advisory_lock(4202), set_config('application_name', 'after', false), pg_sleep(60)")
 	must(t, st.AwaitState(ctx, "active", proc.PID, renamer.PID))
+	must(t, st.AwaitLockWait(ctx, proc.PID))
+	must(t, st.AwaitLockWait(ctx, renamer.PID))
 
 	type row struct {
 		xact, change time.Time
@@ -362,9 +369,11 @@ BEGIN PERFORM pg_sleep(0.5); COMMIT; PERFORM pg_sleep(60); END $$`))
 	if b := first.Backend(renamer.PID); b == nil || b.ApplicationName != "before" {
 		t.Fatalf("before the change: %+v", b)
 	}
-	// Wait for both changes on the server, and check that they did not
-	// move state_change: that is what makes them hard to see.
-	deadline := time.Now().Add(20 * time.Second)
+	// Let both changes happen; wait for them on the server, and check that
+	// they did not move state_change: that is what makes them hard to see.
+	_, err = st.Admin().Exec(ctx, "SELECT pg_advisory_unlock(4201), pg_advisory_unlock(4202)")
+	must(t, err)
+	deadline := time.Now().Add(time.Minute) // a hang, not a slow machine
 	for server(proc.PID).xact.Equal(procBefore.xact) || server(renamer.PID).app != "after" {
 		if time.Now().After(deadline) {
 			t.Fatal("the procedure never committed, or the name never changed")
@@ -396,7 +405,7 @@ BEGIN PERFORM pg_sleep(0.5); COMMIT; PERFORM pg_sleep(60); END $$`))
 	inspect.StalePrevious(c, renamer.PID, "SELECT 'the previous statement'", renamerAfter.change.Add(-time.Second))
 	fourth, err := c.Snapshot(ctx)
 	must(t, err)
-	if b := fourth.Backend(renamer.PID); b == nil || !strings.HasPrefix(b.Query, "SELECT pg_sleep(0.5), set_config") ||
+	if b := fourth.Backend(renamer.PID); b == nil || !strings.HasPrefix(b.Query, "SELECT pg_advisory_lock(4202), set_config") ||
 		b.StateChange == nil || !b.StateChange.Equal(renamerAfter.change) {
 		t.Errorf("a row changed before the last clock but held stale was carried: %+v", b)
 	}
