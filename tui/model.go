@@ -73,9 +73,14 @@ const (
 	MinHeight = 24
 )
 
+// MinInterval and MaxInterval bound the refresh interval, from the
+// command line and from the + and - keys alike.
 const (
-	minInterval = 250 * time.Millisecond
-	maxInterval = time.Minute
+	MinInterval = 250 * time.Millisecond
+	MaxInterval = time.Minute
+)
+
+const (
 	// maxBackoff is low: a server back from an outage is found within
 	// seconds, not after a countdown on stale data.
 	maxBackoff = 5 * time.Second
@@ -498,7 +503,7 @@ func (m *Model) togglePause() tea.Cmd {
 }
 
 func (m *Model) setInterval(d time.Duration) tea.Cmd {
-	m.interval = max(minInterval, min(d, maxInterval))
+	m.interval = max(MinInterval, min(d, MaxInterval))
 	m.gen++
 	m.setFlash("refreshing every %s", m.interval)
 	if m.paused || m.inFlight {

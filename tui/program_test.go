@@ -30,7 +30,7 @@ func TestOneFramePerRefreshInAProgram(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out := &countingWriter{}
-			m := New(tc.src, Options{Interval: minInterval, Theme: "dark"})
+			m := New(tc.src, Options{Interval: MinInterval, Theme: "dark"})
 			scr := terminal.New(out, colorprofile.ANSI256)
 			if err := scr.Open(200, 60); err != nil {
 				t.Fatal(err)

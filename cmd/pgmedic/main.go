@@ -220,10 +220,6 @@ func newFlagSet(f *flags) *pflag.FlagSet {
 	return fs
 }
 
-// minInterval is the shortest --interval: the full-screen view's - key
-// stops there too.
-const minInterval = 250 * time.Millisecond
-
 // checkValues refuses an option value that cannot work before anything
 // is opened: found after connecting, the mistake would cost a connection
 // slot and a wait, or pass silently as a default.
@@ -233,8 +229,9 @@ func checkValues(f *flags) error {
 		return usageError("--format must be text, json or markdown, not %q", f.format)
 	case f.json && f.format != "" && f.format != "json":
 		return usageError("--json and --format=%s contradict each other: choose one", f.format)
-	case f.interval < minInterval:
-		return usageError("--interval must be at least %s, not %s", minInterval, f.interval)
+	case f.interval < tui.MinInterval || f.interval > tui.MaxInterval:
+		// The bounds of the + and - keys.
+		return usageError("--interval must be from %s to %s, not %s", tui.MinInterval, tui.MaxInterval, f.interval)
 	case !(f.warnAt > 0 && f.warnAt <= 100): // NaN too
 		return usageError("--warn-at is a percentage of the usable connection slots: more than 0 and at most 100, not %v", f.warnAt)
 	case f.timeout < 0:
