@@ -203,8 +203,7 @@ func (m *Model) detailLayer() layer {
 		cmds: []command{
 			{key: bind(k.Back, "close"), hint: hintBack, do: closeDetail},
 			{key: bind(k.Details, "close"), do: closeDetail},
-			{key: bind(k.Copy, m.copyWhat()), hint: hintCopy, off: m.copyOff,
-				do: func(tea.KeyPressMsg) tea.Cmd { return m.copyCmd(m.copyTarget()) }},
+			m.copyCommand(hintCopy),
 			{key: bind(k.Down, "scroll"), do: m.detailScroll},
 			{key: bind(k.Up, "scroll"), do: m.detailScroll},
 			{key: k.Quit, hint: hintQuit, do: m.quit},
@@ -270,8 +269,7 @@ func (m *Model) screenLayer() layer {
 		{key: k.NextView, do: func(tea.KeyPressMsg) tea.Cmd { return view((m.active + 1) % n)(tea.KeyPressMsg{}) }},
 		{key: k.PrevView, do: func(tea.KeyPressMsg) tea.Cmd { return view((m.active + n - 1) % n)(tea.KeyPressMsg{}) }},
 		{key: bind(k.Back, m.backWhat()), hint: hintBack, off: m.backOff, do: m.back},
-		{key: bind(k.Copy, m.copyWhat()), hint: hintCopy, off: m.copyOff,
-			do: func(tea.KeyPressMsg) tea.Cmd { return m.copyCmd(m.copyTarget()) }},
+		m.copyCommand(hintCopy),
 		{key: k.CopySummary, off: m.summaryOff,
 			do: func(tea.KeyPressMsg) tea.Cmd { return m.copyCmd(m.summary(), "the incident summary") }},
 		{key: bind(k.Pause, pause), hint: hintPause, do: func(tea.KeyPressMsg) tea.Cmd { return m.togglePause() }},
@@ -372,13 +370,6 @@ func (m *Model) openDetails(msg tea.KeyPressMsg) tea.Cmd {
 		m.detail.setLocks(&m.c, nil, errNoLocks)
 	}
 	return cmd
-}
-
-func (m *Model) copyOff() string {
-	if text, _ := m.copyTarget(); text == "" {
-		return "nothing to copy here"
-	}
-	return ""
 }
 
 func (m *Model) summaryOff() string {

@@ -54,13 +54,21 @@ func (m *Model) copyTarget() (text, what string) {
 	return "", ""
 }
 
-// copyWhat is the help for `y` here: what it copies.
-func (m *Model) copyWhat() string {
-	if _, what := m.copyTarget(); what != "" {
+// copyCommand is `y` here: its help says what it copies, and it is off
+// when there is nothing to copy. What it copies is looked up once (for
+// the pool, it is drawn).
+func (m *Model) copyCommand(hint int) command {
+	text, what := m.copyTarget()
+	c := command{key: bind(m.c.keys.Copy, "copy query, definition or SQL"), hint: hint,
+		do: func(tea.KeyPressMsg) tea.Cmd { return m.copyCmd(m.copyTarget()) }}
+	if what != "" {
 		what, _, _ = strings.Cut(strings.TrimPrefix(what, "the "), " of ")
-		return "copy " + what
+		c.key = bind(m.c.keys.Copy, "copy "+what)
 	}
-	return "copy query, definition or SQL"
+	if text == "" {
+		c.off = func() string { return "nothing to copy here" }
+	}
+	return c
 }
 
 // copyCmd delivers text to every clipboard that may reach the user.
