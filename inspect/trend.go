@@ -13,12 +13,20 @@ type Sample struct {
 	Used    int       // slots in use
 	Usable  int       // slots ordinary roles can fill
 	Waiting int       // sessions waiting on a lock
+	// Roots is the number of root blockers, LongestWait the longest any
+	// session has waited on a lock.
+	Roots       int
+	LongestWait time.Duration
 }
 
 // SampleOf is a snapshot's sample.
 func SampleOf(s *Snapshot) Sample {
-	return Sample{At: s.ServerTime, Used: s.Saturation.Used, Usable: s.Saturation.Usable,
-		Waiting: s.Saturation.WaitingOnLock}
+	out := Sample{At: s.ServerTime, Used: s.Saturation.Used, Usable: s.Saturation.Usable,
+		Waiting: s.Saturation.WaitingOnLock, Roots: len(s.LockForest.Roots)}
+	for _, r := range s.LockForest.Roots {
+		out.LongestWait = max(out.LongestWait, s.LockForest.Nodes[r].LongestWait)
+	}
+	return out
 }
 
 // History keeps the samples of the last span, oldest first. It drops
