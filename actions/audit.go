@@ -265,6 +265,47 @@ func ReadAudit(path, server, database, systemID string, since time.Time) ([]Reco
 	return out, nil
 }
 
+// ReadAuditFrom reads the records appended to the log at path from byte
+// off on, for the server ReadAudit would match, and returns where the
+// next read starts: the recorder follows the log this way, reading only
+// what is new. A line not yet whole at the end is left for the next read.
+func ReadAuditFrom(path string, off int64, server, database, systemID string) ([]Record, int64, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, off, nil
+	}
+	if err != nil {
+		return nil, off, fmt.Errorf("audit log %s: %w", path, err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, off, err
+	}
+	if st.Size() < off {
+		off = 0 // the log was truncated or replaced: all of it is new
+	}
+	if st.Size() == off {
+		return nil, off, nil
+	}
+	raw := make([]byte, st.Size()-off)
+	n, err := f.ReadAt(raw, off)
+	if err != nil && n < len(raw) {
+		return nil, off, fmt.Errorf("audit log %s: %w", path, err)
+	}
+	end := bytes.LastIndexByte(raw, '\n')
+	if end < 0 {
+		return nil, off, nil
+	}
+	var out []Record
+	for _, line := range bytes.Split(raw[:end], []byte("\n")) {
+		if r, ok := parseLine(line); ok && sameServer(&r, server, database, systemID) {
+			out = append(out, r)
+		}
+	}
+	return out, off + int64(end) + 1, nil
+}
+
 func sameServer(r *Record, server, database, systemID string) bool {
 	if systemID != "" && r.SystemIdentifier != "" {
 		return r.SystemIdentifier == systemID

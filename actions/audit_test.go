@@ -583,3 +583,46 @@ func TestAuditRecordTakesItsSnapshotsIdentity(t *testing.T) {
 		t.Errorf("records: %+v", recs)
 	}
 }
+
+// TestReadAuditFrom follows a log as the recorder does: only what was
+// appended since, a line not yet whole left for the next read, and a log
+// replaced by a shorter one read from its start.
+func TestReadAuditFrom(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.jsonl")
+	a := &actions.Audit{Path: path, Server: "db1:5432", Database: "shop", User: "postgres"}
+	rec := func(id string) actions.Record {
+		return actions.Record{Time: time.Now().UTC(), ID: id, Server: "db1:5432", Database: "shop", Action: actions.Terminate, Outcome: "done"}
+	}
+	if err := a.Append(rec("one")); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := os.Stat(path)
+	off := st.Size()
+	if err := a.Append(rec("two")); err != nil {
+		t.Fatal(err)
+	}
+	other := rec("elsewhere")
+	other.Server = "db2:5432"
+	if err := a.Append(other); err != nil {
+		t.Fatal(err)
+	}
+	f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString(`{"time":"2026-12-02T02:00:00Z","id":"half`)
+	f.Close()
+	recs, next, err := actions.ReadAuditFrom(path, off, "db1:5432", "shop", "")
+	if err != nil || len(recs) != 1 || recs[0].ID != "two" {
+		t.Fatalf("%+v %v", recs, err)
+	}
+	recs, again, _ := actions.ReadAuditFrom(path, next, "db1:5432", "shop", "")
+	if len(recs) != 0 || again != next {
+		t.Fatalf("the half line was read: %+v", recs)
+	}
+	os.WriteFile(path, nil, 0o600)
+	if err := a.Append(rec("three")); err != nil {
+		t.Fatal(err)
+	}
+	recs, _, _ = actions.ReadAuditFrom(path, next, "db1:5432", "shop", "")
+	if len(recs) != 1 || recs[0].ID != "three" {
+		t.Fatalf("after the log was replaced: %+v", recs)
+	}
+}
