@@ -66,6 +66,10 @@ type layer struct {
 // selected row first, the way out last.
 const (
 	hintAnswer = iota + 1
+	hintPlay
+	hintStep
+	hintJump
+	hintEvent
 	hintCancel
 	hintTerminate
 	hintDrop
@@ -94,8 +98,12 @@ func (m *Model) layers() []layer {
 		return []layer{m.filterLayer()}
 	case m.showHelp:
 		return []layer{m.helpLayer()}
+	case m.eventList != nil:
+		return []layer{m.eventsLayer()}
 	case m.detail != nil:
 		return []layer{m.detailLayer()}
+	case m.rp != nil:
+		return []layer{m.viewLayer(m.active), m.replayLayer(), m.screenLayer()}
 	}
 	return []layer{m.viewLayer(m.active), m.screenLayer()}
 }
@@ -260,7 +268,7 @@ func (m *Model) screenLayer() layer {
 	if m.paused {
 		pause = "resume refresh"
 	}
-	return layer{title: "In every view", cmds: []command{
+	cmds := []command{
 		{key: k.Triage, do: view(0)},
 		{key: k.Connections, do: view(1)},
 		{key: k.Locks, do: view(2)},
@@ -275,6 +283,7 @@ func (m *Model) screenLayer() layer {
 		{key: bind(k.Pause, pause), hint: hintPause, do: func(tea.KeyPressMsg) tea.Cmd { return m.togglePause() }},
 		{key: k.Faster, do: func(tea.KeyPressMsg) tea.Cmd { return m.setInterval(m.interval / 2) }},
 		{key: k.Slower, do: func(tea.KeyPressMsg) tea.Cmd { return m.setInterval(m.interval * 2) }},
+		{key: k.Events, off: m.eventsOff, do: m.openEvents},
 		{key: k.Help, hint: hintHelp, do: func(tea.KeyPressMsg) tea.Cmd {
 			m.showHelp = true
 			return nil
@@ -282,7 +291,15 @@ func (m *Model) screenLayer() layer {
 		{key: k.Quit, hint: hintQuit, do: m.quit},
 		// Run handles ctrl+z, where the terminal is; listed for the help.
 		{key: k.Suspend, do: func(tea.KeyPressMsg) tea.Cmd { return nil }},
-	}}
+	}
+	if m.rp != nil {
+		// A replay's space and +/- move in time (replayLayer).
+		cmds = slices.DeleteFunc(cmds, func(c command) bool {
+			return c.key.Help().Key == k.Pause.Help().Key || c.key.Help().Key == k.Faster.Help().Key ||
+				c.key.Help().Key == k.Slower.Help().Key
+		})
+	}
+	return layer{title: "In every view", cmds: cmds}
 }
 
 func (m *Model) quit(tea.KeyPressMsg) tea.Cmd {
@@ -366,7 +383,10 @@ func (m *Model) openDetails(msg tea.KeyPressMsg) tea.Cmd {
 		return nil
 	}
 	cmd := m.readLocks(sel.pid)
-	if cmd == nil {
+	switch {
+	case m.rp != nil:
+		m.detail.setLocks(&m.c, nil, errReplayLocks)
+	case cmd == nil:
 		m.detail.setLocks(&m.c, nil, errNoLocks)
 	}
 	return cmd
@@ -399,6 +419,8 @@ func (m *Model) actionCommand(view int, b key.Binding, kind actions.Kind, hint i
 // one place for the key, the footer and the help.
 func (m *Model) actionOff(kind actions.Kind) string {
 	switch {
+	case m.rp != nil:
+		return "a replay shows the past: actions act on a live server (run pgmedic without replay)"
 	case m.c.opts.ReadOnly:
 		return "read-only: started with --read-only"
 	case m.c.opts.Executor == nil:
@@ -503,7 +525,11 @@ type helpEntry struct{ key, desc, why string }
 // screen, each with the reason when it does not apply now.
 func (m *Model) helpGroups() []helpGroup {
 	var groups []helpGroup
-	for _, l := range []layer{m.viewLayer(m.active), m.screenLayer()} {
+	ls := []layer{m.viewLayer(m.active), m.screenLayer()}
+	if m.rp != nil {
+		ls = []layer{m.viewLayer(m.active), m.replayLayer(), m.screenLayer()}
+	}
+	for _, l := range ls {
 		g := helpGroup{title: l.title}
 		seen := map[string]bool{}
 		for _, c := range l.cmds {
@@ -536,5 +562,11 @@ func (m *Model) keyTableLayers() []layer {
 	m.life.stage = confirming
 	ls = append(ls, m.questionLayer())
 	m.life.stage = idle
+	m.eventList = &eventList{}
+	ls = append(ls, m.eventsLayer())
+	m.eventList = nil
+	m.rp = &replayState{rec: noRecording{}, speed: 1}
+	ls = append(ls, m.replayLayer())
+	m.rp = nil
 	return ls
 }

@@ -121,6 +121,9 @@ func (m *Model) gaugeLine() string {
 // healthLine says whether the data on screen is live: connected,
 // paused, slow, or disconnected with stale data and why.
 func (m *Model) healthLine() string {
+	if m.rp != nil {
+		return m.replayLine()
+	}
 	st, paint := &m.c.styles, m.c.paint
 	now := m.now
 	age := func() string {

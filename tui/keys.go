@@ -24,11 +24,23 @@ type KeyMap struct {
 
 	// In a question: y answers yes, any other key no.
 	Yes, No key.Binding
+
+	// The events list, live and in a replay.
+	Events key.Binding
+	// In a replay: moving in time (replayKeys).
+	Play, StepForward, StepBack, MinuteForward, MinuteBack key.Binding
+	NextEvent, PrevEvent, Start, End                       key.Binding
 }
 
 // DefaultKeyMap uses only keys that survive SSH and tmux: letters, digits,
 // Enter, Esc, Tab, arrows, page keys.
 func DefaultKeyMap() KeyMap {
+	k := defaultKeys()
+	replayKeys(&k)
+	return k
+}
+
+func defaultKeys() KeyMap {
 	return KeyMap{
 		Triage:      key.NewBinding(key.WithKeys("1"), key.WithHelp("1", "triage")),
 		Connections: key.NewBinding(key.WithKeys("2"), key.WithHelp("2", "connections")),

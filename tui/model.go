@@ -233,8 +233,11 @@ type Model struct {
 	frame     string // the last frame View returned
 	frameSize int
 
-	detail   *detail
-	showHelp bool
+	detail    *detail
+	showHelp  bool
+	eventList *eventList
+	// rp is set in a replay (NewReplay).
+	rp *replayState
 
 	life         lifecycle
 	cancelAction context.CancelFunc // the running action's
@@ -277,7 +280,12 @@ func New(src Source, opts Options) *Model {
 // Init starts the first refresh and the clock.
 func (m *Model) Init() tea.Cmd {
 	m.now = m.c.opts.Now()
-	cmds := []tea.Cmd{m.fetch(), m.clock.wait()}
+	cmds := []tea.Cmd{m.clock.wait()}
+	if m.rp != nil {
+		m.seek(0)
+	} else {
+		cmds = append(cmds, m.fetch())
+	}
 	if m.c.opts.Theme == "" {
 		// Raw, not tea.RequestBackgroundColor: Bubble Tea would hold it
 		// for its next tick (see Run). It still parses the reply.
@@ -358,6 +366,8 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		return nil
 	case snapshotMsg:
 		return m.onSnapshot(msg)
+	case replayTickMsg:
+		return m.onReplayTick(msg)
 	case refreshMsg:
 		if msg.gen != m.gen || m.paused || m.inFlight {
 			return nil // stale tick, paused, or a refresh still running
@@ -418,12 +428,7 @@ func (m *Model) onSnapshot(msg snapshotMsg) tea.Cmd {
 		return m.schedule(wait)
 	}
 	m.lastErr, m.c.err, m.failures = nil, nil, 0
-	m.c.snap = msg.snap
-	m.lastOK = now
-	m.c.history.Add(inspect.SampleOf(msg.snap))
-	m.c.forecast, m.c.forecastOK = inspect.PoolForecast(m.c.history.Samples())
-	m.c.traceQueues()
-	m.refreshPanes()
+	m.show(msg.snap)
 	var locks tea.Cmd
 	if m.detail != nil && m.detail.sel.pid != 0 {
 		locks = m.readLocks(m.detail.sel.pid) // keep the open pane's locks current
@@ -434,6 +439,20 @@ func (m *Model) onSnapshot(msg snapshotMsg) tea.Cmd {
 	// The next refresh is due an interval after this one ended: a slow
 	// server still gets a full interval of rest between refreshes.
 	return tea.Batch(m.schedule(m.interval), locks)
+}
+
+// show puts a snapshot on screen, live or replayed, and adds it to the
+// history.
+func (m *Model) show(snap *inspect.Snapshot) {
+	m.c.snap = snap
+	m.lastOK = m.now
+	m.c.history.Add(inspect.SampleOf(snap))
+	m.c.forecast, m.c.forecastOK = inspect.PoolForecast(m.c.history.Samples())
+	m.c.traceQueues()
+	m.refreshPanes()
+	if m.detail != nil && m.rp != nil && m.detail.sel.pid != 0 {
+		m.detail.setLocks(&m.c, nil, errReplayLocks)
+	}
 }
 
 // refreshPanes rebuilds what the panes show from the snapshot and the
@@ -547,6 +566,8 @@ func (m *Model) render() string {
 		body = m.dialogView()
 	case m.showHelp:
 		body = m.helpView()
+	case m.eventList != nil:
+		body = m.eventsView()
 	case m.detail != nil:
 		body = m.detail.view(&m.c)
 	default:
