@@ -158,3 +158,7 @@ func orNew(s string) string {
 	}
 	return s
 }
+
+// Inline renders server text as plain Markdown text on one line, safe on
+// a terminal: what the timeline writes too.
+func Inline(s string) string { return md(s) }
