@@ -16,7 +16,7 @@ func TestEventOf(t *testing.T) {
 	recs := []Record{
 		{Time: start.Add(time.Hour), ID: "a1", Action: Terminate, Outcome: "done", Message: "backend 4101 terminated",
 			Target: &BackendTarget{PID: 4101, BackendStart: start, Application: "migrate", Query: "ALTER TABLE users"},
-			SQL: []string{"SELECT pg_terminate_backend(4101)"}, BlockedBefore: 26},
+			SQL:    []string{"SELECT pg_terminate_backend(4101)"}, BlockedBefore: 26},
 		{Time: start.Add(time.Hour), ID: "a2", Action: DropIndex, Outcome: "started",
 			Target: &IndexTarget{Schema: "public", Name: "Orders code", Table: "orders"}},
 		{Time: start.Add(time.Hour), ID: "a3", Action: RollbackPrepared, Outcome: "refused",
