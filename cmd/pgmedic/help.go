@@ -43,6 +43,10 @@ const screenOptions = `      --interval=1s        refresh interval, at least 250
       --read-only          no action may change the server
       --redact             replace the literals in query text by placeholders
       --audit-log=PATH     where actions are recorded (%s)
+      --record=FILE        record the session to FILE (default: a new file in
+                           $XDG_STATE_HOME/pgmedic/recordings; pgmedic replay)
+      --no-record          do not record the session
+      --events=FILE        also write each event found as a JSON line
   -?, --help               show this help
 `
 
@@ -85,11 +89,96 @@ Options:
                            $XDG_STATE_HOME/pgmedic/audit.jsonl)
       --timeout=30s        give up after this long, saying what pgmedic was
                            waiting for; 0 waits for ever
+      --from=RECORDING     read a recording instead of a server
+      --at=TIME            with --from: the refresh recorded nearest before
+                           TIME (default: the last); see pgmedic timeline
+                           --help for the ways to write a time
   -?, --help               show this help
 
 Examples:
   pgmedic snapshot -h db1.internal -U postgres shop
+  pgmedic snapshot --from incident.pgmedic --at 02:07:13 --json
   pgmedic snapshot -d postgres://monitor@db1/shop?sslmode=verify-full --json
+`,
+
+	"record": `pgmedic record records the server's state without a screen, a refresh at
+a time, to a file that pgmedic replay, pgmedic timeline and pgmedic
+snapshot --from read: for a bastion host, a cron job, or a night shift.
+It holds one connection and reads what the full-screen view reads. The
+file survives pgmedic being killed: every refresh before the last is read.
+
+Usage:
+  pgmedic record [OPTION]... [DBNAME [USERNAME]]
+` + connectionHelp + `
+Options:
+      --out=FILE           the recording (default: a new file in
+                           $XDG_STATE_HOME/pgmedic/recordings); an existing
+                           file is never written over
+      --duration=D         stop after D (default: until Ctrl+C or SIGTERM)
+      --events=FILE|-      also write each event as a JSON line, as it is
+                           found; - is standard output
+      --interval=1s        refresh interval, at least 250ms
+      --warn-at=75         pool saturation (%%) at which slot use is an event
+      --all-databases      also check invalid indexes in every other database
+      --redact             take the literals out of query text before anything
+                           is written
+      --audit-log=PATH     the audit log whose new actions are recorded as
+                           events (default $XDG_STATE_HOME/pgmedic/audit.jsonl)
+      --recordings-max-age=14d, --recordings-max-size=1GB
+                           what the default directory keeps: older recordings,
+                           then the oldest over the size, are removed at start
+  -?, --help               show this help
+
+Examples:
+  pgmedic record -h db1 -U monitor shop --duration 8h
+  pgmedic record -h db1 -U monitor shop --events - | alert-hook
+`,
+
+	"replay": `pgmedic replay opens the full-screen views on a recording: the same
+Triage, connections, lock forest and indexes as they were, with a time
+cursor. Actions are disabled: a replay shows the past.
+
+Usage:
+  pgmedic replay [FILE]
+
+Without FILE it opens the newest recording in
+$XDG_STATE_HOME/pgmedic/recordings.
+
+Keys: left/right a refresh, [ ] a minute, n p the next and previous event,
+< > the start and the end, space plays and pauses, + - the speed (1x to
+16x), e the list of events (enter goes to one).
+
+Options:
+      --color=auto         auto, always or never (NO_COLOR is honoured)
+      --theme=THEME        dark, light or high-contrast
+  -?, --help               show this help
+
+Example:
+  pgmedic replay ~/.local/state/pgmedic/recordings/20261202T020113Z-*.pgmedic
+`,
+
+	"timeline": `pgmedic timeline writes the post-mortem timeline of a recording: the
+root blockers, the queues, the pool's levels, the indexes, the builds and
+every pgmedic action on one time axis, with how long each lasted, the
+peaks, and what changed between the first and the last moment. Markdown
+to paste into the post-mortem document, or JSON.
+
+Usage:
+  pgmedic timeline [FILE] [OPTION]...
+
+Without FILE it reads the newest recording.
+
+Options:
+      --format=FORMAT      markdown (default) or json
+      --from=TIME          start there (default: the recording's start)
+      --to=TIME            end there (default: the recording's end)
+  -?, --help               show this help
+
+A TIME is 2026-12-02T02:07:13Z, "2026-12-02 02:07", 02:07 (local time, on
+the recording's day), +5m (after the start) or -5m (before the end).
+
+Example:
+  pgmedic timeline --from 02:00 --to 02:45 > incident-timeline.md
 `,
 
 	"cancel": `pgmedic cancel cancels the query a backend is running
@@ -169,8 +258,8 @@ Usage:
 
 Without a command it shows pgmedic's help.
 
-Commands: demo, snapshot, cancel, terminate, drop-index, rebuild-index,
-rollback-prepared, version, help.
+Commands: demo, snapshot, record, replay, timeline, cancel, terminate,
+drop-index, rebuild-index, rollback-prepared, version, help.
 
 Example:
   pgmedic help terminate

@@ -32,6 +32,9 @@ Usage:
   pgmedic demo [--print-dsn] [--pg-bin=DIR]          a throwaway cluster with a staged incident
   pgmedic [OPTION]... [DBNAME [USERNAME]]            the full-screen view
   pgmedic snapshot [OPTION]... [DBNAME [USERNAME]]   print one snapshot and exit
+  pgmedic record [OPTION]... [DBNAME [USERNAME]]     record without a screen
+  pgmedic replay [FILE]                              the full-screen views on a recording
+  pgmedic timeline [FILE] [--from T] [--to T]        the post-mortem timeline of a recording
   pgmedic cancel PID | terminate PID                 cancel a backend's query / end it
   pgmedic drop-index [SCHEMA.]INDEX                  DROP INDEX CONCURRENTLY an invalid index
   pgmedic rebuild-index [SCHEMA.]INDEX               rebuild an index concurrently
@@ -77,6 +80,13 @@ Options:
       --audit-log=PATH     where actions are recorded (default
                            $XDG_STATE_HOME/pgmedic/audit.jsonl); an action
                            whose log cannot be written is refused
+      --record=FILE        the full-screen view records every session, by
+                           default to a new file in
+                           $XDG_STATE_HOME/pgmedic/recordings; this file instead
+      --no-record          do not record this session
+      --events=FILE        also write each event found as a JSON line
+      --recordings-max-age=14d, --recordings-max-size=1GB
+                           what the recordings directory keeps (0: no limit)
       --no-audit           actions: run without an audit record
       --timeout=30s        snapshot and actions: give up after this long, saying
                            what pgmedic was waiting for, even when the server
@@ -164,6 +174,18 @@ type flags struct {
 	noAudit      bool
 	timeout      time.Duration
 	timeoutSet   bool
+
+	// Recording and its uses.
+	noRecord  bool
+	record    string // --record FILE (the full-screen view)
+	out       string // --out FILE (pgmedic record)
+	duration  time.Duration
+	events    string // --events FILE or -
+	maxAge    string // --recordings-max-age
+	maxSize   string // --recordings-max-size
+	from, to  string
+	at        string
+	retention retention
 }
 
 // limit is the --timeout of command, or its default.
@@ -217,6 +239,16 @@ func newFlagSet(f *flags) *pflag.FlagSet {
 	fs.StringVar(&f.expect, "expect", "", "")
 	fs.BoolVar(&f.noAudit, "no-audit", false, "")
 	fs.DurationVar(&f.timeout, "timeout", 0, "")
+	fs.BoolVar(&f.noRecord, "no-record", false, "")
+	fs.StringVar(&f.record, "record", "", "")
+	fs.StringVar(&f.out, "out", "", "")
+	fs.DurationVar(&f.duration, "duration", 0, "")
+	fs.StringVar(&f.events, "events", "", "")
+	fs.StringVar(&f.maxAge, "recordings-max-age", "14d", "")
+	fs.StringVar(&f.maxSize, "recordings-max-size", "1GB", "")
+	fs.StringVar(&f.from, "from", "", "")
+	fs.StringVar(&f.to, "to", "", "")
+	fs.StringVar(&f.at, "at", "", "")
 	return fs
 }
 
@@ -236,7 +268,16 @@ func checkValues(f *flags) error {
 		return usageError("--warn-at is a percentage of the usable connection slots: more than 0 and at most 100, not %v", f.warnAt)
 	case f.timeout < 0:
 		return usageError("--timeout cannot be negative (0 waits for ever)")
+	case f.duration < 0:
+		return usageError("--duration cannot be negative (0 records until stopped)")
+	case f.noRecord && f.record != "":
+		return usageError("--no-record and --record contradict each other: choose one")
 	}
+	r, err := parseRetention(f.maxAge, f.maxSize)
+	if err != nil {
+		return err
+	}
+	f.retention = r
 	if _, err := colorProfile(f.color, nil); err != nil {
 		return err
 	}
@@ -318,10 +359,21 @@ func parseCommand(args []string) (*command, error) {
 		if err := positionalConn(&f.conn, rest); err != nil {
 			return nil, err
 		}
-	case c.name == "" || c.name == "snapshot":
+	case c.name == "" || c.name == "snapshot" || c.name == "record":
 		if err := positionalConn(&f.conn, rest); err != nil {
 			return nil, err
 		}
+	case c.name == "replay" || c.name == "timeline":
+		// One recording, or none: the newest is picked.
+		if len(rest) > 1 {
+			return nil, usageError("pgmedic %s takes one recording, not %q", c.name, rest)
+		}
+		if len(rest) == 1 {
+			c.target = rest[0]
+		}
+	}
+	if err := checkRecordingFlags(c); err != nil {
+		return nil, err
 	}
 	if !action {
 		// Silently ignored, they would promise a check or a record that
@@ -375,8 +427,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	switch c.name {
-	case "", "snapshot", "cancel", "terminate", "drop-index", "rebuild-index", "rollback-prepared":
-		if f.askPassword {
+	case "", "snapshot", "record", "cancel", "terminate", "drop-index", "rebuild-index", "rollback-prepared":
+		if f.askPassword && f.from == "" {
 			if f.conn.Password, err = promptPassword(stderr, "Password: "); err != nil {
 				return fmt.Errorf("-W: %w", err)
 			}
@@ -387,7 +439,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "":
 		return runTUI(ctx, f, stdout)
 	case "snapshot":
+		if f.from != "" {
+			return runSnapshotFrom(f, stdout)
+		}
 		return runSnapshot(ctx, f, stdout)
+	case "record":
+		return runRecord(ctx, f, stdout, stderr)
+	case "replay":
+		return runReplay(ctx, f, c.target, stdout)
+	case "timeline":
+		return runTimeline(f, c.target, stdout)
 	case "cancel", "terminate", "drop-index", "rebuild-index", "rollback-prepared":
 		return runAction(ctx, f, c.name, c.target, os.Stdin, stdout, stderr)
 	case "demo":
@@ -401,7 +462,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 func isCommand(s string) bool {
 	switch s {
-	case "snapshot", "version", "help", "demo":
+	case "snapshot", "version", "help", "demo", "record", "replay", "timeline":
 		return true
 	}
 	_, ok := actionCommands[s]

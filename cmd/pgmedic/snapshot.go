@@ -36,15 +36,23 @@ func runSnapshot(ctx context.Context, f *flags, stdout io.Writer) error {
 	if f.redact {
 		redact.New().Snapshot(snap)
 	}
+	var log []actions.Record
+	if f.format == "markdown" {
+		a := auditFor(f, cfg, snap.Server.SystemIdentifier)
+		if log, err = actions.ReadAudit(a.Path, a.Server, a.Database, a.SystemIdentifier, time.Now().Add(-12*time.Hour)); err != nil {
+			return err
+		}
+	}
+	return printSnapshot(f, snap, log, stdout)
+}
+
+// printSnapshot writes snap in the format asked for; log is the actions
+// the markdown summary lists.
+func printSnapshot(f *flags, snap *inspect.Snapshot, log []actions.Record, stdout io.Writer) error {
 	switch {
 	case f.json || f.format == "json":
 		return report.JSON(stdout, snap)
 	case f.format == "markdown":
-		a := auditFor(f, cfg, snap.Server.SystemIdentifier)
-		log, err := actions.ReadAudit(a.Path, a.Server, a.Database, a.SystemIdentifier, time.Now().Add(-12*time.Hour))
-		if err != nil {
-			return err
-		}
 		return report.Markdown(stdout, snap, log)
 	default: // parseCommand let only text through
 		return report.Text(stdout, snap, report.Options{})

@@ -31,6 +31,9 @@ func runTUI(ctx context.Context, f *flags, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if err := refuseExisting(f.record); err != nil {
+		return err
+	}
 	theme := f.theme
 	if theme == "" {
 		theme = os.Getenv("PGMEDIC_THEME")
@@ -62,7 +65,21 @@ func runTUI(ctx context.Context, f *flags, stdout io.Writer) error {
 	// No snapshot has been read yet: each record takes the identity of
 	// the snapshot its plan was made from.
 	audit := auditFor(f, cfg, "")
-	model := tui.New(src, tui.Options{Interval: f.interval, WarnPercent: f.warnAt,
+	rec, err := recorderFor(f, src, audit, f.record, os.Stderr)
+	if err != nil {
+		return err
+	}
+	if f.noRecord {
+		rec.Path = ""
+	}
+	defer func() {
+		if err := rec.Close(); err != nil {
+			fmt.Fprintf(stdout, "pgmedic: %s\n", safetext.Line(err.Error()))
+		} else if where := rec.Written(); where != "" {
+			fmt.Fprintf(stdout, "pgmedic: this session was recorded to %s (pgmedic replay, pgmedic timeline)\n", where)
+		}
+	}()
+	model := tui.New(&recordedSource{Source: src, rec: rec}, tui.Options{Interval: f.interval, WarnPercent: f.warnAt,
 		Executor: &watch.Executor{Source: src, Audit: audit}, ReadOnly: f.readOnly, Banner: f.banner,
 		Clipboard: clipboard.FromEnviron(), Theme: theme, Redacted: f.redact})
 	err = tui.Run(ctx, model, os.Stdin, os.Stdout, profile)
