@@ -89,27 +89,12 @@ const (
 // and the pool is not full yet.
 // A flat, falling or jumpy curve gives no forecast.
 func PoolForecast(samples []Sample) (f Forecast, ok bool) {
-	if len(samples) == 0 {
+	if len(samples) == 0 || samples[len(samples)-1].Used >= samples[len(samples)-1].Usable {
 		return Forecast{}, false
 	}
 	last := samples[len(samples)-1]
-	from := len(samples)
-	for from > 0 && last.At.Sub(samples[from-1].At) <= trendWindow {
-		from--
-	}
-	w := samples[from:]
-	if len(w) < 10 || last.At.Sub(w[0].At) < trendCoverage || last.Used >= last.Usable {
-		return Forecast{}, false
-	}
-	w = thin(w, 60)
-	half := len(w) / 2
-	span := last.At.Sub(w[0].At)
-	rate := medianSlope(w, span/4) * 60
-	// Written as !(x >= y): a slope that could not be taken (NaN) is no
-	// growth either.
-	if !(rate >= minGrowth) || !(medianSlope(w[:half+1], span/8)*60 >= minGrowth/2) ||
-		!(medianSlope(w[half:], span/8)*60 >= minGrowth/2) ||
-		level(w[len(w)-len(w)/4:])-level(w[:len(w)/4]) < minRise {
+	rate, ok := growth(samples, used)
+	if !ok {
 		return Forecast{}, false
 	}
 	full := time.Duration(float64(last.Usable-last.Used) / rate * float64(time.Minute))
@@ -117,6 +102,51 @@ func PoolForecast(samples []Sample) (f Forecast, ok bool) {
 		return Forecast{}, false
 	}
 	return Forecast{PerMinute: rate, FullIn: full}, true
+}
+
+// QueueGrowth says how fast the sessions waiting on locks grow, a
+// minute, when they grow steadily: by the same rules as PoolForecast's
+// slot use, so a burst of waits that clears, or a queue that comes and
+// goes, is no trend. A lock queue holds slots: when it grows, the pool
+// fills behind it.
+func QueueGrowth(samples []Sample) (perMinute float64, ok bool) {
+	return growth(samples, waiting)
+}
+
+func used(s Sample) int    { return s.Used }
+func waiting(s Sample) int { return s.Waiting }
+
+// growth is the steady growth of val over the last trendWindow, a
+// minute: over at least trendCoverage of samples, the median of the
+// slopes between every two samples (a single spike moves it little) is
+// at least minGrowth a minute, both halves of the window rise, and the
+// last quarter's median is minRise or more above the first quarter's (a
+// pool's churn, a sawtooth, is no rise).
+func growth(samples []Sample, val func(Sample) int) (float64, bool) {
+	if len(samples) == 0 {
+		return 0, false
+	}
+	last := samples[len(samples)-1]
+	from := len(samples)
+	for from > 0 && last.At.Sub(samples[from-1].At) <= trendWindow {
+		from--
+	}
+	w := samples[from:]
+	if len(w) < 10 || last.At.Sub(w[0].At) < trendCoverage {
+		return 0, false
+	}
+	w = thin(w, 60)
+	half := len(w) / 2
+	span := last.At.Sub(w[0].At)
+	rate := medianSlope(w, span/4, val) * 60
+	// Written as !(x >= y): a slope that could not be taken (NaN) is no
+	// growth either.
+	if !(rate >= minGrowth) || !(medianSlope(w[:half+1], span/8, val)*60 >= minGrowth/2) ||
+		!(medianSlope(w[half:], span/8, val)*60 >= minGrowth/2) ||
+		level(w[len(w)-len(w)/4:], val)-level(w[:len(w)/4], val) < minRise {
+		return 0, false
+	}
+	return rate, true
 }
 
 // thin keeps at most n samples, evenly spread, the last one always.
@@ -131,17 +161,17 @@ func thin(w []Sample, n int) []Sample {
 	return out
 }
 
-// medianSlope is the Theil-Sen slope of Used over time, in slots a
+// medianSlope is the Theil-Sen slope of val over time, in slots a
 // second: the median of the slopes between every two samples at least
 // apart apart. Pairs close in time measure the pool's churn more than its
 // trend: leaving them out keeps a count that moves by whole connections
 // from pulling the median down.
-func medianSlope(w []Sample, apart time.Duration) float64 {
+func medianSlope(w []Sample, apart time.Duration, val func(Sample) int) float64 {
 	var slopes []float64
 	for i := range w {
 		for j := i + 1; j < len(w); j++ {
 			if dt := w[j].At.Sub(w[i].At); dt > 0 && dt >= apart {
-				slopes = append(slopes, float64(w[j].Used-w[i].Used)/dt.Seconds())
+				slopes = append(slopes, float64(val(w[j])-val(w[i]))/dt.Seconds())
 			}
 		}
 	}
@@ -152,12 +182,12 @@ func medianSlope(w []Sample, apart time.Duration) float64 {
 	return slopes[len(slopes)/2]
 }
 
-// level is the median use of some samples.
-func level(w []Sample) int {
-	used := make([]int, len(w))
+// level is the median of val over some samples.
+func level(w []Sample, val func(Sample) int) int {
+	vs := make([]int, len(w))
 	for i, s := range w {
-		used[i] = s.Used
+		vs[i] = val(s)
 	}
-	slices.Sort(used)
-	return used[len(used)/2]
+	slices.Sort(vs)
+	return vs[len(vs)/2]
 }

@@ -117,3 +117,41 @@ func TestHistoryIsBounded(t *testing.T) {
 		t.Error("a sample older than the last was kept")
 	}
 }
+
+// The lock queue's growth follows the same rules: a queue growing a few
+// sessions a minute is seen within a few minutes; one that stays, comes
+// and goes, or jumps once is not a trend.
+func TestQueueGrowth(t *testing.T) {
+	cases := []struct {
+		name  string
+		want  bool
+		queue func(sec int) int
+	}{
+		{"steady 4/min", true, func(sec int) int { return 3 + sec*4/60 }},
+		{"flat", false, func(sec int) int { return 12 }},
+		{"comes and goes", false, func(sec int) int { return (sec / 20 % 2) * 15 }},
+		{"one jump", false, func(sec int) int {
+			if sec > 150 {
+				return 30
+			}
+			return 2
+		}},
+		{"draining", false, func(sec int) int { return max(0, 40-sec/10) }},
+	}
+	for _, c := range cases {
+		h := inspect.NewHistory(15 * time.Minute)
+		seen := false
+		for sec := 0; sec <= 240; sec++ {
+			h.Add(inspect.Sample{At: t0.Add(time.Duration(sec) * time.Second), Used: 50, Usable: 100, Waiting: c.queue(sec)})
+			if rate, ok := inspect.QueueGrowth(h.Samples()); ok {
+				seen = true
+				if c.want && (rate < 3 || rate > 5) {
+					t.Errorf("%s: %.1f/min", c.name, rate)
+				}
+			}
+		}
+		if seen != c.want {
+			t.Errorf("%s: growth seen %v, want %v", c.name, seen, c.want)
+		}
+	}
+}

@@ -155,13 +155,41 @@ func (m *Model) healthLine() string {
 		return "⟳ connecting…"
 	}
 	line := paint(&st.OK, "● live") + fmt.Sprintf(" refreshed %s ago, every %s", human.Duration(now.Sub(m.lastOK)), m.interval)
-	if m.c.forecastOK {
-		line += " · " + st.Bad.Render(forecastText(m.c.forecast))
+	return line + m.c.trendText()
+}
+
+// trendText is the history's part of the health line: the early
+// warning, then the last minutes of slot use and of the lock queue.
+func (c *common) trendText() string {
+	st := &c.styles
+	var line string
+	if c.forecastOK {
+		line += " · " + st.Bad.Render(forecastText(c.forecast))
 	}
-	if sp := sparkline(m.c.history.Samples(), sparkMinutes); sp != "" {
+	samples := c.history.Samples()
+	if sp := sparkline(samples, sparkMinutes); sp != "" {
 		line += fmt.Sprintf(" · slots, last %dm %s", sparkMinutes, sp)
 	}
+	if sp := waitingSpark(samples, sparkMinutes); sp != "" {
+		line += " · waiting " + sp
+		if c.queueGrowing {
+			line += " " + st.Warn.Render(fmt.Sprintf("+%.0f/min", c.queueRate))
+		}
+	}
 	return line
+}
+
+// waitingSpark draws the sessions waiting on locks, a column a minute,
+// against the most that waited in the window; "" when nobody waited.
+func waitingSpark(samples []inspect.Sample, minutes int) string {
+	peak := 0
+	for _, s := range samples {
+		peak = max(peak, s.Waiting)
+	}
+	if peak == 0 {
+		return ""
+	}
+	return spark(samples, minutes, func(s inspect.Sample) float64 { return float64(s.Waiting) / float64(peak) })
 }
 
 // forecastText is the early warning, as the header and Triage say it.

@@ -105,6 +105,10 @@ type common struct {
 	history    *inspect.History
 	forecast   inspect.Forecast
 	forecastOK bool
+	// queueRate is how fast the sessions waiting on locks grow, a
+	// minute, when they grow steadily (queueGrowing).
+	queueRate    float64
+	queueGrowing bool
 	// queues keep, for each root blocker seen in the last HistorySpan
 	// (by pid and start time: a reused pid is another session), how many
 	// sessions it held up, for how its queue grew.
@@ -448,6 +452,7 @@ func (m *Model) show(snap *inspect.Snapshot) {
 	m.lastOK = m.now
 	m.c.history.Add(inspect.SampleOf(snap))
 	m.c.forecast, m.c.forecastOK = inspect.PoolForecast(m.c.history.Samples())
+	m.c.queueRate, m.c.queueGrowing = inspect.QueueGrowth(m.c.history.Samples())
 	m.c.traceQueues()
 	m.refreshPanes()
 	if m.detail != nil && m.rp != nil && m.detail.sel.pid != 0 {

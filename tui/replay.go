@@ -222,13 +222,7 @@ func (m *Model) replayLine() string {
 		where = "the end"
 	}
 	line := st.Stale.Render(" REPLAY ") + " " + at.Local().Format("15:04:05") + ", " + where + " · " + state
-	if m.c.forecastOK {
-		line += " · " + st.Bad.Render(forecastText(m.c.forecast))
-	}
-	if sp := sparkline(m.c.history.Samples(), sparkMinutes); sp != "" {
-		line += fmt.Sprintf(" · slots, last %dm %s", sparkMinutes, sp)
-	}
-	return line
+	return line + m.c.trendText()
 }
 
 // replayLayer is what the keys do in a replay, above the screen's keys:

@@ -89,3 +89,22 @@ func TestQueueGrowthOnTriage(t *testing.T) {
 		t.Errorf("a blocker gone for longer than the span is still kept: %d", len(m.c.queues))
 	}
 }
+
+// A lock queue that grows while the pool is not yet filling fast is the
+// FILLING finding too, in its own words, and the header shows its slope.
+func TestQueueGrowthOnScreen(t *testing.T) {
+	m := New(&fakeSource{snap: fixture(3)}, Options{Now: func() time.Time { return fixedNow }})
+	m.Update(tea.WindowSizeMsg{Width: 200, Height: 30})
+	for sec := 0; sec <= 240; sec++ {
+		s := fixture(3)
+		s.ServerTime = fixedNow.Add(time.Duration(sec) * time.Second)
+		s.Saturation.Used = 20 // flat: no forecast of the pool
+		s.Saturation.WaitingOnLock = 2 + sec/15
+		m.Update(snapshotMsg{gen: m.gen, snap: s})
+	}
+	frame := screen(m)
+	mustContain(t, frame, "waiting ", "+4/min", "FILLING", "lock queue growing +4/min: 18 sessions waiting on locks, each holding a slot")
+	if strings.Contains(frame, "pool full in") {
+		t.Errorf("a flat pool is forecast:\n%s", frame)
+	}
+}

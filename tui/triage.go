@@ -271,7 +271,7 @@ func (t *triage) title() string { return "Triage" }
 
 func (t *triage) refresh(c *common) {
 	t.rows = findings(c.snap, c.opts.WarnPercent, &c.keys)
-	if c.forecastOK && c.snap != nil {
+	if (c.forecastOK || c.queueGrowing) && c.snap != nil {
 		// Before the pool's own line and the indexes: it says what will
 		// stop the application next, after who blocks it now.
 		at := 0
@@ -281,6 +281,12 @@ func (t *triage) refresh(c *common) {
 		sat := &c.snap.Saturation
 		f := finding{key: "forecast", label: "FILLING", target: target{pool: true}, hint: "[enter] details",
 			text: fmt.Sprintf("%s: %d of %d usable slots in use, growing steadily for minutes", forecastText(c.forecast), sat.Used, sat.Usable)}
+		if !c.forecastOK {
+			// The pool is not filling yet, but the sessions queued on
+			// locks are, and each one holds a slot.
+			f.text = fmt.Sprintf("lock queue growing +%.0f/min: %d sessions waiting on locks, each holding a slot; %d of %d usable slots in use",
+				c.queueRate, sat.WaitingOnLock, sat.Used, sat.Usable)
+		}
 		t.rows = slices.Insert(t.rows, at, f)
 	}
 	keys := make([]string, len(t.rows))
