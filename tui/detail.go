@@ -263,6 +263,9 @@ func backendDetail(c *common, pid int) string {
 		field("blocks", fmt.Sprintf("%d session(s) in all, directly: %s", n.BlockedTotal, pidList(kids)))
 		field("longest wait", human.Duration(n.LongestWait))
 	}
+	if h := c.states.text(b, now); h != "" {
+		out.WriteString("\n" + h)
+	}
 	fmt.Fprintf(&out, "\nQUERY\n%s\n", safetext.Text(b.Query))
 	return out.String()
 }

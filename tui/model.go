@@ -109,6 +109,8 @@ type common struct {
 	// minute, when they grow steadily (queueGrowing).
 	queueRate    float64
 	queueGrowing bool
+	// states are the sessions' state changes, for the details pane.
+	states states
 	// queues keep, for each root blocker seen in the last HistorySpan
 	// (by pid and start time: a reused pid is another session), how many
 	// sessions it held up, for how its queue grew.
@@ -454,6 +456,7 @@ func (m *Model) show(snap *inspect.Snapshot) {
 	m.c.forecast, m.c.forecastOK = inspect.PoolForecast(m.c.history.Samples())
 	m.c.queueRate, m.c.queueGrowing = inspect.QueueGrowth(m.c.history.Samples())
 	m.c.traceQueues()
+	m.c.states.observe(snap)
 	m.refreshPanes()
 	if m.detail != nil && m.rp != nil && m.detail.sel.pid != 0 {
 		m.detail.setLocks(&m.c, nil, errReplayLocks)

@@ -103,6 +103,8 @@ func (m *Model) seek(i int) {
 			m.c.history.Add(s)
 		}
 		m.c.queues = nil
+		// What sessions did before this moment is not replayed.
+		m.c.states = states{}
 	}
 	rp.cursor = i
 	m.show(snap)
