@@ -27,7 +27,7 @@ func idOf(b *inspect.Backend) sessionID {
 
 // stateChange is a session's state from At on.
 type stateChange struct {
-	at      time.Time
+	at                 time.Time
 	state              string
 	waitType, waitName string
 	queryAt            int64 // query_start: a new statement starts a new entry
