@@ -315,9 +315,13 @@ func (d *Detector) slots(s *Snapshot, out []Event) []Event {
 	switch {
 	case ok && !d.warned:
 		d.warned, d.calmFrom = true, time.Time{}
+		when := "in under a minute"
+		if f.FullIn >= time.Minute {
+			when = "in ~" + roundDur(f.FullIn.Round(time.Minute))
+		}
 		out = append(out, Event{Kind: ForecastFull, Duration: f.FullIn, PerMinute: f.PerMinute, Count: sat.Used, Of: sat.Usable,
-			Text: fmt.Sprintf("the pool will be full in ~%s at +%.0f slots a minute (%d of %d used)",
-				roundDur(f.FullIn.Round(time.Minute)), f.PerMinute, sat.Used, sat.Usable)})
+			Text: fmt.Sprintf("the pool will be full %s at +%.0f slots a minute (%d of %d used)",
+				when, f.PerMinute, sat.Used, sat.Usable)})
 	case ok:
 		d.calmFrom = time.Time{}
 	case d.warned && d.calmFrom.IsZero():

@@ -343,7 +343,7 @@ func runReplay(ctx context.Context, f *flags, path string, stdout io.Writer) err
 	defer r.Close()
 	h := r.Header()
 	model := tui.NewReplay(r, "recording of "+h.Target, tui.Options{Interval: h.Interval, WarnPercent: h.WarnPercent,
-		ReadOnly: true, Theme: theme, Redacted: h.Redacted, Clipboard: clipboard.FromEnviron()})
+		Theme: theme, Redacted: h.Redacted, Clipboard: clipboard.FromEnviron()})
 	err = tui.Run(ctx, model, os.Stdin, os.Stdout, profile)
 	switch {
 	case err == nil, errors.Is(err, tea.ErrInterrupted), errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil:
