@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +18,7 @@ import (
 	"github.com/pgmedic/pgmedic/inspect"
 	"github.com/pgmedic/pgmedic/internal/clipboard"
 	"github.com/pgmedic/pgmedic/internal/connect"
+	"github.com/pgmedic/pgmedic/internal/human"
 	"github.com/pgmedic/pgmedic/internal/recording"
 	"github.com/pgmedic/pgmedic/internal/redact"
 	"github.com/pgmedic/pgmedic/internal/safetext"
@@ -252,6 +255,38 @@ func openRecording(path string, w io.Writer) (*recording.Reader, error) {
 	return r, nil
 }
 
+// maxPick is how many recordings the replay's question lists.
+const maxPick = 20
+
+// pickRecording asks which recording to replay, newest first; enter
+// takes the newest.
+func pickRecording(files []recording.File, in io.Reader, out io.Writer) (string, error) {
+	fmt.Fprintf(out, "recordings in %s, newest first:\n", filepath.Dir(files[0].Path))
+	n := min(len(files), maxPick)
+	for i := range n {
+		f := files[i]
+		fmt.Fprintf(out, "%3d  %s  %8s  %s\n", i+1, f.ModTime.Local().Format("2006-01-02 15:04"), human.Bytes(f.Size),
+			safetext.Line(filepath.Base(f.Path)))
+	}
+	if len(files) > n {
+		fmt.Fprintf(out, "     (%d older: pgmedic replay FILE opens any of them)\n", len(files)-n)
+	}
+	fmt.Fprintf(out, "replay which? [1] ")
+	line, err := bufio.NewReader(in).ReadString('\n')
+	if err != nil && line == "" {
+		return "", fmt.Errorf("no answer: give the recording as pgmedic replay FILE")
+	}
+	line = strings.TrimSpace(line)
+	if line == "" {
+		return files[0].Path, nil
+	}
+	i, err := strconv.Atoi(line)
+	if err != nil || i < 1 || i > n {
+		return "", usageError("%q is not one of the recordings listed (1 to %d)", line, n)
+	}
+	return files[i-1].Path, nil
+}
+
 // parseWhen reads a time given for a recording: RFC 3339, "YYYY-MM-DD
 // HH:MM[:SS]" or "HH:MM[:SS]" in the local time zone (the day is the
 // recording's), "+5m" after its start or "-5m" before its end.
@@ -335,6 +370,17 @@ func runReplay(ctx context.Context, f *flags, path string, stdout io.Writer) err
 	theme := f.theme
 	if theme == "" {
 		theme = os.Getenv("PGMEDIC_THEME")
+	}
+	if path == "" {
+		files, err := recording.List(recording.DefaultDir())
+		if err != nil {
+			return err
+		}
+		if len(files) > 1 {
+			if path, err = pickRecording(files, os.Stdin, os.Stderr); err != nil {
+				return err
+			}
+		}
 	}
 	r, err := openRecording(path, os.Stderr)
 	if err != nil {

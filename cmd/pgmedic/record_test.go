@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -240,5 +241,68 @@ func TestRecordDuration(t *testing.T) {
 		"-h", c.SocketDir, "-p", strconv.Itoa(c.Port), "-U", "postgres", "-d", "shop").CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "never records over") {
 		t.Fatalf("recording over a recording: %v\n%s", err, out)
+	}
+}
+
+// With --redact the literals never reach the file: not in a snapshot,
+// not in an event.
+func TestRecordRedact(t *testing.T) {
+	ctx := context.Background()
+	c, st := shopStage(t)
+	s, err := st.Open(ctx, "leaky")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Go("SELECT pg_sleep(30), 'hunter2-secret' AS password")
+	bin := buildBinary(t)
+	file := filepath.Join(t.TempDir(), "r.pgmedic")
+	out, err := exec.Command(bin, "record", "--redact", "--out", file, "--duration", "1500ms", "--interval", "250ms",
+		"-h", c.SocketDir, "-p", strconv.Itoa(c.Port), "-U", "postgres", "-d", "shop").CombinedOutput()
+	if err != nil {
+		t.Fatalf("record: %v\n%s", err, out)
+	}
+	r, err := recording.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if !r.Header().Redacted {
+		t.Error("the header does not say the recording is redacted")
+	}
+	seen := false
+	for i := range r.Len() {
+		snap, err := r.At(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := json.Marshal(snap)
+		if strings.Contains(string(raw), "hunter2") {
+			t.Fatalf("refresh %d holds the literal", i)
+		}
+		seen = seen || strings.Contains(string(raw), "pg_sleep")
+	}
+	raw, _ := json.Marshal(r.Events())
+	if strings.Contains(string(raw), "hunter2") || !seen {
+		t.Fatalf("events hold the literal, or the statement was never recorded (seen %v)", seen)
+	}
+}
+
+func TestPickRecording(t *testing.T) {
+	files := []recording.File{{Path: "/r/b.pgmedic", Size: 2 << 20, ModTime: time.Now()},
+		{Path: "/r/a\x1b[2J.pgmedic", Size: 100, ModTime: time.Now().Add(-time.Hour)}}
+	for answer, want := range map[string]string{"\n": "/r/b.pgmedic", "2\n": files[1].Path, " 1 \n": "/r/b.pgmedic"} {
+		var out strings.Builder
+		got, err := pickRecording(files, strings.NewReader(answer), &out)
+		if err != nil || got != want {
+			t.Fatalf("answer %q: %q %v", answer, got, err)
+		}
+		if strings.Contains(out.String(), "\x1b") || !strings.Contains(out.String(), "  1  ") {
+			t.Fatalf("the list: %q", out.String())
+		}
+	}
+	for _, bad := range []string{"3\n", "x\n", ""} {
+		if _, err := pickRecording(files, strings.NewReader(bad), io.Discard); err == nil {
+			t.Errorf("answer %q was taken", bad)
+		}
 	}
 }
