@@ -317,7 +317,7 @@ func (d *Detector) slots(s *Snapshot, out []Event) []Event {
 		d.warned, d.calmFrom = true, time.Time{}
 		when := "in under a minute"
 		if f.FullIn >= time.Minute {
-			when = "in ~" + roundDur(f.FullIn.Round(time.Minute))
+			when = fmt.Sprintf("in ~%dm", int(f.FullIn.Round(time.Minute)/time.Minute))
 		}
 		out = append(out, Event{Kind: ForecastFull, Duration: f.FullIn, PerMinute: f.PerMinute, Count: sat.Used, Of: sat.Usable,
 			Text: fmt.Sprintf("the pool will be full %s at +%.0f slots a minute (%d of %d used)",
