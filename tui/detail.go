@@ -134,7 +134,14 @@ func (d *detail) refresh(c *common) {
 	case d.sel.index != nil:
 		text = indexDetail(c.snap, d.sel.index)
 	default:
+		// The state history goes last: at 80x24 the query and the locks
+		// are what a responder must see without scrolling.
 		text = backendDetail(c, d.sel.pid) + d.locksText()
+		if b := c.snap.Backend(d.sel.pid); b != nil {
+			if h := c.states.text(b, c.snap.ServerTime); h != "" {
+				text += "\n" + h
+			}
+		}
 	}
 	d.text = text
 	d.wrap()
@@ -262,9 +269,6 @@ func backendDetail(c *common, pid int) string {
 		}
 		field("blocks", fmt.Sprintf("%d session(s) in all, directly: %s", n.BlockedTotal, pidList(kids)))
 		field("longest wait", human.Duration(n.LongestWait))
-	}
-	if h := c.states.text(b, now); h != "" {
-		out.WriteString("\n" + h)
 	}
 	fmt.Fprintf(&out, "\nQUERY\n%s\n", safetext.Text(b.Query))
 	return out.String()

@@ -52,11 +52,13 @@ func TestStateHistory(t *testing.T) {
 	if strings.Count(got, "\n") != 2 || strings.Contains(got, "not seen") {
 		t.Errorf("a new session with the same pid:\n%s", got)
 	}
-	// And the details pane shows it.
-	m.c.snap.Backend(4301)
-	d := backendDetail(&m.c, 4301)
-	if !strings.Contains(d, "STATE HISTORY") {
-		t.Errorf("the details pane has no history:\n%s", d)
+	// And the details pane shows it, after the query and the locks: at
+	// 80x24 those must be on screen without scrolling.
+	d := newDetail(&m.c, target{pid: 4301})
+	d.setLocks(&m.c, nil, nil)
+	h, q, l := strings.Index(d.text, "STATE HISTORY"), strings.Index(d.text, "\nQUERY\n"), strings.Index(d.text, "\nLOCKS\n")
+	if h < 0 || q < 0 || l < 0 || h < q || h < l {
+		t.Errorf("the details pane should end with the history, after QUERY and LOCKS:\n%s", d.text)
 	}
 }
 
