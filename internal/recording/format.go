@@ -33,8 +33,8 @@
 // follows continues that frame with what changed since the refresh before
 // it. A chunk's payload is what the compressor gave out when it was
 // flushed after that refresh, so a chunk is whole or it is not there.
-// Inside the stream each record is a uvarint length and that many bytes of
-// JSON (a record).
+// Inside the stream the records are gob messages from one gob encoder
+// per segment (the types are described at the keyframe).
 //
 // Every chunk is written with one write call, so a recorder killed at any
 // moment (SIGKILL included) leaves every refresh before the last readable:
@@ -55,7 +55,7 @@ const Magic = "PGMEDIC RECORDING\n"
 
 // FormatVersion is the version of the file layout and of its records. A
 // reader refuses a newer one rather than misreading it.
-const FormatVersion = 1
+const FormatVersion = 2
 
 // Chunk kinds.
 const (

@@ -3,7 +3,7 @@ package recording
 import (
 	"bufio"
 	"bytes"
-	"encoding/binary"
+	"encoding/gob"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -37,7 +37,7 @@ type Reader struct {
 	chunks []chunkRef
 	at     int
 	snap   *inspect.Snapshot
-	stream *bufio.Reader
+	stream *gob.Decoder
 }
 
 // segment is a keyframe and the deltas after it.
@@ -145,6 +145,11 @@ func (r *Reader) index() error {
 			}
 			if r.header.Format > FormatVersion {
 				return fmt.Errorf("recording %s is format %d, newer than this pgmedic reads (%d): use a newer pgmedic",
+					r.path, r.header.Format, FormatVersion)
+			}
+			if r.header.Format < FormatVersion {
+				// Format 1 (JSON records) was never released.
+				return fmt.Errorf("recording %s is format %d, from a development build; this pgmedic reads format %d",
 					r.path, r.header.Format, FormatVersion)
 			}
 			sawHeader = true
@@ -343,30 +348,25 @@ func (r *Reader) restart() error {
 	if err := r.dec.Reset(io.NopCloser(&all)); err != nil {
 		return fmt.Errorf("recording %s: %w", r.path, err)
 	}
-	// The frame of the last segment is never closed: records are read by
-	// their length, never to the end of the stream.
-	r.stream, r.at, r.snap = bufio.NewReader(r.dec), -1, nil
+	// The frame of the last segment is never closed: records are read
+	// one gob message at a time, never to the end of the stream.
+	r.stream, r.at, r.snap = gob.NewDecoder(bufio.NewReader(r.dec)), -1, nil
 	return nil
 }
 
 // next decodes the record after the one held.
 func (r *Reader) next() error {
-	n, err := binary.ReadUvarint(r.stream)
+	// A new record each time: gob leaves a field it was not sent as it
+	// finds it.
+	var rec record
+	if err := r.stream.Decode(&rec); err != nil {
+		return err
+	}
+	snap, err := rec.apply(r.snap)
 	if err != nil {
 		return err
 	}
-	if n > maxPayload {
-		return errors.New("a record longer than any pgmedic writes")
-	}
-	raw := make([]byte, n)
-	if _, err := io.ReadFull(r.stream, raw); err != nil {
-		return err
-	}
-	var rec record
-	if err := json.Unmarshal(raw, &rec); err != nil {
-		return err
-	}
-	r.snap = rec.apply(r.snap)
+	r.snap = snap
 	r.at++
 	return nil
 }

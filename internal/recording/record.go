@@ -1,6 +1,8 @@
 package recording
 
 import (
+	"encoding/json"
+	"errors"
 	"slices"
 	"time"
 
@@ -8,18 +10,35 @@ import (
 )
 
 // record is one refresh inside the compressed stream: a whole snapshot in
-// a keyframe, what changed in a delta. A nil field of a delta is
-// unchanged; the lock forest and the saturation are not kept, they are
-// computed again from the backends as the collector computes them.
+// a keyframe, what changed in a delta. The lock forest and the saturation
+// are not kept: they are computed again from the backends as the
+// collector computes them.
+//
+// Records are gob, one encoder a segment: the types are described once,
+// at its keyframe, and every record after it is values only. The
+// backends, nearly all of a record, are gob values; JSON cost three times
+// the CPU there (time.Time's MarshalJSON, then compacting what it
+// returns) and twice the bytes before compression. Gob leaves out zero
+// values, so a pointer to a zero or an empty slice would come back nil:
+// no field of a Backend can hold one that matters (TestBackendGob checks
+// its pointers). The other parts, where an empty list or a 0% build does
+// matter and which change rarely, are JSON in Others.
 type record struct {
-	TakenAt    time.Time       `json:"taken_at"`
-	ServerTime time.Time       `json:"server_time"`
-	Server     *inspect.Server `json:"server,omitempty"`
+	TakenAt    time.Time
+	ServerTime time.Time
 	// Set holds the backends that are new or changed (all of them in a
 	// keyframe); Gone the pids that left.
-	Set  []inspect.Backend `json:"set,omitempty"`
-	Gone []int             `json:"gone,omitempty"`
+	Set  []*inspect.Backend
+	Gone []int
+	// Others is the JSON of the parts other than the backends that
+	// changed (an others); empty when none did.
+	Others []byte
+}
 
+// others are the parts of a snapshot besides its backends. A nil field
+// is unchanged.
+type others struct {
+	Server        *inspect.Server         `json:"server,omitempty"`
 	Indexes       *[]inspect.Index        `json:"indexes,omitempty"`
 	IndexesReadAt *time.Time              `json:"indexes_read_at,omitempty"`
 	Databases     *[]string               `json:"databases,omitempty"`
@@ -28,21 +47,30 @@ type record struct {
 	Warnings      *[]string               `json:"warnings,omitempty"`
 }
 
+func (r *record) setOthers(o *others) error {
+	if *o == (others{}) {
+		return nil
+	}
+	raw, err := json.Marshal(o)
+	r.Others = raw
+	return err
+}
+
 // keyframe describes s whole.
-func keyframe(s *inspect.Snapshot) *record {
-	return &record{TakenAt: s.TakenAt, ServerTime: s.ServerTime, Server: &s.Server, Set: s.Backends,
-		Indexes: &s.Indexes, IndexesReadAt: &s.IndexesReadAt, Databases: &s.Databases, Builds: &s.Builds,
-		Prepared: &s.Prepared, Warnings: &s.Warnings}
+func keyframe(s *inspect.Snapshot) (*record, error) {
+	r := &record{TakenAt: s.TakenAt, ServerTime: s.ServerTime, Set: make([]*inspect.Backend, len(s.Backends))}
+	for i := range s.Backends {
+		r.Set[i] = &s.Backends[i]
+	}
+	return r, r.setOthers(&others{Server: &s.Server, Indexes: &s.Indexes, IndexesReadAt: &s.IndexesReadAt,
+		Databases: &s.Databases, Builds: &s.Builds, Prepared: &s.Prepared, Warnings: &s.Warnings})
 }
 
 // delta describes what changed from prev to s. Comparing field by field
 // is what keeps recording cheap: at 600 backends most are the same from
 // one second to the next, and only the others are encoded.
-func delta(prev, s *inspect.Snapshot) *record {
+func delta(prev, s *inspect.Snapshot) (*record, error) {
 	r := &record{TakenAt: s.TakenAt, ServerTime: s.ServerTime}
-	if s.Server != prev.Server {
-		r.Server = &s.Server
-	}
 	// The server lists backends in the same order from one refresh to
 	// the next, so most are compared with the one at the same place; a
 	// map is built only once the lists stop matching.
@@ -51,7 +79,7 @@ func delta(prev, s *inspect.Snapshot) *record {
 		b := &s.Backends[i]
 		if before == nil && i < len(prev.Backends) && prev.Backends[i].PID == b.PID {
 			if !sameBackend(&prev.Backends[i], b) {
-				r.Set = append(r.Set, *b)
+				r.Set = append(r.Set, b)
 			}
 			continue
 		}
@@ -62,7 +90,7 @@ func delta(prev, s *inspect.Snapshot) *record {
 			}
 		}
 		if p, ok := before[b.PID]; !ok || !sameBackend(p, b) {
-			r.Set = append(r.Set, *b)
+			r.Set = append(r.Set, b)
 		}
 		delete(before, b.PID)
 	}
@@ -75,35 +103,36 @@ func delta(prev, s *inspect.Snapshot) *record {
 		r.Gone = append(r.Gone, pid)
 	}
 	slices.Sort(r.Gone)
+	var o others
+	if s.Server != prev.Server {
+		o.Server = &s.Server
+	}
 	if !s.IndexesReadAt.Equal(prev.IndexesReadAt) || len(s.Indexes) != len(prev.Indexes) {
-		r.Indexes, r.IndexesReadAt, r.Databases = &s.Indexes, &s.IndexesReadAt, &s.Databases
+		o.Indexes, o.IndexesReadAt, o.Databases = &s.Indexes, &s.IndexesReadAt, &s.Databases
 	}
 	if !slices.EqualFunc(s.Builds, prev.Builds, func(a, b inspect.IndexBuild) bool { return a == b }) {
-		r.Builds = &s.Builds
+		o.Builds = &s.Builds
 	}
 	if !slices.Equal(s.Prepared, prev.Prepared) {
-		r.Prepared = &s.Prepared
+		o.Prepared = &s.Prepared
 	}
 	if !slices.Equal(s.Warnings, prev.Warnings) {
-		r.Warnings = &s.Warnings
+		o.Warnings = &s.Warnings
 	}
 	if !slices.Equal(s.Databases, prev.Databases) {
-		r.Databases = &s.Databases
+		o.Databases = &s.Databases
 	}
-	return r
+	return r, r.setOthers(&o)
 }
 
 // apply turns the previous refresh's snapshot into this one's, without
 // what derive adds. Backends keep their order: changed ones in place,
 // new ones at the end.
-func (r *record) apply(prev *inspect.Snapshot) *inspect.Snapshot {
+func (r *record) apply(prev *inspect.Snapshot) (*inspect.Snapshot, error) {
 	s := &inspect.Snapshot{TakenAt: r.TakenAt, ServerTime: r.ServerTime}
 	if prev != nil {
 		s.Server, s.Indexes, s.IndexesReadAt, s.Databases = prev.Server, prev.Indexes, prev.IndexesReadAt, prev.Databases
 		s.Builds, s.Prepared, s.Warnings = prev.Builds, prev.Prepared, prev.Warnings
-	}
-	if r.Server != nil {
-		s.Server = *r.Server
 	}
 	set := make(map[int]int, len(r.Set))
 	for i := range r.Set {
@@ -120,7 +149,7 @@ func (r *record) apply(prev *inspect.Snapshot) *inspect.Snapshot {
 			switch j, ok := set[pid]; {
 			case gone[pid]:
 			case ok:
-				s.Backends = append(s.Backends, r.Set[j])
+				s.Backends = append(s.Backends, *r.Set[j])
 				delete(set, pid)
 			default:
 				s.Backends = append(s.Backends, prev.Backends[i])
@@ -129,28 +158,42 @@ func (r *record) apply(prev *inspect.Snapshot) *inspect.Snapshot {
 	}
 	for i := range r.Set {
 		if _, ok := set[r.Set[i].PID]; ok {
-			s.Backends = append(s.Backends, r.Set[i])
+			s.Backends = append(s.Backends, *r.Set[i])
 		}
 	}
-	if r.Indexes != nil {
-		s.Indexes = *r.Indexes
+	if len(r.Others) == 0 {
+		return s, nil
 	}
-	if r.IndexesReadAt != nil {
-		s.IndexesReadAt = *r.IndexesReadAt
+	var in struct {
+		Server        json.RawMessage `json:"server"`
+		Indexes       json.RawMessage `json:"indexes"`
+		IndexesReadAt json.RawMessage `json:"indexes_read_at"`
+		Databases     json.RawMessage `json:"databases"`
+		Builds        json.RawMessage `json:"builds"`
+		Prepared      json.RawMessage `json:"prepared"`
+		Warnings      json.RawMessage `json:"warnings"`
 	}
-	if r.Databases != nil {
-		s.Databases = *r.Databases
+	if err := json.Unmarshal(r.Others, &in); err != nil {
+		return nil, err
 	}
-	if r.Builds != nil {
-		s.Builds = *r.Builds
+	return s, errors.Join(take(in.Server, &s.Server), take(in.Indexes, &s.Indexes),
+		take(in.IndexesReadAt, &s.IndexesReadAt), take(in.Databases, &s.Databases), take(in.Builds, &s.Builds),
+		take(in.Prepared, &s.Prepared), take(in.Warnings, &s.Warnings))
+}
+
+// take sets *dst to what raw holds, when raw is there: decoded into a
+// new value, never into *dst, which the refresh before still uses; and
+// "null" is nil, not "unchanged".
+func take[T any](raw json.RawMessage, dst *T) error {
+	if raw == nil {
+		return nil
 	}
-	if r.Prepared != nil {
-		s.Prepared = *r.Prepared
+	var v T
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return err
 	}
-	if r.Warnings != nil {
-		s.Warnings = *r.Warnings
-	}
-	return s
+	*dst = v
+	return nil
 }
 
 // derive computes what the collector computes rather than reads: only

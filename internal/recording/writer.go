@@ -2,7 +2,7 @@ package recording
 
 import (
 	"bytes"
-	"encoding/binary"
+	"encoding/gob"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,7 +23,10 @@ type Writer struct {
 	enc  *zstd.Encoder
 	// out collects what the compressor gives out for one chunk.
 	out bytes.Buffer
-	rec []byte
+	// gob writes each record into rec; a new gob encoder starts each
+	// segment, so a reader can start decoding at any keyframe.
+	gob *gob.Encoder
+	rec bytes.Buffer
 	// prev is the snapshot the last record described; inSegment counts
 	// the records of the current segment.
 	prev      *inspect.Snapshot
@@ -83,21 +86,25 @@ func (w *Writer) Add(s *inspect.Snapshot) error {
 	}
 	kind := byte(kindDelta)
 	var r *record
+	var err error
 	if w.prev == nil || w.inSegment >= SegmentLength {
-		kind, r = kindKeyframe, keyframe(s)
+		kind = kindKeyframe
+		r, err = keyframe(s)
 		w.enc.Reset(&w.out)
+		w.gob = gob.NewEncoder(&w.rec)
 		w.inSegment = 0
 	} else {
-		r = delta(w.prev, s)
+		r, err = delta(w.prev, s)
 	}
-	raw, err := json.Marshal(r)
 	if err != nil {
 		return w.fail(err)
 	}
-	w.rec = binary.AppendUvarint(w.rec[:0], uint64(len(raw)))
-	w.rec = append(w.rec, raw...)
+	w.rec.Reset()
+	if err := w.gob.Encode(r); err != nil {
+		return w.fail(err)
+	}
 	w.out.Reset()
-	if _, err := w.enc.Write(w.rec); err != nil {
+	if _, err := w.enc.Write(w.rec.Bytes()); err != nil {
 		return w.fail(err)
 	}
 	if err := w.enc.Flush(); err != nil {
