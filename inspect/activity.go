@@ -122,8 +122,9 @@ SELECT pg_catalog.current_setting('server_version'),
 
 // tickSQL reads, on every refresh, the server's clock (every age is
 // measured against it), whether it is a standby (a promotion changes it),
-// the prepared transactions, as arrays in the same row, and the running
-// index builds (buildsJSON).
+// the prepared transactions, as arrays in the same row, the running
+// index builds (buildsJSON) and the other commands with a progress view
+// (progressJSON).
 //
 // It opens every refresh, and sets the refresh's bounds (the values of
 // connect.SessionSettings) for the statements after it. They last until
@@ -132,10 +133,12 @@ SELECT pg_catalog.current_setting('server_version'),
 // application's again as soon as the batch ends, and a session SET would
 // stay on it. pg_backend_pid() is the backend this refresh runs on, which
 // behind a pooler is not the one the connection's key names.
-const tickSQL = `/* pgmedic:tick */
+func tickSQL(versionNum int) string {
+	return `/* pgmedic:tick */
 SELECT pg_catalog.clock_timestamp(), pg_catalog.pg_is_in_recovery(), p.gids, p.owners, p.databases, p.prepared,
-       pg_catalog.pg_backend_pid(), ` + buildsJSON + `,
+       pg_catalog.pg_backend_pid(), ` + buildsJSON + `, ` + progressJSON(versionNum) + `,
        pg_catalog.set_config('statement_timeout', '5s', true), pg_catalog.set_config('lock_timeout', '200ms', true)
 FROM (SELECT array_agg(gid ORDER BY prepared), array_agg(coalesce(owner::text, '') ORDER BY prepared),
              array_agg(coalesce(database::text, '') ORDER BY prepared), array_agg(prepared ORDER BY prepared)
       FROM pg_catalog.pg_prepared_xacts) p(gids, owners, databases, prepared)`
+}

@@ -13,13 +13,13 @@ import (
 func TestBoundsLastOneBatch(t *testing.T) {
 	ctx, conn := serverConn(t)
 	batch := &pgx.Batch{}
-	batch.Queue(tickSQL)
+	batch.Queue(tickSQL(150000))
 	batch.Queue("SHOW statement_timeout")
 	batch.Queue("SHOW lock_timeout")
 	br := conn.SendBatch(ctx, batch)
 	var pid int
 	var st, lt string
-	if err := br.QueryRow().Scan(nil, nil, nil, nil, nil, nil, &pid, nil, nil, nil); err != nil {
+	if err := br.QueryRow().Scan(nil, nil, nil, nil, nil, nil, &pid, nil, nil, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := br.QueryRow().Scan(&st); err != nil {

@@ -52,6 +52,13 @@ type Collector struct {
 	// The previous snapshot's builds give the rate for an ETA.
 	prevBuilds   []IndexBuild
 	prevBuildsAt time.Time
+	// The other operations' recent measures, for their rates.
+	rates rates
+	tick  string
+	// What each rewrite seen holds, read once in the refresh after it
+	// was first seen (pendingRewrites).
+	rewrites        map[rewriteKey]*rewriteTarget
+	pendingRewrites []rewriteKey
 }
 
 // DefaultSlowEvery is the default cadence of the slow-changing reads.
@@ -73,7 +80,8 @@ func NewCollector(ctx context.Context, conn *pgx.Conn) (*Collector, error) {
 		return nil, err
 	}
 	return &Collector{conn: conn, caps: caps, systemID: sysid,
-		SlowEvery: DefaultSlowEvery, lockGraph: lockGraphSQL(caps), onePassAt: LockGraphOnePassAt}, nil
+		SlowEvery: DefaultSlowEvery, lockGraph: lockGraphSQL(caps), onePassAt: LockGraphOnePassAt,
+		rates: rates{}, tick: tickSQL(caps.VersionNum), rewrites: map[rewriteKey]*rewriteTarget{}}, nil
 }
 
 // readSystemIdentifier reads pg_control_system()'s system_identifier, as
@@ -160,7 +168,7 @@ func (c *Collector) Snapshot(ctx context.Context) (*Snapshot, error) {
 	s := &Snapshot{TakenAt: time.Now()}
 	slow := c.slowAt.IsZero() || s.TakenAt.Sub(c.slowAt) >= c.SlowEvery
 	batch := &pgx.Batch{}
-	batch.Queue(tickSQL)
+	batch.Queue(c.tick)
 	if slow {
 		batch.Queue(serverSQL)
 	}
@@ -168,6 +176,15 @@ func (c *Collector) Snapshot(ctx context.Context) (*Snapshot, error) {
 	batch.Queue(c.lockGraph, c.graphArgs()...)
 	if slow {
 		batch.Queue(invalidIndexesSQL)
+	}
+	asked := make(map[int]rewriteKey, len(c.pendingRewrites))
+	if len(c.pendingRewrites) > 0 {
+		pids := make([]int32, 0, len(c.pendingRewrites))
+		for _, k := range c.pendingRewrites {
+			asked[k.pid] = k
+			pids = append(pids, int32(k.pid))
+		}
+		batch.Queue(rewriteTargetsSQL, pids)
 	}
 	br := c.conn.SendBatch(ctx, batch)
 
@@ -187,6 +204,13 @@ func (c *Collector) Snapshot(ctx context.Context) (*Snapshot, error) {
 	var indexErr error
 	if err == nil && slow {
 		indexErr = scanIndexes(br, &indexes)
+	}
+	if err == nil && len(asked) > 0 {
+		rows, qerr := br.Query()
+		if err = qerr; err == nil {
+			err = scanRewriteTargets(rows, c.rewrites, asked)
+			rows.Close()
+		}
 	}
 	if cerr := br.Close(); err == nil && indexErr == nil && cerr != nil {
 		err = cerr
@@ -329,6 +353,9 @@ func (c *Collector) finish(s *Snapshot) {
 	fillBuilds(s)
 	EstimateBuilds(c.prevBuilds, c.prevBuildsAt, s.Builds, now)
 	c.prevBuilds, c.prevBuildsAt = s.Builds, now
+	fillOperations(s)
+	c.rates.estimate(s.Operations, now)
+	c.pendingRewrites = findRewrites(s, c.rewrites)
 
 	if n := countUnavailable(s.Indexes); n > 0 {
 		s.Warnings = append(s.Warnings, fmt.Sprintf(
@@ -397,14 +424,17 @@ func scanTick(br pgx.BatchResults, s *Snapshot, srv *Server, ownPID *int) error 
 	var (
 		gids, owners, dbs []string
 		prepared          []time.Time
-		builds            []byte
+		builds, progress  []byte
 	)
 	if err := br.QueryRow().Scan(&s.ServerTime, &srv.InRecovery, &gids, &owners, &dbs, &prepared, ownPID, &builds,
-		nil, nil); err != nil {
+		&progress, nil, nil); err != nil {
 		return fmt.Errorf("reading the server clock: %w", err)
 	}
 	var err error
 	if s.Builds, err = parseBuilds(builds); err != nil {
+		return err
+	}
+	if s.Operations, err = parseProgress(progress); err != nil {
 		return err
 	}
 	for i := range gids {

@@ -19,13 +19,19 @@ type Snapshot struct {
 	// client clock cannot make a transaction look younger than it is.
 	ServerTime time.Time `json:"server_time"`
 
-	Server     Server         `json:"server"`
-	Saturation Saturation     `json:"saturation"`
-	Backends   []Backend      `json:"connections"`
-	LockForest LockForest     `json:"-"` // nested in MarshalJSON
-	Indexes    []Index        `json:"indexes"`
-	Builds     []IndexBuild   `json:"builds"`
-	Prepared   []PreparedXact `json:"prepared_xacts"`
+	Server     Server       `json:"server"`
+	Saturation Saturation   `json:"saturation"`
+	Backends   []Backend    `json:"connections"`
+	LockForest LockForest   `json:"-"` // nested in MarshalJSON
+	Indexes    []Index      `json:"indexes"`
+	Builds     []IndexBuild `json:"builds"`
+	// Operations are the other commands with a progress view: VACUUM,
+	// VACUUM FULL and CLUSTER, ANALYZE, COPY, base backups.
+	Operations []Operation `json:"operations"`
+	// Rewrites are running statements that rewrite or scan a whole table
+	// and have no progress view (ALTER TABLE ... ALTER COLUMN TYPE).
+	Rewrites []Rewrite      `json:"rewrites"`
+	Prepared []PreparedXact `json:"prepared_xacts"`
 
 	// IndexesReadAt is when the invalid indexes and the server's settings
 	// were read: they change rarely and are read on a slower cadence than

@@ -3,6 +3,7 @@ package recording
 import (
 	"encoding/json"
 	"errors"
+	"reflect"
 	"slices"
 	"time"
 
@@ -43,6 +44,8 @@ type others struct {
 	IndexesReadAt *time.Time              `json:"indexes_read_at,omitempty"`
 	Databases     *[]string               `json:"databases,omitempty"`
 	Builds        *[]inspect.IndexBuild   `json:"builds,omitempty"`
+	Operations    *[]inspect.Operation    `json:"operations,omitempty"`
+	Rewrites      *[]inspect.Rewrite      `json:"rewrites,omitempty"`
 	Prepared      *[]inspect.PreparedXact `json:"prepared,omitempty"`
 	Warnings      *[]string               `json:"warnings,omitempty"`
 }
@@ -63,7 +66,7 @@ func keyframe(s *inspect.Snapshot) (*record, error) {
 		r.Set[i] = &s.Backends[i]
 	}
 	return r, r.setOthers(&others{Server: &s.Server, Indexes: &s.Indexes, IndexesReadAt: &s.IndexesReadAt,
-		Databases: &s.Databases, Builds: &s.Builds, Prepared: &s.Prepared, Warnings: &s.Warnings})
+		Databases: &s.Databases, Builds: &s.Builds, Operations: &s.Operations, Rewrites: &s.Rewrites, Prepared: &s.Prepared, Warnings: &s.Warnings})
 }
 
 // delta describes what changed from prev to s. Comparing field by field
@@ -113,6 +116,13 @@ func delta(prev, s *inspect.Snapshot) (*record, error) {
 	if !slices.EqualFunc(s.Builds, prev.Builds, func(a, b inspect.IndexBuild) bool { return a == b }) {
 		o.Builds = &s.Builds
 	}
+	// A few operations at most, with pointers in them: compared deeply.
+	if !reflect.DeepEqual(s.Operations, prev.Operations) {
+		o.Operations = &s.Operations
+	}
+	if !reflect.DeepEqual(s.Rewrites, prev.Rewrites) {
+		o.Rewrites = &s.Rewrites
+	}
 	if !slices.Equal(s.Prepared, prev.Prepared) {
 		o.Prepared = &s.Prepared
 	}
@@ -132,7 +142,8 @@ func (r *record) apply(prev *inspect.Snapshot) (*inspect.Snapshot, error) {
 	s := &inspect.Snapshot{TakenAt: r.TakenAt, ServerTime: r.ServerTime}
 	if prev != nil {
 		s.Server, s.Indexes, s.IndexesReadAt, s.Databases = prev.Server, prev.Indexes, prev.IndexesReadAt, prev.Databases
-		s.Builds, s.Prepared, s.Warnings = prev.Builds, prev.Prepared, prev.Warnings
+		s.Builds, s.Operations, s.Rewrites = prev.Builds, prev.Operations, prev.Rewrites
+		s.Prepared, s.Warnings = prev.Prepared, prev.Warnings
 	}
 	set := make(map[int]int, len(r.Set))
 	for i := range r.Set {
@@ -170,6 +181,8 @@ func (r *record) apply(prev *inspect.Snapshot) (*inspect.Snapshot, error) {
 		IndexesReadAt json.RawMessage `json:"indexes_read_at"`
 		Databases     json.RawMessage `json:"databases"`
 		Builds        json.RawMessage `json:"builds"`
+		Operations    json.RawMessage `json:"operations"`
+		Rewrites      json.RawMessage `json:"rewrites"`
 		Prepared      json.RawMessage `json:"prepared"`
 		Warnings      json.RawMessage `json:"warnings"`
 	}
@@ -178,6 +191,7 @@ func (r *record) apply(prev *inspect.Snapshot) (*inspect.Snapshot, error) {
 	}
 	return s, errors.Join(take(in.Server, &s.Server), take(in.Indexes, &s.Indexes),
 		take(in.IndexesReadAt, &s.IndexesReadAt), take(in.Databases, &s.Databases), take(in.Builds, &s.Builds),
+		take(in.Operations, &s.Operations), take(in.Rewrites, &s.Rewrites),
 		take(in.Prepared, &s.Prepared), take(in.Warnings, &s.Warnings))
 }
 

@@ -72,6 +72,14 @@ func incident(i int) *inspect.Snapshot {
 		pct := 0.0
 		s.Builds = []inspect.IndexBuild{{PID: 4200, Database: "shop", Index: "users_email_idx", Phase: "building index", Percent: &pct}}
 	}
+	if i >= 140 && i < 160 {
+		pct, rate, eta := float64(i-140)*5, 12.5, float64(160-i)
+		s.Operations = []inspect.Operation{{PID: 4300, Kind: "VACUUM FULL", Database: "shop", Table: "users", Phase: "seq scanning heap",
+			Step: 2, Steps: 8, Unit: "blocks", Done: int64(i - 140), Total: 20, Percent: &pct, PerSecond: &rate, ETASeconds: &eta}}
+		size := int64(8 << 30)
+		s.Rewrites = []inspect.Rewrite{{PID: 4301, Database: "shop", Action: "changes a column's type", Rewrites: true,
+			Table: "orders", SizeBytes: &size, Started: tp(t0.Add(140 * time.Second)), Blocking: i - 140}}
+	}
 	if i >= 130 && i < 140 {
 		s.Prepared = []inspect.PreparedXact{{GID: "tx 1", Owner: "app", Database: "shop", Prepared: t0}}
 	}
@@ -130,7 +138,7 @@ func TestRoundTrip(t *testing.T) {
 	}
 	// Forward, backward, and jumps across segments all give the snapshot
 	// that was written, forest and saturation included.
-	for _, i := range []int{0, 1, 2, 59, 60, 61, 149, 150, 30, 199, 0, 120, 119, 100, 125, 135, 169, 170, 179, 180} {
+	for _, i := range []int{0, 1, 2, 59, 60, 61, 149, 150, 30, 199, 0, 120, 119, 100, 125, 135, 140, 145, 159, 160, 169, 170, 179, 180} {
 		got, err := r.At(i)
 		if err != nil {
 			t.Fatalf("At(%d): %v", i, err)
