@@ -12,8 +12,12 @@ import (
 // application).
 func TestBoundsLastOneBatch(t *testing.T) {
 	ctx, conn := serverConn(t)
+	num, err := serverVersionNum(ctx, conn)
+	if err != nil {
+		t.Fatal(err)
+	}
 	batch := &pgx.Batch{}
-	batch.Queue(tickSQL(150000))
+	batch.Queue(tickSQL(num))
 	batch.Queue("SHOW statement_timeout")
 	batch.Queue("SHOW lock_timeout")
 	br := conn.SendBatch(ctx, batch)

@@ -210,13 +210,11 @@ func parseProgress(raw []byte) ([]Operation, error) {
 			}
 		case "copy":
 			op.Kind = p.Command // COPY FROM or COPY TO
-			var parts []string
-			if p.BytesTotal > 0 { // a file read: its size is known
-				measure("bytes", p.BytesProcessed, p.BytesTotal)
-				parts = append(parts, fmt.Sprintf("%d rows", p.TuplesProcessed))
-			} else {
-				measure("rows", p.TuplesProcessed, 0)
-			}
+			// Bytes, not rows: PostgreSQL 17 counts the rows of COPY FROM
+			// only as its buffers fill, the bytes as they arrive. The
+			// total is known only for a file read.
+			measure("bytes", p.BytesProcessed, p.BytesTotal)
+			parts := []string{plural(p.TuplesProcessed, "row", "rows")}
 			if p.Type != "" {
 				dir := "from"
 				if p.Command == "COPY TO" {

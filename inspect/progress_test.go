@@ -52,7 +52,7 @@ func TestParseProgress(t *testing.T) {
 		{"VACUUM FULL", `public."Big Table"`, "tuples", 100, 400, 25, "400 tuples read"},
 		{"ANALYZE", "events", "child tables", 2, 8, 25, ""},
 		{"COPY FROM", "staging", "bytes", 512, 2048, 25, "30 rows, from file, 3 rows left out by WHERE"},
-		{"COPY TO", "", "rows", 12, 0, -1, "to pipe"},
+		{"COPY TO", "", "bytes", 99, 0, -1, "12 rows, to pipe"},
 		{"BASE BACKUP", "", "bytes", 1000, 4000, 25, "tablespace 1 of 2"},
 	} {
 		op := ops[i]
