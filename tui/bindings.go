@@ -242,6 +242,8 @@ func (m *Model) viewLayer(i int) layer {
 		filter.elsewhere = "Triage lists findings: filter in Connections (2), Locks (3) or Indexes (4)"
 	case 4:
 		filter.elsewhere = "the log is not filtered: filter in Connections (2), Locks (3) or Indexes (4)"
+	case 5:
+		filter.elsewhere = "the progress list is not filtered: filter in Connections (2), Locks (3) or Indexes (4)"
 	}
 	l.cmds = append(l.cmds,
 		command{key: k.Details, hint: hintDetails, off: m.detailsOff, do: m.openDetails},
@@ -274,6 +276,7 @@ func (m *Model) screenLayer() layer {
 		{key: k.Locks, do: view(2)},
 		{key: k.Indexes, do: view(3)},
 		{key: k.Log, do: view(4)},
+		{key: k.Progress, do: view(5)},
 		{key: k.NextView, do: func(tea.KeyPressMsg) tea.Cmd { return view((m.active + 1) % n)(tea.KeyPressMsg{}) }},
 		{key: k.PrevView, do: func(tea.KeyPressMsg) tea.Cmd { return view((m.active + n - 1) % n)(tea.KeyPressMsg{}) }},
 		{key: bind(k.Back, m.backWhat()), hint: hintBack, off: m.backOff, do: m.back},

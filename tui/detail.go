@@ -270,6 +270,7 @@ func backendDetail(c *common, pid int) string {
 		field("blocks", fmt.Sprintf("%d session(s) in all, directly: %s", n.BlockedTotal, pidList(kids)))
 		field("longest wait", human.Duration(n.LongestWait))
 	}
+	out.WriteString(progressDetail(s, pid))
 	fmt.Fprintf(&out, "\nQUERY\n%s\n", safetext.Text(b.Query))
 	return out.String()
 }

@@ -174,3 +174,41 @@ func inspectSaturation(s *inspect.Snapshot) inspect.Saturation {
 func inspectForest(s *inspect.Snapshot) inspect.LockForest {
 	return inspect.BuildForest(s.Backends, fixedNow)
 }
+
+// progressFixture is fixture(12) with long operations running: the
+// migration's rewrite of payments, a COPY, and autovacuum for 12 minutes.
+func progressFixture() *inspect.Snapshot {
+	s := fixture(12)
+	client := func(pid int, app string) inspect.Backend {
+		return inspect.Backend{PID: pid, BackendType: "client backend", Database: "shop", User: "deploy",
+			ApplicationName: app, ClientAddr: "10.0.3.9", State: "active", BackendStart: ago(time.Hour)}
+	}
+	rewriter := client(4500, "schema-change")
+	rewriter.XactStart, rewriter.QueryStart, rewriter.StateChange = ago(3*time.Minute), ago(3*time.Minute), ago(3*time.Minute)
+	rewriter.Query = "ALTER TABLE payments ALTER COLUMN amount TYPE numeric(12,2)"
+	loader := client(4501, "etl")
+	loader.QueryStart, loader.StateChange, loader.Query = ago(90*time.Second), ago(90*time.Second), "COPY staging.events FROM STDIN"
+	s.Backends = append(s.Backends, rewriter, loader)
+	for i := range s.Backends {
+		if s.Backends[i].PID == 77 {
+			s.Backends[i].XactStart = ago(12 * time.Minute)
+		}
+	}
+	third, copyRate := 100.0/3, 1.5e6
+	tableSize, rows := int64(4_500_000_000), int64(47_000_000)
+	s.Operations = []inspect.Operation{
+		{PID: 77, Kind: "autovacuum", Database: "shop", Table: "orders", Phase: "vacuuming indexes", Step: 3, Steps: 7,
+			Unit: "indexes", Done: 1, Total: 3, Percent: &third, Detail: "1 index pass so far", Started: ago(12 * time.Minute)},
+		{PID: 4501, Kind: "COPY FROM", Database: "shop", Table: "staging.events", Unit: "bytes", Done: 120_000_000,
+			PerSecond: &copyRate, Detail: "80000 rows, from pipe", Started: ago(90 * time.Second)},
+	}
+	s.Rewrites = []inspect.Rewrite{{PID: 4500, Database: "shop", Table: "payments", TableOID: 16600, Rewrites: true,
+		Action:    "changes a column's type (a rewrite unless the new type is binary-compatible, e.g. varchar to text)",
+		SizeBytes: &tableSize, Rows: &rows, Started: ago(3 * time.Minute),
+		Meaning: "It holds ACCESS EXCLUSIVE on the table until it ends: every read and write of the table waits. " +
+			"Cancelling it is safe: the new copy is thrown away and the table stays as it was; the lock goes at once.",
+		Unknown: "PostgreSQL reports no progress for this statement: how far it has got, and when it will end, cannot be known."}}
+	s.Saturation = inspect.ComputeSaturation(s.Server, s.Backends, fixedNow)
+	s.LockForest = inspect.BuildForest(s.Backends, fixedNow)
+	return s
+}

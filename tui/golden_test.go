@@ -201,3 +201,28 @@ func TestGoldenActionStages(t *testing.T) {
 		}
 	}
 }
+
+// The Progress view, Triage with long operations, and a rewrite's
+// details, at every size.
+func TestGoldenProgress(t *testing.T) {
+	for _, size := range goldenSizes {
+		for _, v := range []struct {
+			name string
+			keys []string
+		}{{"triage", nil}, {"progress", []string{"6"}}, {"rewrite", []string{"6", "G", "enter"}}} {
+			t.Run(fmt.Sprintf("%s_%dx%d", v.name, size[0], size[1]), func(t *testing.T) {
+				m := New(&fakeSource{snap: progressFixture()}, Options{Now: func() time.Time { return fixedNow }, Executor: &fakeExecutor{}})
+				m.Update(tea.WindowSizeMsg{Width: size[0], Height: size[1]})
+				m.Update(snapshotMsg{gen: m.gen, snap: progressFixture()})
+				press(m, v.keys...)
+				out := screen(m)
+				for i, line := range strings.Split(out, "\n") {
+					if n := ansi.StringWidth(line); n > size[0] {
+						t.Errorf("line %d is %d wide at %d columns", i, n, size[0])
+					}
+				}
+				golden.RequireEqual(t, out)
+			})
+		}
+	}
+}

@@ -6,8 +6,8 @@ import "charm.land/bubbles/v2/key"
 // does not apply now, is the key stack's (bindings.go); the `?` help, the
 // footer and the README's key table all come from it.
 type KeyMap struct {
-	Triage, Connections, Locks, Indexes, Log key.Binding
-	NextView, PrevView                       key.Binding
+	Triage, Connections, Locks, Indexes, Log, Progress key.Binding
+	NextView, PrevView                                 key.Binding
 
 	Up, Down, Top, Bottom, PageUp, PageDown key.Binding
 	Details, Back                           key.Binding
@@ -47,6 +47,7 @@ func defaultKeys() KeyMap {
 		Locks:       key.NewBinding(key.WithKeys("3"), key.WithHelp("3", "locks")),
 		Indexes:     key.NewBinding(key.WithKeys("4"), key.WithHelp("4", "indexes")),
 		Log:         key.NewBinding(key.WithKeys("5"), key.WithHelp("5", "command log")),
+		Progress:    key.NewBinding(key.WithKeys("6"), key.WithHelp("6", "progress")),
 		NextView:    key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "next view")),
 		PrevView:    key.NewBinding(key.WithKeys("shift+tab"), key.WithHelp("shift+tab", "previous view")),
 

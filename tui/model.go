@@ -278,7 +278,7 @@ func New(src Source, opts Options) *Model {
 		interval: opts.Interval,
 		input:    in,
 	}
-	m.panes = []pane{newTriage(), newConnections(), newLocks(), newIndexes(), &commandLog{log: &m.log}}
+	m.panes = []pane{newTriage(), newConnections(), newLocks(), newIndexes(), &commandLog{log: &m.log}, newProgress()}
 	m.stale = make([]bool, len(m.panes))
 	return m
 }

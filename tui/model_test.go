@@ -28,7 +28,7 @@ func TestViewSwitching(t *testing.T) {
 	for _, c := range []struct {
 		key  string
 		want int
-	}{{"2", 1}, {"3", 2}, {"4", 3}, {"1", 0}, {"tab", 1}, {"tab", 2}, {"shift+tab", 1}, {"shift+tab", 0}, {"shift+tab", 4}, {"5", 4}} {
+	}{{"2", 1}, {"3", 2}, {"4", 3}, {"1", 0}, {"tab", 1}, {"tab", 2}, {"shift+tab", 1}, {"shift+tab", 0}, {"shift+tab", 5}, {"5", 4}, {"6", 5}} {
 		press(m, c.key)
 		if m.active != c.want {
 			t.Fatalf("after %q the view is %d, want %d", c.key, m.active, c.want)

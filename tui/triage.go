@@ -81,6 +81,7 @@ func findings(s *inspect.Snapshot, warn float64, keys *KeyMap) []finding {
 		b := &s.Builds[i]
 		out = append(out, finding{key: "build:" + fmt.Sprint(b.PID), label: "BUILD", text: buildText(b), target: target{pid: b.PID}})
 	}
+	out = append(out, operationFindings(s)...)
 
 	var idle []finding
 	for i := range s.Backends {
@@ -511,9 +512,9 @@ func (t *triage) fitKeyColumn() {
 
 func labelStyleWord(label string) string {
 	switch label {
-	case "POOL", "INVALID", "PREPARED", "FILLING":
+	case "POOL", "INVALID", "PREPARED", "FILLING", "REWRITE":
 		return "BLOCKING"
-	case "LEFTOVER", "BUILDING", "BUILD":
+	case "LEFTOVER", "BUILDING", "BUILD", "PROGRESS":
 		return "IDLE IN TX"
 	}
 	return label
