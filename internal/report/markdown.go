@@ -87,6 +87,17 @@ func Markdown(w io.Writer, s *inspect.Snapshot, log []actions.Record) error {
 		}
 		b.WriteString("\n")
 	}
+	if len(s.Operations) > 0 || len(s.Rewrites) > 0 {
+		b.WriteString("**Long operations**\n")
+		for i := range s.Operations {
+			b.WriteString("- " + OperationLine(&s.Operations[i], s.ServerTime, md) + "\n")
+		}
+		for i := range s.Rewrites {
+			rw := &s.Rewrites[i]
+			b.WriteString("- " + RewriteLine(rw, s.ServerTime, md) + ". " + md(rw.Meaning) + " " + md(rw.Unknown) + "\n")
+		}
+		b.WriteString("\n")
+	}
 	if log = outcomes(log); len(log) > 0 {
 		b.WriteString("**Actions taken**\n")
 		for _, r := range log {

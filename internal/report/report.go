@@ -50,6 +50,7 @@ func Text(w io.Writer, s *inspect.Snapshot, o Options) error {
 	r.locks()
 	r.indexes()
 	r.builds()
+	r.operations()
 	r.warnings()
 	return r.err
 }
@@ -305,6 +306,94 @@ func (r *textReport) builds() {
 		}
 		r.printf("\n")
 	}
+}
+
+// operations lists the other commands with a progress view, and the
+// rewrites that have none.
+func (r *textReport) operations() {
+	if len(r.s.Operations) == 0 && len(r.s.Rewrites) == 0 {
+		r.printf("\nLONG OPERATIONS: none running (VACUUM, CLUSTER, ANALYZE, COPY, base backup, table rewrite)\n")
+		return
+	}
+	r.printf("\nLONG OPERATIONS: %d running\n", len(r.s.Operations)+len(r.s.Rewrites))
+	for i := range r.s.Operations {
+		r.printf("  %s\n", OperationLine(&r.s.Operations[i], r.now, clean))
+	}
+	for i := range r.s.Rewrites {
+		rw := &r.s.Rewrites[i]
+		r.printf("  %s\n    %s %s\n", RewriteLine(rw, r.now, clean), clean(rw.Meaning), clean(rw.Unknown))
+	}
+}
+
+// OperationLine is one operation in words; esc makes the server's text
+// safe for where it goes.
+func OperationLine(op *inspect.Operation, now time.Time, esc func(string) string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "pid %d %s", op.PID, esc(op.Kind))
+	if op.Table != "" {
+		fmt.Fprintf(&b, " on %s", esc(op.Table))
+	}
+	if op.Phase != "" {
+		fmt.Fprintf(&b, ": %s", esc(op.Phase))
+	}
+	if op.Step > 0 {
+		fmt.Fprintf(&b, " (phase %d of %d)", op.Step, op.Steps)
+	}
+	switch {
+	case op.Percent != nil:
+		fmt.Fprintf(&b, ", %.1f%% of %d %s", *op.Percent, op.Total, op.Unit)
+	case op.Unit == "bytes":
+		fmt.Fprintf(&b, ", %s so far", human.Bytes(op.Done))
+	case op.Unit != "":
+		fmt.Fprintf(&b, ", %d %s so far", op.Done, op.Unit)
+	}
+	if op.PerSecond != nil {
+		if op.Unit == "bytes" {
+			fmt.Fprintf(&b, " at %s/s", human.Bytes(int64(*op.PerSecond)))
+		} else {
+			fmt.Fprintf(&b, " at %.0f %s/s", *op.PerSecond, op.Unit)
+		}
+	}
+	if op.ETASeconds != nil {
+		fmt.Fprintf(&b, ", about %s left in this phase", human.Duration(time.Duration(*op.ETASeconds*float64(time.Second))))
+	}
+	if op.Detail != "" {
+		fmt.Fprintf(&b, ", %s", esc(op.Detail))
+	}
+	if op.Blocking > 0 {
+		fmt.Fprintf(&b, ", blocks %d session(s)", op.Blocking)
+	}
+	if op.Started != nil {
+		fmt.Fprintf(&b, ", running %s", human.Duration(now.Sub(*op.Started)))
+	}
+	return b.String()
+}
+
+// RewriteLine is a rewrite in words.
+func RewriteLine(rw *inspect.Rewrite, now time.Time, esc func(string) string) string {
+	var b strings.Builder
+	table := rw.Table
+	if table == "" {
+		table = "a table not yet known"
+	}
+	fmt.Fprintf(&b, "pid %d rewrites %s: %s", rw.PID, esc(table), esc(rw.Action))
+	if !rw.Rewrites {
+		b.Reset()
+		fmt.Fprintf(&b, "pid %d on %s: %s", rw.PID, esc(table), esc(rw.Action))
+	}
+	if rw.SizeBytes != nil {
+		fmt.Fprintf(&b, ", about %s", human.Bytes(*rw.SizeBytes))
+	}
+	if rw.Rows != nil {
+		fmt.Fprintf(&b, ", %d rows estimated", *rw.Rows)
+	}
+	if rw.Blocking > 0 {
+		fmt.Fprintf(&b, ", blocks %d session(s)", rw.Blocking)
+	}
+	if rw.Started != nil {
+		fmt.Fprintf(&b, ", running %s", human.Duration(now.Sub(*rw.Started)))
+	}
+	return b.String()
 }
 
 func (r *textReport) warnings() {
