@@ -48,6 +48,9 @@ var (
 	orders = scenario.Table{Schema: "public", Name: "orders"}
 	events = scenario.Table{Schema: "public", Name: "events"}
 	audit  = scenario.Table{Schema: "public", Name: "audit_log"}
+	// archive is vacuumed slowly, over and over: a long operation with
+	// a progress view, for the Progress view (6).
+	archive = scenario.Table{Schema: "public", Name: "archive"}
 )
 
 // Start creates the cluster and stages the incident. On failure it removes
@@ -108,6 +111,7 @@ func (d *Demo) stageIncident(ctx context.Context, logf func(string, ...any)) (er
 			return st.KilledBuild(ctx, audit, "audit_log_key_idx")
 		}},
 		{"forgotten transactions", func() error { _, err := st.IdleInTransaction(ctx, "ops-console", 2); return err }},
+		{"a slow VACUUM", func() error { return st.CreateTable(ctx, archive, 30000) }},
 	}
 	for _, s := range steps {
 		logf("demo: staging %s", s.what)
@@ -121,6 +125,8 @@ func (d *Demo) stageIncident(ctx context.Context, logf func(string, ...any)) (er
 		d.wg.Add(1)
 		go d.apiWorker(trafficCtx, i)
 	}
+	d.wg.Add(1)
+	go d.maintenance(trafficCtx)
 	time.Sleep(500 * time.Millisecond) // the traffic runs before the migration
 	logf("demo: the migration takes its lock")
 	if d.Migration, err = st.Open(ctx, "migrate"); err != nil {
@@ -150,6 +156,26 @@ func (d *Demo) apiWorker(ctx context.Context, i int) {
 				break
 			}
 			sleep(ctx, time.Duration(100+rng.IntN(300))*time.Millisecond)
+		}
+		conn.Close(context.Background())
+	}
+}
+
+// maintenance vacuums the archive table, slowed by the cost delay to
+// about ten pages a second, again and again: a VACUUM of some 20 s whose
+// phases, rate and ETA the Progress view shows.
+func (d *Demo) maintenance(ctx context.Context) {
+	defer d.wg.Done()
+	for ctx.Err() == nil {
+		conn, err := pgx.Connect(ctx, d.Cluster.ConnString("shop", "")+" application_name='maintenance'")
+		if err != nil {
+			sleep(ctx, time.Second)
+			continue
+		}
+		_, err = conn.Exec(ctx, `SET vacuum_cost_delay = 100; SET vacuum_cost_limit = 1`)
+		for err == nil && ctx.Err() == nil {
+			_, err = conn.Exec(ctx, `VACUUM (DISABLE_PAGE_SKIPPING) `+archive.Ident())
+			sleep(ctx, 2*time.Second)
 		}
 		conn.Close(context.Background())
 	}

@@ -80,6 +80,19 @@ func TestDemoIncidentAndTeardown(t *testing.T) {
 	if len(s.Builds) != 1 || s.Builds[0].Index != "events_key_idx" {
 		t.Errorf("builds = %+v", s.Builds)
 	}
+	// The slow VACUUM is a long operation with its counters.
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(300 * time.Millisecond) {
+		if s, err = coll.Snapshot(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if len(s.Operations) == 1 && s.Operations[0].Kind == "VACUUM" && s.Operations[0].Table == "archive" &&
+			s.Operations[0].Phase == "scanning heap" && s.Operations[0].Percent != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no slow VACUUM of the archive: %+v", s.Operations)
+		}
+	}
 	if s.Saturation.IdleInTx < 3 || s.Saturation.Percent < 75 {
 		t.Errorf("saturation: %d idle in tx, %.0f%% of the pool; want the forgotten consoles and the migration, and a pool near full",
 			s.Saturation.IdleInTx, s.Saturation.Percent)
