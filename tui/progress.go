@@ -32,9 +32,9 @@ var progressColumns = []column{
 	{title: "PID", width: 7, priority: 100, right: true},
 	{title: "COMMAND", width: 13, priority: 100},
 	{title: "TABLE", width: 16, priority: 90},
-	{title: "PHASE", min: 14, priority: 80, flex: true},
+	{title: "PHASE", min: 18, priority: 80, flex: true}, // the rate and the run time give way first
 	{title: "PROGRESS", width: 17, priority: 95},
-	{title: "RATE", width: 12, priority: 60, right: true},
+	{title: "RATE", width: 14, priority: 60, right: true},
 	{title: "LEFT", width: 12, priority: 85},
 	{title: "BLOCKS", width: 6, priority: 82, right: true},
 	{title: "RUNNING", width: 8, priority: 50, right: true},
@@ -141,7 +141,7 @@ func rateText(rate *float64, unit string) string {
 	case unit == "bytes":
 		return human.Bytes(int64(*rate)) + "/s"
 	}
-	return count(int64(math.Round(*rate))) + "/s"
+	return count(int64(math.Round(*rate))) + " " + unit + "/s"
 }
 
 // etaText is the time left in the phase at the recent rate: "stalled"
