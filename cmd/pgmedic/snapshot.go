@@ -68,7 +68,9 @@ func takeSnapshot(ctx context.Context, conn *pgx.Conn, cfg *pgx.ConnConfig, allD
 	if err != nil {
 		return nil, err
 	}
-	if len(snap.Builds) > 0 {
+	// A rate needs two refreshes, and a rewrite's table is read in the
+	// one after it was first seen.
+	if len(snap.Builds) > 0 || len(snap.Operations) > 0 || len(snap.Rewrites) > 0 {
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()

@@ -271,21 +271,30 @@ func (s *Source) addOtherDatabases(ctx context.Context, snap *inspect.Snapshot) 
 // connection, between refreshes; the TUI asks only while a detail pane is
 // open.
 func (s *Source) Locks(ctx context.Context, pid int) ([]inspect.Lock, error) {
+	return onDemand(ctx, s, func(ctx context.Context, conn *pgx.Conn) ([]inspect.Lock, error) {
+		return inspect.ReadLocks(ctx, conn, pid)
+	})
+}
+
+// onDemand runs read on the watching connection between refreshes, bound
+// like them, reconnecting first if it is down.
+func onDemand[T any](ctx context.Context, s *Source, read func(context.Context, *pgx.Conn) (T, error)) (T, error) {
+	var zero T
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.connect(ctx); err != nil {
-		return nil, err
+		return zero, err
 	}
-	locks, err := inspect.ReadLocks(ctx, s.conn, pid)
+	v, err := read(ctx, s.conn)
 	if err != nil {
 		if s.conn.IsClosed() {
 			s.drop()
 		}
-		return nil, connect.ExplainRead(err)
+		return zero, connect.ExplainRead(err)
 	}
-	return locks, nil
+	return v, nil
 }
 
 // Close ends the connection without waiting on the server: a statement in
