@@ -356,8 +356,8 @@ func refuseOn(ctx context.Context, conn *pgx.Conn, tx pgx.Tx, p *Plan, err error
 	tx.Rollback(context.WithoutCancel(ctx))
 	switch pgErr.Code {
 	case "55P03":
-		p.Refusal = "a table it uses is locked (an ACCESS EXCLUSIVE lock, " + exclusiveHolders(ctx, conn) +
-			"): EXPLAIN would wait behind that lock, so pgmedic did not"
+		p.Refusal = "a table it uses is locked, or has an ACCESS EXCLUSIVE request queued on it (" +
+			exclusiveHolders(ctx, conn) + "): EXPLAIN would wait behind that lock, so pgmedic did not"
 	case "57014":
 		p.Refusal = "planning it took longer than " + explainStatementTimeout + "; pgmedic stopped"
 	case "42501":
@@ -372,23 +372,24 @@ func refuseOn(ctx context.Context, conn *pgx.Conn, tx pgx.Tx, p *Plan, err error
 	return nil
 }
 
-// exclusiveHolders names who holds ACCESS EXCLUSIVE locks in this
-// database, read once after a refusal.
+// exclusiveHolders names who holds or waits for ACCESS EXCLUSIVE locks in
+// this database, read once after a refusal: a queued request blocks new
+// readers as a held lock does.
 func exclusiveHolders(ctx context.Context, conn *pgx.Conn) string {
 	var holders []string
 	rows, err := conn.Query(ctx, `/* pgmedic:explain-lock */
-SELECT l.relation::regclass::text || ' by pid ' || l.pid
+SELECT l.relation::regclass::text || CASE WHEN l.granted THEN ' held' ELSE ' wanted' END || ' by pid ' || l.pid
 FROM pg_catalog.pg_locks l
-WHERE l.locktype = 'relation' AND l.mode = 'AccessExclusiveLock' AND l.granted
+WHERE l.locktype = 'relation' AND l.mode = 'AccessExclusiveLock'
   AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())
-ORDER BY l.pid LIMIT 5`)
+ORDER BY l.granted DESC, l.pid LIMIT 5`)
 	if err == nil {
 		holders, err = pgx.CollectRows(rows, pgx.RowTo[string])
 	}
 	if err != nil || len(holders) == 0 {
 		return "by another session"
 	}
-	return "held on " + strings.Join(holders, ", ")
+	return "ACCESS EXCLUSIVE on " + strings.Join(holders, ", ")
 }
 
 // planNode reads one node of EXPLAIN's JSON and its children.

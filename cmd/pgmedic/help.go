@@ -240,6 +240,31 @@ Example:
   pgmedic rollback-prepared pay-batch-17 -h db1 -U postgres shop
 `,
 
+	"explain": `pgmedic explain prints the plan of the statement a backend runs (or ran
+last), for a runbook: EXPLAIN, never EXPLAIN ANALYZE, so the statement is
+not run; in a READ ONLY transaction with lock_timeout 100ms and
+statement_timeout 2s. Only a single SELECT, INSERT, UPDATE, DELETE, MERGE,
+VALUES, TABLE or WITH is planned; with $n parameters, PostgreSQL 16+ makes
+a generic plan. A statement it cannot plan safely (DDL, several
+statements, another database, text cut short, a table locked ACCESS
+EXCLUSIVE, where planning would wait) is refused at once, with the reason
+on stderr and exit status 1. Sequential scans of large tables are marked.
+Where the extension pg_show_plans is installed, its running plan is shown.
+
+Usage:
+  pgmedic explain PID [OPTION]... [DBNAME [USERNAME]]
+` + connectionHelp + `
+Options:
+      --json               print the plan (or the refusal) as one JSON object
+      --timeout=30s        give up after this long, saying what pgmedic was
+                           waiting for; 0 waits for ever
+  -?, --help               show this help
+
+Examples:
+  pgmedic explain 4101 -h db1.internal -U postgres shop
+  pgmedic explain 4101 --json
+`,
+
 	"version": `pgmedic version prints pgmedic's version.
 
 Usage:
@@ -258,8 +283,8 @@ Usage:
 
 Without a command it shows pgmedic's help.
 
-Commands: demo, snapshot, record, replay, timeline, cancel, terminate,
-drop-index, rebuild-index, rollback-prepared, version, help.
+Commands: demo, snapshot, record, replay, timeline, explain, cancel,
+terminate, drop-index, rebuild-index, rollback-prepared, version, help.
 
 Example:
   pgmedic help terminate

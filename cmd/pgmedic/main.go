@@ -33,6 +33,7 @@ Usage:
   pgmedic [OPTION]... [DBNAME [USERNAME]]            the full-screen view
   pgmedic snapshot [OPTION]... [DBNAME [USERNAME]]   print one snapshot and exit
   pgmedic record [OPTION]... [DBNAME [USERNAME]]     record without a screen
+  pgmedic explain PID [OPTION]...                    the plan of a backend's statement, never run
   pgmedic replay [FILE]                              the full-screen views on a recording
   pgmedic timeline [FILE] [--from T] [--to T]        the post-mortem timeline of a recording
   pgmedic cancel PID | terminate PID                 cancel a backend's query / end it
@@ -363,6 +364,17 @@ func parseCommand(args []string) (*command, error) {
 		if err := positionalConn(&f.conn, rest); err != nil {
 			return nil, err
 		}
+	case c.name == "explain":
+		if len(rest) == 0 {
+			return nil, usageError("pgmedic explain takes one PID")
+		}
+		if pid, err := strconv.Atoi(rest[0]); err != nil || pid <= 0 {
+			return nil, usageError("%q is not a process id", rest[0])
+		}
+		c.target = rest[0]
+		if err := positionalConn(&f.conn, rest[1:]); err != nil {
+			return nil, err
+		}
 	case c.name == "replay" || c.name == "timeline":
 		// One recording, or none: the newest is picked.
 		if len(rest) > 1 {
@@ -427,7 +439,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	switch c.name {
-	case "", "snapshot", "record", "cancel", "terminate", "drop-index", "rebuild-index", "rollback-prepared":
+	case "", "snapshot", "record", "explain", "cancel", "terminate", "drop-index", "rebuild-index", "rollback-prepared":
 		if f.askPassword && f.from == "" {
 			if f.conn.Password, err = promptPassword(stderr, "Password: "); err != nil {
 				return fmt.Errorf("-W: %w", err)
@@ -445,6 +457,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runSnapshot(ctx, f, stdout)
 	case "record":
 		return runRecord(ctx, f, stdout, stderr)
+	case "explain":
+		return runExplain(ctx, f, c.target, stdout)
 	case "replay":
 		return runReplay(ctx, f, c.target, stdout)
 	case "timeline":
@@ -462,7 +476,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 func isCommand(s string) bool {
 	switch s {
-	case "snapshot", "version", "help", "demo", "record", "replay", "timeline":
+	case "snapshot", "version", "help", "demo", "record", "replay", "timeline", "explain":
 		return true
 	}
 	_, ok := actionCommands[s]
