@@ -75,6 +75,7 @@ const (
 	hintDrop
 	hintRebuild
 	hintDetails
+	hintExplain
 	hintFilter
 	hintSort
 	hintOrder
@@ -211,6 +212,7 @@ func (m *Model) detailLayer() layer {
 		cmds: []command{
 			{key: bind(k.Back, "close"), hint: hintBack, do: closeDetail},
 			{key: bind(k.Details, "close"), do: closeDetail},
+			{key: k.Explain, hint: hintExplain, off: m.explainOff, do: m.explain},
 			m.copyCommand(hintCopy),
 			{key: bind(k.Down, "scroll"), do: m.detailScroll},
 			{key: bind(k.Up, "scroll"), do: m.detailScroll},

@@ -12,6 +12,7 @@ import (
 	"github.com/pgmedic/pgmedic/actions"
 	"github.com/pgmedic/pgmedic/inspect"
 	"github.com/pgmedic/pgmedic/internal/human"
+	"github.com/pgmedic/pgmedic/internal/report"
 	"github.com/pgmedic/pgmedic/internal/safetext"
 )
 
@@ -34,11 +35,29 @@ type detail struct {
 	locks    []inspect.Lock
 	locksErr error
 	locksSet bool
+
+	// plan is the backend's statement's plan as lines, once x asked.
+	plan []string
 }
 
 func (d *detail) setLocks(c *common, locks []inspect.Lock, err error) {
 	d.locks, d.locksErr, d.locksSet = locks, err, true
 	d.refresh(c)
+}
+
+// setPlan shows a plan, or that one is being made (nil, nil).
+func (d *detail) setPlan(c *common, p *inspect.Plan, err error) {
+	switch {
+	case err != nil:
+		d.plan = []string{"(not planned: " + clean(err.Error()) + ")"}
+	case p == nil:
+		d.plan = []string{"(planning…)"}
+	default:
+		d.plan = report.PlanLines(p)
+	}
+	d.refresh(c)
+	// The plan is what was asked for: show it.
+	d.vp.GotoBottom()
 }
 
 func newDetail(c *common, sel target) *detail {
@@ -137,6 +156,9 @@ func (d *detail) refresh(c *common) {
 		// The state history goes last: at 80x24 the query and the locks
 		// are what a responder must see without scrolling.
 		text = backendDetail(c, d.sel.pid) + d.locksText()
+		if len(d.plan) > 0 {
+			text += "\nPLAN (x plans it again)\n" + strings.Join(d.plan, "\n") + "\n"
+		}
 		if b := c.snap.Backend(d.sel.pid); b != nil {
 			if h := c.states.text(b, c.snap.ServerTime); h != "" {
 				text += "\n" + h

@@ -22,6 +22,9 @@ type KeyMap struct {
 	// Uppercase: the keys that change the server.
 	Cancel, Terminate, DropIndex, RebuildIndex key.Binding
 
+	// In a backend's details: the plan of its statement, never run.
+	Explain key.Binding
+
 	// In a question: y answers yes, any other key no.
 	Yes, No key.Binding
 
@@ -48,6 +51,7 @@ func defaultKeys() KeyMap {
 		Indexes:     key.NewBinding(key.WithKeys("4"), key.WithHelp("4", "indexes")),
 		Log:         key.NewBinding(key.WithKeys("5"), key.WithHelp("5", "command log")),
 		Progress:    key.NewBinding(key.WithKeys("6"), key.WithHelp("6", "progress")),
+		Explain:     key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "explain its statement (EXPLAIN, never run)")),
 		NextView:    key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "next view")),
 		PrevView:    key.NewBinding(key.WithKeys("shift+tab"), key.WithHelp("shift+tab", "previous view")),
 

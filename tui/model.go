@@ -36,6 +36,12 @@ type LockSource interface {
 	Locks(ctx context.Context, pid int) ([]inspect.Lock, error)
 }
 
+// PlanSource is what a Source may also offer: the plan of one backend's
+// statement, on demand from its detail pane (x).
+type PlanSource interface {
+	Explain(ctx context.Context, pid int) (*inspect.Plan, error)
+}
+
 // Options tune the model.
 type Options struct {
 	// Interval between refreshes; default 1s.
@@ -204,6 +210,11 @@ type (
 		locks []inspect.Lock
 		err   error
 	}
+	planMsg struct {
+		pid  int
+		plan *inspect.Plan
+		err  error
+	}
 )
 
 // Model is the root model.
@@ -331,6 +342,33 @@ func (m *Model) readLocks(pid int) tea.Cmd {
 	}
 }
 
+// explainOff says why x cannot explain now, or "".
+func (m *Model) explainOff() string {
+	_, ok := m.src.(PlanSource)
+	switch {
+	case m.rp != nil:
+		return "a replay shows the past: the statement is no longer there to plan"
+	case m.detail == nil || m.detail.sel.pid == 0 || m.detail.sel.entry != nil:
+		return "x explains a backend's statement: open a backend's details first"
+	case !ok:
+		return "this source cannot plan statements"
+	}
+	return ""
+}
+
+// explain asks the source for the plan of the open backend's statement.
+func (m *Model) explain(tea.KeyPressMsg) tea.Cmd {
+	ps := m.src.(PlanSource) // explainOff checked
+	pid, timeout := m.detail.sel.pid, m.c.opts.FetchTimeout
+	m.detail.setPlan(&m.c, nil, nil)
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		plan, err := ps.Explain(ctx, pid)
+		return planMsg{pid: pid, plan: plan, err: err}
+	}
+}
+
 // schedule asks for the next refresh after d, in this generation.
 func (m *Model) schedule(d time.Duration) tea.Cmd {
 	gen := m.gen
@@ -392,6 +430,11 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 	case locksMsg:
 		if m.detail != nil && m.detail.sel.pid == msg.pid {
 			m.detail.setLocks(&m.c, msg.locks, msg.err)
+		}
+		return nil
+	case planMsg:
+		if m.detail != nil && m.detail.sel.pid == msg.pid {
+			m.detail.setPlan(&m.c, msg.plan, msg.err)
 		}
 		return nil
 	case tea.KeyPressMsg:

@@ -198,6 +198,11 @@ func TestReplayRefusesActions(t *testing.T) {
 	if strings.Contains(frame, "K terminate") || strings.Contains(frame, "pause refresh") {
 		t.Fatalf("the footer offers what a replay cannot do:\n%s", frame)
 	}
+	// Nor is there a statement left to plan.
+	press(m, "enter")
+	if cmd := press(m, "x"); cmd != nil || !strings.Contains(m.flash, "a replay shows the past: the statement is no longer there") {
+		t.Fatalf("x in a replay's details: %q", m.flash)
+	}
 }
 
 func TestReplayEventsList(t *testing.T) {
