@@ -43,9 +43,8 @@ type IndexBuild struct {
 	// Percent of the current phase, from blocks while it counts blocks,
 	// else tuples; nil in phases without counters (sorting, waiting).
 	Percent *float64 `json:"percent"`
-	// ETASeconds is the time left in the current phase at the rate seen
-	// since the previous snapshot; nil until two snapshots saw the phase
-	// move.
+	// ETASeconds is the time left in the current phase at the rate of
+	// its last RateWindow; nil until two snapshots saw the phase move.
 	ETASeconds *float64 `json:"eta_seconds"`
 
 	Started       *time.Time `json:"started"`
@@ -89,12 +88,12 @@ func (b *IndexBuild) progress() (done, total int64, ok bool) {
 	return 0, 0, false
 }
 
-// EstimateBuilds fills Step, Percent and ETASeconds of the builds in cur,
-// using prev (taken at prevAt) for the rate. It is pure: the caller keeps
-// the previous snapshot's builds.
-func EstimateBuilds(prev []IndexBuild, prevAt time.Time, cur []IndexBuild, curAt time.Time) {
-	for i := range cur {
-		b := &cur[i]
+// estimateBuilds fills Step, Percent and ETASeconds of the builds, the
+// ETA at the rate of the last RateWindow of the phase, as for every
+// other operation.
+func (r *rates) estimateBuilds(builds []IndexBuild, now time.Time) {
+	for i := range builds {
+		b := &builds[i]
 		b.Step, b.Steps = phaseStep(b.Command, b.Phase)
 		done, total, ok := b.progress()
 		if !ok {
@@ -102,24 +101,7 @@ func EstimateBuilds(prev []IndexBuild, prevAt time.Time, cur []IndexBuild, curAt
 		}
 		pct := float64(done) * 100 / float64(total)
 		b.Percent = &pct
-		dt := curAt.Sub(prevAt).Seconds()
-		if dt <= 0 {
-			continue
-		}
-		for j := range prev {
-			p := &prev[j]
-			if p.PID != b.PID || p.Phase != b.Phase || p.IndexOID != b.IndexOID {
-				continue
-			}
-			pdone, ptotal, pok := p.progress()
-			if !pok || ptotal != total || done <= pdone {
-				break
-			}
-			rate := float64(done-pdone) / dt
-			eta := float64(total-done) / rate
-			b.ETASeconds = &eta
-			break
-		}
+		_, b.ETASeconds = r.measure(progressKey{b.PID, b.Command, b.IndexOID, b.Phase, "", total}, done, total, now)
 	}
 }
 

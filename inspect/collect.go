@@ -49,11 +49,8 @@ type Collector struct {
 	// instead of listing them.
 	quiet []int32
 
-	// The previous snapshot's builds give the rate for an ETA.
-	prevBuilds   []IndexBuild
-	prevBuildsAt time.Time
-	// The other operations' recent measures, for their rates.
-	rates rates
+	// Each operation's recent measures, for its rate.
+	rates *rates
 	tick  string
 	// What each rewrite seen holds, read once in the refresh after it
 	// was first seen (pendingRewrites).
@@ -81,7 +78,7 @@ func NewCollector(ctx context.Context, conn *pgx.Conn) (*Collector, error) {
 	}
 	return &Collector{conn: conn, caps: caps, systemID: sysid,
 		SlowEvery: DefaultSlowEvery, lockGraph: lockGraphSQL(caps), onePassAt: LockGraphOnePassAt,
-		rates: rates{}, tick: tickSQL(caps.VersionNum), rewrites: map[rewriteKey]*rewriteTarget{}}, nil
+		rates: newRates(), tick: tickSQL(caps.VersionNum), rewrites: map[rewriteKey]*rewriteTarget{}}, nil
 }
 
 // readSystemIdentifier reads pg_control_system()'s system_identifier, as
@@ -351,10 +348,10 @@ func (c *Collector) finish(s *Snapshot) {
 	s.LockForest = BuildForest(s.Backends, now)
 
 	fillBuilds(s)
-	EstimateBuilds(c.prevBuilds, c.prevBuildsAt, s.Builds, now)
-	c.prevBuilds, c.prevBuildsAt = s.Builds, now
+	c.rates.estimateBuilds(s.Builds, now)
 	fillOperations(s)
 	c.rates.estimate(s.Operations, now)
+	c.rates.sweep()
 	c.pendingRewrites = findRewrites(s, c.rewrites)
 
 	if n := countUnavailable(s.Indexes); n > 0 {

@@ -304,39 +304,59 @@ type progressKey struct {
 
 // rates remembers each running operation's recent measures, for its rate.
 // Points older than RateWindow and operations no longer seen are dropped.
-type rates map[progressKey][]progressPoint
+type rates struct {
+	points map[progressKey][]progressPoint
+	seen   map[progressKey]bool
+}
 
-// estimate fills PerSecond and ETASeconds from the points of the last
-// RateWindow, and records this refresh's.
-func (r rates) estimate(ops []Operation, now time.Time) {
-	seen := make(map[progressKey]bool, len(ops))
-	for i := range ops {
-		op := &ops[i]
-		if op.Unit == "" {
-			continue
-		}
-		k := progressKey{op.PID, op.Kind, op.TableOID, op.Phase, op.Unit, op.Total}
-		seen[k] = true
-		pts := r[k]
-		for len(pts) > 0 && now.Sub(pts[0].at) > RateWindow {
-			pts = pts[1:]
-		}
-		if len(pts) > 0 {
-			first := pts[0]
-			if dt := now.Sub(first.at).Seconds(); dt > 0 && op.Done >= first.done {
-				rate := float64(op.Done-first.done) / dt
-				op.PerSecond = &rate
-				if op.Total > 0 && rate > 0 {
-					eta := float64(max(op.Total-op.Done, 0)) / rate
-					op.ETASeconds = &eta
-				}
+func newRates() *rates {
+	return &rates{points: map[progressKey][]progressPoint{}, seen: map[progressKey]bool{}}
+}
+
+// measure records one refresh's measure of k and returns the rate over
+// the last RateWindow and the time left at it: nil until two refreshes
+// saw it, and when its counter went back (a new pass of a scan).
+func (r *rates) measure(k progressKey, done, total int64, now time.Time) (rate, eta *float64) {
+	r.seen[k] = true
+	pts := r.points[k]
+	for len(pts) > 0 && now.Sub(pts[0].at) > RateWindow {
+		pts = pts[1:]
+	}
+	if len(pts) > 0 && done < pts[len(pts)-1].done {
+		pts = nil
+	}
+	if len(pts) > 0 {
+		first := pts[0]
+		if dt := now.Sub(first.at).Seconds(); dt > 0 {
+			v := float64(done-first.done) / dt
+			rate = &v
+			if total > 0 && v > 0 {
+				left := float64(max(total-done, 0)) / v
+				eta = &left
 			}
 		}
-		r[k] = append(pts, progressPoint{now, op.Done})
 	}
-	for k := range r {
-		if !seen[k] {
-			delete(r, k)
+	r.points[k] = append(pts, progressPoint{now, done})
+	return rate, eta
+}
+
+// sweep forgets what the last refreshes did not measure.
+func (r *rates) sweep() {
+	for k := range r.points {
+		if !r.seen[k] {
+			delete(r.points, k)
+		}
+	}
+	clear(r.seen)
+}
+
+// estimate fills the operations' PerSecond and ETASeconds.
+func (r *rates) estimate(ops []Operation, now time.Time) {
+	for i := range ops {
+		op := &ops[i]
+		if op.Unit != "" {
+			op.PerSecond, op.ETASeconds = r.measure(progressKey{op.PID, op.Kind, op.TableOID, op.Phase, op.Unit, op.Total},
+				op.Done, op.Total, now)
 		}
 	}
 }

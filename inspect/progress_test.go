@@ -105,7 +105,8 @@ func TestFillOperations(t *testing.T) {
 // averaged into the start; a new phase starts its own rate; a stall
 // leaves no ETA; operations that ended are forgotten.
 func TestRates(t *testing.T) {
-	r := rates{}
+	r := newRates()
+	estimate := func(ops []Operation, at time.Time) { r.estimate(ops, at); r.sweep() }
 	t0 := time.Date(2026, 12, 3, 2, 0, 0, 0, time.UTC)
 	op := func(phase string, done int64) []Operation {
 		return []Operation{{PID: 7, Kind: "VACUUM", Phase: phase, Unit: "blocks", Done: done, Total: 100_000}}
@@ -119,7 +120,7 @@ func TestRates(t *testing.T) {
 			done += 100 // then ten times slower
 		}
 		last = op("scanning heap", done)
-		r.estimate(last, t0.Add(time.Duration(sec)*time.Second))
+		estimate(last, t0.Add(time.Duration(sec)*time.Second))
 		if sec == 0 && (last[0].PerSecond != nil || last[0].ETASeconds != nil) {
 			t.Fatalf("a rate from one refresh: %+v", last[0])
 		}
@@ -133,21 +134,27 @@ func TestRates(t *testing.T) {
 	}
 	// A new phase: no rate until it moves twice.
 	next := op("vacuuming heap", 10)
-	r.estimate(next, t0.Add(121*time.Second))
+	estimate(next, t0.Add(121*time.Second))
 	if next[0].PerSecond != nil {
 		t.Errorf("a new phase inherits a rate: %v", *next[0].PerSecond)
 	}
 	stalled := op("vacuuming heap", 10)
-	r.estimate(stalled, t0.Add(125*time.Second))
+	estimate(stalled, t0.Add(125*time.Second))
 	if stalled[0].PerSecond == nil || *stalled[0].PerSecond != 0 || stalled[0].ETASeconds != nil {
 		t.Errorf("a stall: rate %v ETA %v", stalled[0].PerSecond, stalled[0].ETASeconds)
 	}
-	if len(r) != 1 {
-		t.Errorf("%d keys kept: the old phase should be gone", len(r))
+	if len(r.points) != 1 {
+		t.Errorf("%d keys kept: the old phase should be gone", len(r.points))
 	}
-	r.estimate(nil, t0.Add(130*time.Second))
-	if len(r) != 0 {
-		t.Errorf("an ended operation is remembered: %v", r)
+	// A counter that went back (a scan's new pass) starts afresh.
+	back := op("vacuuming heap", 5)
+	estimate(back, t0.Add(126*time.Second))
+	if back[0].PerSecond != nil {
+		t.Errorf("a rate across a counter that went back: %v", *back[0].PerSecond)
+	}
+	estimate(nil, t0.Add(130*time.Second))
+	if len(r.points) != 0 {
+		t.Errorf("an ended operation is remembered: %v", r.points)
 	}
 }
 

@@ -61,13 +61,17 @@ func TestSaturation(t *testing.T) {
 	}
 }
 
+// Builds get their step, percent and an ETA at the rate of the last
+// RateWindow, as every operation does.
 func TestEstimateBuilds(t *testing.T) {
-	prev := []IndexBuild{{PID: 9, IndexOID: 5, Command: "CREATE INDEX CONCURRENTLY", Phase: "building index: scanning table", BlocksDone: 100, BlocksTotal: 1000}}
+	r := newRates()
+	est := func(bs []IndexBuild, at time.Time) { r.estimateBuilds(bs, at); r.sweep() }
+	est([]IndexBuild{{PID: 9, IndexOID: 5, Command: "CREATE INDEX CONCURRENTLY", Phase: "building index: scanning table", BlocksDone: 100, BlocksTotal: 1000}}, t0)
 	cur := []IndexBuild{
 		{PID: 9, IndexOID: 5, Command: "CREATE INDEX CONCURRENTLY", Phase: "building index: scanning table", BlocksDone: 300, BlocksTotal: 1000},
 		{PID: 10, Command: "CREATE INDEX CONCURRENTLY", Phase: "waiting for writers before build", LockersTotal: 1},
 	}
-	EstimateBuilds(prev, t0, cur, t0.Add(2*time.Second))
+	est(cur, t0.Add(2*time.Second))
 	b := cur[0]
 	if b.Step != 3 || b.Steps != 8 {
 		t.Errorf("step %d of %d, want 3 of 8", b.Step, b.Steps)
@@ -85,13 +89,13 @@ func TestEstimateBuilds(t *testing.T) {
 	// A counter that went backwards (it reads total/total for a moment
 	// when a scan starts) gives no rate.
 	back := []IndexBuild{{PID: 9, IndexOID: 5, Command: "CREATE INDEX CONCURRENTLY", Phase: "building index: scanning table", BlocksDone: 50, BlocksTotal: 1000}}
-	EstimateBuilds(cur, t0, back, t0.Add(time.Second))
+	est(back, t0.Add(3*time.Second))
 	if back[0].ETASeconds != nil {
 		t.Errorf("eta from a counter that went backwards = %v, want none", *back[0].ETASeconds)
 	}
 	// A new phase has no rate yet.
 	next := []IndexBuild{{PID: 9, IndexOID: 5, Command: "CREATE INDEX CONCURRENTLY", Phase: "index validation: scanning index", BlocksDone: 10, BlocksTotal: 500}}
-	EstimateBuilds(cur, t0.Add(2*time.Second), next, t0.Add(3*time.Second))
+	est(next, t0.Add(4*time.Second))
 	if next[0].ETASeconds != nil || next[0].Step != 5 {
 		t.Errorf("new phase: eta %v step %d, want none and 5", next[0].ETASeconds, next[0].Step)
 	}
