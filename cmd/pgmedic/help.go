@@ -73,8 +73,9 @@ Examples:
 `,
 
 	"snapshot": `pgmedic snapshot reads the server's state once, prints it and exits: the
-connection slots, the lock forest with its root blockers, invalid indexes
-and index builds in progress.
+connection slots, the lock forest with its root blockers, invalid indexes,
+index builds and the other long operations in progress (VACUUM, CLUSTER,
+ANALYZE, COPY, base backups, table rewrites).
 
 Usage:
   pgmedic snapshot [OPTION]... [DBNAME [USERNAME]]
