@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -264,5 +265,23 @@ func TestProgressLive(t *testing.T) {
 		if len(s.Operations) != 0 {
 			t.Errorf("operations after the COPY ended: %+v", s.Operations)
 		}
+	})
+
+	t.Run("COPY FROM a file", func(t *testing.T) {
+		if c.Capabilities().VersionNum < 140000 {
+			t.Skip("pg_stat_progress_copy is PostgreSQL 14+")
+		}
+		// The server writes the file into its data directory and reads
+		// it back: its size is the total, so there is a percent and an
+		// ETA. Throttled, as the load takes a fraction of a second.
+		file := "'" + filepath.Join(l.c.DataDir, "copy-source.tsv") + "'"
+		must(t, st.Exec(ctx, `COPY (SELECT g, 'row ' || g FROM generate_series(1, 300000) g) TO `+file))
+		must(t, st.Exec(ctx, `CREATE TABLE public.loaded (id int, note text)`))
+		s, op := phase(t, "", `COPY public.loaded FROM `+file, true,
+			want{kind: "COPY FROM", table: "loaded", unit: "bytes"})
+		if op.Total < 3<<20 || !strings.Contains(op.Detail, "from file") {
+			t.Errorf("COPY from a file: %+v", op)
+		}
+		must(t, s.Wait(2*time.Minute))
 	})
 }
