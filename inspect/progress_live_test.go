@@ -1,10 +1,14 @@
 package inspect_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -125,6 +129,34 @@ func TestProgressLive(t *testing.T) {
 		plausibleETA(t, op)
 		return s, op
 	}
+
+	t.Run("BASE BACKUP", func(t *testing.T) {
+		// pg_basebackup's own --max-rate makes it last seconds; it is
+		// stopped once seen.
+		// The server packages of other versions carry no pg_basebackup;
+		// the system's reads older servers too.
+		bin := filepath.Join(l.c.BinDir, "pg_basebackup")
+		if _, err := os.Stat(bin); err != nil {
+			found, _ := filepath.Glob("/usr/lib/postgresql/*/bin/pg_basebackup")
+			if len(found) == 0 {
+				t.Fatalf("no pg_basebackup in %s nor in /usr/lib/postgresql", l.c.BinDir)
+			}
+			bin = found[len(found)-1]
+		}
+		cmd := exec.Command(bin, "-D", t.TempDir(), "-h", l.c.SocketDir,
+			"-p", strconv.Itoa(l.c.Port), "-U", "postgres", "-X", "none", "--checkpoint=fast", "--no-sync", "--max-rate=2M")
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		must(t, cmd.Start())
+		defer func() { cmd.Process.Kill(); cmd.Wait() }()
+		op, _ := watchOps(t, c, "a base backup streaming with a rate", func(op *inspect.Operation) bool {
+			return op.Kind == "BASE BACKUP" && op.Phase == "streaming database files" && op.PerSecond != nil && op.Done > 0
+		})
+		if op.Unit != "bytes" || op.Step != 4 || op.Steps != 6 || op.Table != "" || op.Total < 1<<20 {
+			t.Errorf("BASE BACKUP: %+v\n%s", op, out.String())
+		}
+		plausibleETA(t, op)
+	})
 
 	t.Run("VACUUM", func(t *testing.T) {
 		s, _ := phase(t, `SET vacuum_cost_delay = 5; SET vacuum_cost_limit = 1`, `VACUUM (DISABLE_PAGE_SKIPPING) public.slow`,
