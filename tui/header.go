@@ -249,21 +249,43 @@ func (m *Model) tabs() string {
 }
 
 func (m *Model) drawTabs() string {
+	// Narrower terminals get the short titles and the filter without its
+	// hint, so that the filter stays readable at 80 columns.
+	for _, short := range []bool{false, true} {
+		line := m.tabLine(short)
+		if m.c.filter != "" && !m.filtering {
+			filter := "  filter: " + safetext.Line(m.c.filter)
+			if !short {
+				filter += " (esc clears)"
+			}
+			line += filter
+		}
+		if short || lipgloss.Width(line) <= m.c.width {
+			return fitCell(line, m.c.width, false)
+		}
+	}
+	return ""
+}
+
+// shortTitles are the views' titles where the full ones do not fit.
+var shortTitles = map[string]string{"Connections": "Conns", "Indexes": "Index", "Progress": "Prog"}
+
+func (m *Model) tabLine(short bool) string {
 	st := &m.c.styles
 	var parts []string
 	for i, p := range m.panes {
-		label := fmt.Sprintf(" %d %s ", i+1, p.title())
+		title := p.title()
+		if s, ok := shortTitles[title]; ok && short {
+			title = s
+		}
+		label := fmt.Sprintf(" %d %s ", i+1, title)
 		if i == m.active {
 			parts = append(parts, st.TabActive.Render("▸"+label))
 		} else {
 			parts = append(parts, st.Tab.Render(" "+label))
 		}
 	}
-	line := strings.Join(parts, "")
-	if m.c.filter != "" && !m.filtering {
-		line += "  filter: " + safetext.Line(m.c.filter) + " (esc clears)"
-	}
-	return fitCell(line, m.c.width, false)
+	return strings.Join(parts, "")
 }
 
 // footer is the last line, or lines: a message that does not fit one
