@@ -73,7 +73,7 @@ const (
 func ExplainBackend(ctx context.Context, conn *pgx.Conn, pid int) (*Plan, error) {
 	p := &Plan{PID: pid}
 	var (
-		backendType, state, ourDB string // state: the statement is the current one or the last
+		backendType, state, ourDB string
 		querySize, version        int
 		showPlans                 bool
 	)
@@ -112,7 +112,11 @@ FROM pg_catalog.pg_stat_activity a WHERE a.pid = $1`, pid).Scan(
 	if p.Refusal != "" {
 		return p, nil
 	}
-	if showPlans {
+	if state != "active" {
+		// Often the very statement whose locks the transaction still holds.
+		p.Notes = append(p.Notes, fmt.Sprintf("its last statement, which has finished: the session is %s", orUnknown(state)))
+	}
+	if showPlans && state == "active" {
 		if ok, err := showPlan(ctx, conn, p); err != nil || ok {
 			return p, err
 		}

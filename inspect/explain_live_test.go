@@ -110,6 +110,31 @@ func TestExplainLive(t *testing.T) {
 		}
 	})
 
+	t.Run("DELETE, MERGE and FOR UPDATE are planned too", func(t *testing.T) {
+		s := session(t, "writers")
+		for sql, want := range map[string]string{
+			"DELETE FROM public.big WHERE id > 999990":                                                 "Delete",
+			"SELECT * FROM public.big WHERE id = 1 FOR UPDATE":                                         "LockRows",
+			"MERGE INTO public.big b USING (VALUES (1)) v(id) ON b.id = v.id WHEN MATCHED THEN DELETE": "Merge",
+		} {
+			if strings.HasPrefix(sql, "MERGE") && version < 150000 {
+				continue
+			}
+			must(t, s.Exec(ctx, "BEGIN"))
+			must(t, s.Exec(ctx, sql))
+			p := explain(t, s.PID)
+			if p.Refusal != "" || p.Root == nil || p.Root.Operation != want && p.Root.NodeType != want {
+				t.Errorf("%s: refusal %q, root %+v", sql, p.Refusal, p.Root)
+			}
+			must(t, s.Exec(ctx, "ROLLBACK"))
+		}
+		var n int
+		must(t, conn.QueryRow(ctx, "SELECT count(*) FROM public.big").Scan(&n))
+		if n != 1_000_000 {
+			t.Errorf("the table holds %d rows after explaining a DELETE and a MERGE", n)
+		}
+	})
+
 	t.Run("refusals", func(t *testing.T) {
 		ddl := session(t, "migrate", `CREATE TABLE public.t2 (x int)`)
 		refused(t, explain(t, ddl.PID), "it is not a query (it begins with CREATE)")
@@ -133,6 +158,17 @@ func TestExplainLive(t *testing.T) {
 		}
 
 		refused(t, explain(t, 999_999), "is not running")
+
+		// A role that sees the query but may not read the table.
+		must(t, st.Exec(ctx, "CREATE ROLE watcher LOGIN; GRANT pg_read_all_stats TO watcher"))
+		watcher, _ := l.monitor(t, db, "watcher")
+		reader := session(t, "reader", "SELECT * FROM public.big WHERE id = 3")
+		denied, err := inspect.ExplainBackend(ctx, watcher, reader.PID)
+		must(t, err)
+		refused(t, denied, "pgmedic's role may not read what it uses")
+
+		long := session(t, "long", "SELECT 1 /* "+strings.Repeat("x", 2000)+" */")
+		refused(t, explain(t, long.PID), "cut short at track_activity_query_size")
 
 		var checkpointer int
 		must(t, conn.QueryRow(ctx, "SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'").Scan(&checkpointer))

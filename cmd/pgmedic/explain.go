@@ -11,6 +11,7 @@ import (
 
 	"github.com/pgmedic/pgmedic/inspect"
 	"github.com/pgmedic/pgmedic/internal/connect"
+	"github.com/pgmedic/pgmedic/internal/redact"
 	"github.com/pgmedic/pgmedic/internal/report"
 )
 
@@ -30,6 +31,9 @@ func runExplain(ctx context.Context, f *flags, target string, stdout io.Writer) 
 	p, err := inspect.ExplainBackend(ctx, conn, pid)
 	if err != nil {
 		return d.explain(connect.ExplainRead(err))
+	}
+	if f.redact {
+		redact.New().Plan(p)
 	}
 	if f.json || f.format == "json" {
 		enc := json.NewEncoder(stdout)

@@ -69,6 +69,13 @@ func TestExplainCommand(t *testing.T) {
 		!strings.Contains(out, "the statement was not run") {
 		t.Errorf("the writer's UPDATE: exit %d\n%s%s", code, out, errText)
 	}
+	// --redact: the plan's condition quotes the statement's literal.
+	if out, _, code = explain(wpid); !strings.Contains(out, "= 5)") {
+		t.Errorf("the plan without --redact should show the literal:\n%s", out)
+	}
+	if out, _, code = explain(wpid, "--redact"); code != 0 || strings.Contains(out, "= 5)") || !strings.Contains(out, "= $1)") {
+		t.Errorf("--redact: exit %d\n%s", code, out)
+	}
 	out, _, code = explain(wpid, "--json")
 	var plan struct {
 		PID  int `json:"pid"`

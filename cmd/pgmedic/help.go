@@ -257,6 +257,8 @@ Usage:
 ` + connectionHelp + `
 Options:
       --json               print the plan (or the refusal) as one JSON object
+      --redact             replace the literals in the statement and the plan
+                           by placeholders
       --timeout=30s        give up after this long, saying what pgmedic was
                            waiting for; 0 waits for ever
   -?, --help               show this help

@@ -67,6 +67,27 @@ func (r *Redactor) Snapshot(s *inspect.Snapshot) {
 	}
 }
 
+// Plan redacts a plan in place: the statement, every node's condition
+// (a filter holds the statement's literals), the lines of a text plan,
+// and a refusal, which can quote the server's error about a literal.
+func (r *Redactor) Plan(p *inspect.Plan) {
+	p.Query = r.Query(p.Query)
+	p.Refusal = Lex(p.Refusal)
+	for i := range p.Text {
+		p.Text[i] = Lex(p.Text[i])
+	}
+	var walk func(n *inspect.PlanNode)
+	walk = func(n *inspect.PlanNode) {
+		n.Condition = Lex(n.Condition)
+		for _, c := range n.Children {
+			walk(c)
+		}
+	}
+	if p.Root != nil {
+		walk(p.Root)
+	}
+}
+
 var inList = regexp.MustCompile(`(?i)\bIN \(\s*\$\d+(\s*,\s*\$\d+)+\s*\)`)
 
 func collapseIn(q string) string { return inList.ReplaceAllString(q, "IN (...)") }

@@ -3,6 +3,8 @@ package redact
 import (
 	"strings"
 	"testing"
+
+	"github.com/pgmedic/pgmedic/inspect"
 )
 
 // Real-world shapes; every literal must go, everything else must stay.
@@ -90,5 +92,24 @@ func BenchmarkRedactCached(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		r.Query(q)
+	}
+}
+
+// A plan's conditions quote the statement's literals: --redact takes them
+// out there too, and from a refusal quoting the server's error.
+func TestRedactPlan(t *testing.T) {
+	p := &inspect.Plan{Query: "SELECT * FROM users WHERE email = 'alice@example.com'",
+		Root: &inspect.PlanNode{NodeType: "Limit", Children: []*inspect.PlanNode{{NodeType: "Seq Scan",
+			Condition: "((users.email)::text = 'alice@example.com'::text)"}}},
+		Text: []string{"Filter: (id = 4242)"}, Refusal: `EXPLAIN failed: invalid input syntax for type integer: "x"; value 'secret'`}
+	New().Plan(p)
+	all := p.Query + p.Root.Children[0].Condition + p.Text[0] + p.Refusal
+	for _, leak := range []string{"alice", "4242", "secret"} {
+		if strings.Contains(all, leak) {
+			t.Errorf("%q survived redaction: %q", leak, all)
+		}
+	}
+	if !strings.Contains(p.Root.Children[0].Condition, "users.email") {
+		t.Errorf("the condition lost its column: %q", p.Root.Children[0].Condition)
 	}
 }

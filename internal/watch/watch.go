@@ -30,7 +30,10 @@ type Source struct {
 	allDatabases bool
 	// Redact, when set, takes the literals out of every query text before
 	// anything else sees it: the screen, copies, plans, the audit log.
-	Redact interface{ Snapshot(*inspect.Snapshot) }
+	Redact interface {
+		Snapshot(*inspect.Snapshot)
+		Plan(*inspect.Plan)
+	}
 
 	// life ends at Close. Every statement runs on a context that ends
 	// with it: quitting must not wait for a server that stopped answering.
