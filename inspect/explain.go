@@ -136,8 +136,11 @@ func explainable(p *Plan, backendType, ourDB string, querySize int) string {
 	case p.Database != ourDB:
 		return fmt.Sprintf("it runs in database %s and pgmedic's connection is to %s: planning needs its catalog; "+
 			"connect with -d %s to explain it", QuoteIdent(p.Database), QuoteIdent(ourDB), QuoteIdent(p.Database))
-	case len(p.Query) >= querySize-1:
-		return fmt.Sprintf("its text is cut short at track_activity_query_size (%d bytes): what is shown is not the whole statement", querySize)
+	case len(p.Query) >= querySize-4:
+		// The server cuts at a character boundary: a multibyte text can
+		// end up to 3 bytes short of the limit's last byte.
+		return fmt.Sprintf("its text is at the length of track_activity_query_size (%d bytes), where the server cuts it: "+
+			"what is shown may not be the whole statement", querySize)
 	}
 	return ""
 }

@@ -168,7 +168,11 @@ func TestExplainLive(t *testing.T) {
 		refused(t, denied, "pgmedic's role may not read what it uses")
 
 		long := session(t, "long", "SELECT 1 /* "+strings.Repeat("x", 2000)+" */")
-		refused(t, explain(t, long.PID), "cut short at track_activity_query_size")
+		refused(t, explain(t, long.PID), "where the server cuts it")
+
+		// Cut inside a multibyte character, it ends short of the limit.
+		longUTF := session(t, "long-utf8", "SELECT 1 /* "+strings.Repeat("é", 1000)+" */")
+		refused(t, explain(t, longUTF.PID), "where the server cuts it")
 
 		var checkpointer int
 		must(t, conn.QueryRow(ctx, "SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'").Scan(&checkpointer))
