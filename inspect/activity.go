@@ -137,6 +137,7 @@ func tickSQL(versionNum int) string {
 	return `/* pgmedic:tick */
 SELECT pg_catalog.clock_timestamp(), pg_catalog.pg_is_in_recovery(), p.gids, p.owners, p.databases, p.prepared,
        pg_catalog.pg_backend_pid(), ` + buildsJSON + `, ` + progressJSON(versionNum) + `,
+       ` + replicationJSON + `,
        pg_catalog.set_config('statement_timeout', '5s', true), pg_catalog.set_config('lock_timeout', '200ms', true)
 FROM (SELECT array_agg(gid ORDER BY prepared), array_agg(coalesce(owner::text, '') ORDER BY prepared),
              array_agg(coalesce(database::text, '') ORDER BY prepared), array_agg(prepared ORDER BY prepared)

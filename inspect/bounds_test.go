@@ -23,7 +23,7 @@ func TestBoundsLastOneBatch(t *testing.T) {
 	br := conn.SendBatch(ctx, batch)
 	var pid int
 	var st, lt string
-	if err := br.QueryRow().Scan(nil, nil, nil, nil, nil, nil, &pid, nil, nil, nil, nil); err != nil {
+	if err := br.QueryRow().Scan(nil, nil, nil, nil, nil, nil, &pid, nil, nil, nil, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := br.QueryRow().Scan(&st); err != nil {

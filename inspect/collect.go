@@ -351,6 +351,7 @@ func (c *Collector) finish(s *Snapshot) {
 	c.rates.estimateBuilds(s.Builds, now)
 	fillOperations(s)
 	c.rates.estimate(s.Operations, now)
+	c.rates.estimateWAL(s.Replication, now)
 	c.rates.sweep()
 	c.pendingRewrites = findRewrites(s, c.rewrites)
 
@@ -422,9 +423,10 @@ func scanTick(br pgx.BatchResults, s *Snapshot, srv *Server, ownPID *int) error 
 		gids, owners, dbs []string
 		prepared          []time.Time
 		builds, progress  []byte
+		replication       []byte
 	)
 	if err := br.QueryRow().Scan(&s.ServerTime, &srv.InRecovery, &gids, &owners, &dbs, &prepared, ownPID, &builds,
-		&progress, nil, nil); err != nil {
+		&progress, &replication, nil, nil); err != nil {
 		return fmt.Errorf("reading the server clock: %w", err)
 	}
 	var err error
@@ -432,6 +434,9 @@ func scanTick(br pgx.BatchResults, s *Snapshot, srv *Server, ownPID *int) error 
 		return err
 	}
 	if s.Operations, err = parseProgress(progress); err != nil {
+		return err
+	}
+	if s.Replication, err = parseReplication(replication); err != nil {
 		return err
 	}
 	for i := range gids {

@@ -32,6 +32,9 @@ type Snapshot struct {
 	// and have no progress view (ALTER TABLE ... ALTER COLUMN TYPE).
 	Rewrites []Rewrite      `json:"rewrites"`
 	Prepared []PreparedXact `json:"prepared_xacts"`
+	// Replication is the primary's standbys, slots and WAL rate, or the
+	// standby's replay.
+	Replication *Replication `json:"replication"`
 
 	// IndexesReadAt is when the invalid indexes and the server's settings
 	// were read: they change rarely and are read on a slower cadence than

@@ -82,6 +82,7 @@ func findings(s *inspect.Snapshot, warn float64, keys *KeyMap) []finding {
 		out = append(out, finding{key: "build:" + fmt.Sprint(b.PID), label: "BUILD", text: buildText(b), target: target{pid: b.PID}})
 	}
 	out = append(out, operationFindings(s)...)
+	out = append(out, replicationFindings(s)...)
 
 	var idle []finding
 	for i := range s.Backends {
@@ -512,7 +513,7 @@ func (t *triage) fitKeyColumn() {
 
 func labelStyleWord(label string) string {
 	switch label {
-	case "POOL", "INVALID", "PREPARED", "FILLING", "REWRITE":
+	case "POOL", "INVALID", "PREPARED", "FILLING", "REWRITE", "STANDBY", "SLOT", "REPLAY":
 		return "BLOCKING"
 	case "LEFTOVER", "BUILDING", "BUILD", "PROGRESS":
 		return "IDLE IN TX"

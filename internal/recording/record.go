@@ -46,6 +46,7 @@ type others struct {
 	Builds        *[]inspect.IndexBuild   `json:"builds,omitempty"`
 	Operations    *[]inspect.Operation    `json:"operations,omitempty"`
 	Rewrites      *[]inspect.Rewrite      `json:"rewrites,omitempty"`
+	Replication   **inspect.Replication   `json:"replication,omitempty"`
 	Prepared      *[]inspect.PreparedXact `json:"prepared,omitempty"`
 	Warnings      *[]string               `json:"warnings,omitempty"`
 }
@@ -66,7 +67,7 @@ func keyframe(s *inspect.Snapshot) (*record, error) {
 		r.Set[i] = &s.Backends[i]
 	}
 	return r, r.setOthers(&others{Server: &s.Server, Indexes: &s.Indexes, IndexesReadAt: &s.IndexesReadAt,
-		Databases: &s.Databases, Builds: &s.Builds, Operations: &s.Operations, Rewrites: &s.Rewrites, Prepared: &s.Prepared, Warnings: &s.Warnings})
+		Databases: &s.Databases, Builds: &s.Builds, Operations: &s.Operations, Rewrites: &s.Rewrites, Replication: &s.Replication, Prepared: &s.Prepared, Warnings: &s.Warnings})
 }
 
 // delta describes what changed from prev to s. Comparing field by field
@@ -123,6 +124,9 @@ func delta(prev, s *inspect.Snapshot) (*record, error) {
 	if !reflect.DeepEqual(s.Rewrites, prev.Rewrites) {
 		o.Rewrites = &s.Rewrites
 	}
+	if !reflect.DeepEqual(s.Replication, prev.Replication) {
+		o.Replication = &s.Replication
+	}
 	if !slices.Equal(s.Prepared, prev.Prepared) {
 		o.Prepared = &s.Prepared
 	}
@@ -142,7 +146,7 @@ func (r *record) apply(prev *inspect.Snapshot) (*inspect.Snapshot, error) {
 	s := &inspect.Snapshot{TakenAt: r.TakenAt, ServerTime: r.ServerTime}
 	if prev != nil {
 		s.Server, s.Indexes, s.IndexesReadAt, s.Databases = prev.Server, prev.Indexes, prev.IndexesReadAt, prev.Databases
-		s.Builds, s.Operations, s.Rewrites = prev.Builds, prev.Operations, prev.Rewrites
+		s.Builds, s.Operations, s.Rewrites, s.Replication = prev.Builds, prev.Operations, prev.Rewrites, prev.Replication
 		s.Prepared, s.Warnings = prev.Prepared, prev.Warnings
 	}
 	set := make(map[int]int, len(r.Set))
@@ -183,6 +187,7 @@ func (r *record) apply(prev *inspect.Snapshot) (*inspect.Snapshot, error) {
 		Builds        json.RawMessage `json:"builds"`
 		Operations    json.RawMessage `json:"operations"`
 		Rewrites      json.RawMessage `json:"rewrites"`
+		Replication   json.RawMessage `json:"replication"`
 		Prepared      json.RawMessage `json:"prepared"`
 		Warnings      json.RawMessage `json:"warnings"`
 	}
@@ -192,6 +197,7 @@ func (r *record) apply(prev *inspect.Snapshot) (*inspect.Snapshot, error) {
 	return s, errors.Join(take(in.Server, &s.Server), take(in.Indexes, &s.Indexes),
 		take(in.IndexesReadAt, &s.IndexesReadAt), take(in.Databases, &s.Databases), take(in.Builds, &s.Builds),
 		take(in.Operations, &s.Operations), take(in.Rewrites, &s.Rewrites),
+		take(in.Replication, &s.Replication),
 		take(in.Prepared, &s.Prepared), take(in.Warnings, &s.Warnings))
 }
 

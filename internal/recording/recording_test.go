@@ -80,6 +80,11 @@ func incident(i int) *inspect.Snapshot {
 		s.Rewrites = []inspect.Rewrite{{PID: 4301, Database: "shop", Action: "changes a column's type", Rewrites: true,
 			Table: "orders", SizeBytes: &size, Started: tp(t0.Add(140 * time.Second)), Blocking: i - 140}}
 	}
+	if i >= 150 && i < 175 {
+		lag := int64(i) << 20
+		s.Replication = &inspect.Replication{LSN: fmt.Sprintf("0/%X", i<<20), Standbys: []inspect.Standby{{PID: 77,
+			ApplicationName: "replica", State: "streaming", ReplayLagBytes: &lag}}}
+	}
 	if i >= 130 && i < 140 {
 		s.Prepared = []inspect.PreparedXact{{GID: "tx 1", Owner: "app", Database: "shop", Prepared: t0}}
 	}
@@ -138,7 +143,7 @@ func TestRoundTrip(t *testing.T) {
 	}
 	// Forward, backward, and jumps across segments all give the snapshot
 	// that was written, forest and saturation included.
-	for _, i := range []int{0, 1, 2, 59, 60, 61, 149, 150, 30, 199, 0, 120, 119, 100, 125, 135, 140, 145, 159, 160, 169, 170, 179, 180} {
+	for _, i := range []int{0, 1, 2, 59, 60, 61, 149, 150, 30, 199, 0, 120, 119, 100, 125, 135, 140, 145, 150, 151, 159, 160, 169, 170, 174, 175, 179, 180} {
 		got, err := r.At(i)
 		if err != nil {
 			t.Fatalf("At(%d): %v", i, err)

@@ -51,6 +51,7 @@ func Text(w io.Writer, s *inspect.Snapshot, o Options) error {
 	r.indexes()
 	r.builds()
 	r.operations()
+	r.replication()
 	r.warnings()
 	return r.err
 }

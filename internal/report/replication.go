@@ -1,0 +1,124 @@
+package report
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/pgmedic/pgmedic/inspect"
+	"github.com/pgmedic/pgmedic/internal/human"
+)
+
+// ReplicationLines is the replication in words, a line each: the
+// standbys and slots of a primary and its WAL rate, or a standby's
+// replay; nil when there is nothing to say. esc makes the server's text
+// safe for where it goes.
+func ReplicationLines(r *inspect.Replication, esc func(string) string) []string {
+	if r == nil {
+		return nil
+	}
+	var out []string
+	if st := r.Standby; st != nil {
+		line := "this server is a standby: replay "
+		if st.ReplayPaused {
+			line += "PAUSED (pg_wal_replay_resume() resumes it)"
+		} else {
+			line += "running"
+		}
+		if st.ReplayLagBytes != nil {
+			line += ", " + human.Bytes(*st.ReplayLagBytes) + " received and not replayed"
+		}
+		if st.ReplayDelaySeconds != nil {
+			line += fmt.Sprintf(", %s behind the primary's last commit", human.Duration(secondsOf(*st.ReplayDelaySeconds)))
+		}
+		receiver := "no WAL receiver"
+		if st.Receiver != "" {
+			receiver = "receiver " + esc(st.Receiver)
+			if st.SenderHost != "" {
+				receiver += " from " + esc(st.SenderHost)
+			}
+		}
+		c := st.Conflicts
+		line += fmt.Sprintf("; %s; hot_standby_feedback %s; queries cancelled by recovery: %d (lock %d, snapshot %d, buffer pin %d, deadlock %d, tablespace %d)",
+			receiver, onOff(st.HotStandbyFeedback), c.Lock+c.Snapshot+c.BufferPin+c.Deadlock+c.Tablespace, c.Lock, c.Snapshot, c.BufferPin, c.Deadlock, c.Tablespace)
+		out = append(out, line)
+	}
+	if r.Standby == nil {
+		line := fmt.Sprintf("%d standby(s), %d slot(s)", len(r.Standbys), len(r.Slots))
+		if r.WALBytesPerSecond != nil {
+			line += fmt.Sprintf(", WAL written at %s/s", human.Bytes(int64(*r.WALBytesPerSecond)))
+		}
+		out = append(out, line)
+	}
+	for i := range r.Standbys {
+		s := &r.Standbys[i]
+		line := fmt.Sprintf("standby %s (%s) %s %s: behind by sent %s, written %s, flushed %s, replayed %s",
+			orDash(esc(s.ApplicationName)), orDash(esc(s.ClientAddr)), esc(s.State), esc(s.SyncState),
+			lagBytes(s.SentLagBytes), lagBytes(s.WriteLagBytes), lagBytes(s.FlushLagBytes), lagBytes(s.ReplayLagBytes))
+		if s.ReplayLag != nil {
+			line += fmt.Sprintf(" (replay lag %s)", human.Duration(secondsOf(*s.ReplayLag)))
+		}
+		out = append(out, line)
+	}
+	for i := range r.Slots {
+		s := &r.Slots[i]
+		state := "active"
+		if !s.Active {
+			state = "INACTIVE"
+		}
+		line := fmt.Sprintf("slot %s (%s", esc(s.Name), esc(s.Type))
+		if s.Database != "" {
+			line += ", database " + esc(s.Database)
+		}
+		line += ") " + state
+		if s.RetainedBytes != nil {
+			line += ": retains " + human.Bytes(*s.RetainedBytes) + " of WAL"
+		}
+		if s.WALStatus != "" {
+			line += " (wal_status " + esc(s.WALStatus) + ")"
+		}
+		out = append(out, line)
+	}
+	return out
+}
+
+func lagBytes(b *int64) string {
+	if b == nil {
+		return "?"
+	}
+	return human.Bytes(*b)
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
+}
+
+func secondsOf(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+
+// replicationText is the text report's section.
+func (r *textReport) replication() {
+	lines := ReplicationLines(r.s.Replication, clean)
+	if len(lines) == 0 {
+		return
+	}
+	r.printf("\nREPLICATION: %s\n", lines[0])
+	for _, l := range lines[1:] {
+		r.printf("  %s\n", l)
+	}
+}
+
+// replicationMarkdown is the summary's section.
+func replicationMarkdown(b *strings.Builder, rep *inspect.Replication) {
+	lines := ReplicationLines(rep, md)
+	if len(lines) == 0 {
+		return
+	}
+	b.WriteString("**Replication**\n")
+	for _, l := range lines {
+		b.WriteString("- " + l + "\n")
+	}
+	b.WriteString("\n")
+}
