@@ -351,6 +351,7 @@ func (c *Collector) finish(s *Snapshot) {
 	c.rates.estimateBuilds(s.Builds, now)
 	fillOperations(s)
 	c.rates.estimate(s.Operations, now)
+	fillReplication(s)
 	c.rates.estimateWAL(s.Replication, now)
 	c.rates.sweep()
 	c.pendingRewrites = findRewrites(s, c.rewrites)

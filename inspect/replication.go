@@ -92,7 +92,11 @@ type Conflicts struct {
 // replicationJSON reads the replication, for the tick statement: a
 // primary's or a standby's, whichever the server is. pg_current_wal_lsn()
 // fails during recovery, so the branches are a CASE, which the server
-// evaluates only as far as it needs.
+// evaluates only as far as it needs. The walsenders come from
+// pg_stat_get_wal_senders(), not pg_stat_replication: the view joins every
+// backend's status to find a handful, a second pass over thousands of
+// backends each refresh; their names come from the activity rows
+// (fillReplication).
 const replicationJSON = `CASE WHEN pg_catalog.pg_is_in_recovery() THEN pg_catalog.json_build_object(
     'standby', pg_catalog.json_build_array(
        pg_catalog.pg_last_wal_receive_lsn()::text, pg_catalog.pg_last_wal_replay_lsn()::text,
@@ -111,15 +115,14 @@ const replicationJSON = `CASE WHEN pg_catalog.pg_is_in_recovery() THEN pg_catalo
               FROM pg_catalog.pg_replication_slots))
   ELSE pg_catalog.json_build_object(
     'lsn', pg_catalog.pg_current_wal_lsn()::text,
-    'standbys', (SELECT pg_catalog.json_agg(pg_catalog.json_build_array(pid, coalesce(application_name, ''),
-                   coalesce(client_addr::text, ''), coalesce(state, ''), coalesce(sync_state, ''),
+    'standbys', (SELECT pg_catalog.json_agg(pg_catalog.json_build_array(pid, coalesce(state, ''), coalesce(sync_state, ''),
                    pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), sent_lsn)::bigint,
                    pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), write_lsn)::bigint,
                    pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), flush_lsn)::bigint,
                    pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), replay_lsn)::bigint,
                    extract(epoch FROM write_lag), extract(epoch FROM flush_lag), extract(epoch FROM replay_lag),
                    reply_time) ORDER BY pid)
-                 FROM pg_catalog.pg_stat_replication),
+                 FROM pg_catalog.pg_stat_get_wal_senders()),
     'slots', (SELECT pg_catalog.json_agg(pg_catalog.json_build_array(slot_name, slot_type, database, temporary, active,
                 active_pid, pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), restart_lsn)::bigint,
                 wal_status, safe_wal_size) ORDER BY slot_name)
@@ -145,8 +148,7 @@ func parseReplication(raw []byte) (*Replication, error) {
 		var s Standby
 		var lsns [4]*float64
 		var reply *string
-		if err := unmarshalArray(row, &s.PID, &s.ApplicationName, &s.ClientAddr, &s.State, &s.SyncState,
-			&lsns[0], &lsns[1], &lsns[2], &lsns[3], &s.WriteLag, &s.FlushLag, &s.ReplayLag, &reply); err != nil {
+		if err := unmarshalArray(row, &s.PID, &s.State, &s.SyncState, &lsns[0], &lsns[1], &lsns[2], &lsns[3], &s.WriteLag, &s.FlushLag, &s.ReplayLag, &reply); err != nil {
 			return nil, fmt.Errorf("reading the standbys: %w", err)
 		}
 		s.SentLagBytes, s.WriteLagBytes, s.FlushLagBytes, s.ReplayLagBytes = bytesOf(lsns[0]), bytesOf(lsns[1]), bytesOf(lsns[2]), bytesOf(lsns[3])
@@ -200,6 +202,19 @@ func parseReplication(raw []byte) (*Replication, error) {
 		r.LSN = st.ReplayLSN
 	}
 	return r, nil
+}
+
+// fillReplication names each standby from its walsender's activity row.
+func fillReplication(s *Snapshot) {
+	if s.Replication == nil {
+		return
+	}
+	for i := range s.Replication.Standbys {
+		sb := &s.Replication.Standbys[i]
+		if b := s.Backend(sb.PID); b != nil {
+			sb.ApplicationName, sb.ClientAddr = b.ApplicationName, b.ClientAddr
+		}
+	}
 }
 
 // unmarshalArray reads a JSON array into the pointers given, in order.
