@@ -399,6 +399,18 @@ func setDepth(nodes []LockNode, i, depth int) {
 	}
 }
 
+// BlockedBehind is how many sessions wait behind pid, all levels of its
+// tree; 0 when it blocks no one. A scan: it serves the few long
+// operations of a snapshot, not every backend.
+func (f *LockForest) BlockedBehind(pid int) int {
+	for i := range f.Nodes {
+		if f.Nodes[i].PID == pid {
+			return f.Nodes[i].BlockedTotal
+		}
+	}
+	return 0
+}
+
 // Walk visits every node of the forest in display order: each root, then
 // its children depth first.
 func (f *LockForest) Walk(visit func(n *LockNode)) {

@@ -267,13 +267,7 @@ func fillOperations(s *Snapshot) {
 				op.Started = a.XactStart
 			}
 		}
-		// A few operations against the forest's nodes: a scan, no map.
-		for j := range s.LockForest.Nodes {
-			if n := &s.LockForest.Nodes[j]; n.PID == op.PID {
-				op.Blocking = n.BlockedTotal
-				break
-			}
-		}
+		op.Blocking = s.LockForest.BlockedBehind(op.PID)
 		if seq := operationPhases[op.Kind]; seq != nil {
 			op.Steps = len(seq)
 			for j, ph := range seq {

@@ -85,8 +85,9 @@ var (
 // with no progress view. The text is the session's own; a match only
 // says what the statement asks for, not that the server has begun it.
 func rewriteAction(query string) (action string, rewrites, ok bool) {
-	if len(query) > 64<<10 || !strings.Contains(strings.ToUpper(query[:min(len(query), 4096)]), "ALTER") &&
-		!strings.Contains(strings.ToUpper(query[:min(len(query), 4096)]), "REFRESH") {
+	// Every active session's text passes here on every refresh: only
+	// those that begin with ALTER or REFRESH go on to the patterns.
+	if w := firstWord(query); len(query) > 64<<10 || !strings.EqualFold(w, "ALTER") && !strings.EqualFold(w, "REFRESH") {
 		return "", false, false
 	}
 	q := blockComment.ReplaceAllString(query, " ")
@@ -105,6 +106,36 @@ func rewriteAction(query string) (action string, rewrites, ok bool) {
 		}
 	}
 	return "", false, false
+}
+
+// firstWord is a statement's first word, past spaces and comments,
+// without copying the text.
+func firstWord(q string) string {
+	for i := 0; i < len(q); {
+		switch {
+		case strings.HasPrefix(q[i:], "--"):
+			if j := strings.IndexByte(q[i:], '\n'); j >= 0 {
+				i += j + 1
+			} else {
+				return ""
+			}
+		case strings.HasPrefix(q[i:], "/*"):
+			j := strings.Index(q[i:], "*/") // nested comments are rare before a statement
+			if j < 0 {
+				return ""
+			}
+			i += j + 2
+		case q[i] == ' ' || q[i] == '\t' || q[i] == '\n' || q[i] == '\r' || q[i] == '\f':
+			i++
+		default:
+			j := i
+			for j < len(q) && isIdentChar(q[j]) {
+				j++
+			}
+			return q[i:j]
+		}
+	}
+	return ""
 }
 
 const (
@@ -215,12 +246,7 @@ func findRewrites(s *Snapshot, known map[rewriteKey]*rewriteTarget) (unknown []r
 		} else {
 			unknown = append(unknown, k)
 		}
-		for j := range s.LockForest.Nodes {
-			if n := &s.LockForest.Nodes[j]; n.PID == b.PID {
-				rw.Blocking = n.BlockedTotal
-				break
-			}
-		}
+		rw.Blocking = s.LockForest.BlockedBehind(b.PID)
 		s.Rewrites = append(s.Rewrites, rw)
 	}
 	for k := range known {

@@ -98,12 +98,8 @@ func longOps(s *inspect.Snapshot) []longOp {
 	for i := range out {
 		op := &out[i]
 		op.command, op.table, op.phase = clean(op.command), clean(op.table), clean(op.phase)
-		if op.blocking == 0 {
-			for j := range s.LockForest.Nodes {
-				if n := &s.LockForest.Nodes[j]; n.PID == op.pid {
-					op.blocking = n.BlockedTotal
-				}
-			}
+		if op.blocking == 0 { // a build's: the view has no count of its own
+			op.blocking = s.LockForest.BlockedBehind(op.pid)
 		}
 	}
 	return out
