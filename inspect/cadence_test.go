@@ -357,11 +357,22 @@ BEGIN PERFORM pg_advisory_lock(4201); COMMIT; PERFORM pg_sleep(60); END $$`))
 		xact, change time.Time
 		app          string
 	}
+	// Between the procedure's COMMIT and its next transaction xact_start
+	// is NULL for a moment: read again until there is one.
 	server := func(pid int) row {
-		var r row
-		must(t, st.Admin().QueryRow(ctx, `SELECT xact_start, state_change, application_name FROM pg_stat_activity WHERE pid = $1`, pid).
-			Scan(&r.xact, &r.change, &r.app))
-		return r
+		for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
+			var r row
+			var xact *time.Time
+			must(t, st.Admin().QueryRow(ctx, `SELECT xact_start, state_change, application_name FROM pg_stat_activity WHERE pid = $1`, pid).
+				Scan(&xact, &r.change, &r.app))
+			if xact != nil {
+				r.xact = *xact
+				return r
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("pid %d has had no transaction for a minute", pid)
+			}
+		}
 	}
 	first, err := c.Snapshot(ctx)
 	must(t, err)
