@@ -35,6 +35,9 @@ type Snapshot struct {
 	// Replication is the primary's standbys, slots and WAL rate, or the
 	// standby's replay.
 	Replication *Replication `json:"replication"`
+	// Pooler is the PgBouncer in front of the server, when pgmedic was
+	// given its admin console (--pgbouncer).
+	Pooler *Pooler `json:"pgbouncer,omitempty"`
 
 	// IndexesReadAt is when the invalid indexes and the server's settings
 	// were read: they change rarely and are read on a slower cadence than

@@ -290,3 +290,49 @@ func Open(ctx context.Context, cfg *pgx.ConnConfig) (*pgx.Conn, error) {
 	}
 	return conn, nil
 }
+
+// PoolerDatabase is the PgBouncer admin console's database name.
+const PoolerDatabase = "pgbouncer"
+
+// PoolerConfig parses --pgbouncer: a connection string, a URI or a
+// service name (of the service file, as -d would not take it). The
+// database is always the admin console's, whatever the string names, so
+// the DSN the application uses for its pool works as it is. The console
+// speaks only the simple protocol and takes no session settings beyond
+// application_name.
+func PoolerConfig(dsn string) (*pgx.ConnConfig, error) {
+	if !IsConnString(dsn) {
+		dsn = "service=" + quoteValue(dsn)
+	}
+	cfg, err := Config(Options{DBName: dsn})
+	if err != nil {
+		return nil, err
+	}
+	cfg.Database = PoolerDatabase
+	cfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
+	// The console cannot cancel a command; when a read times out the
+	// connection is closed and opened again on the next refresh.
+	cfg.BuildContextWatcherHandler = func(pc *pgconn.PgConn) ctxwatch.Handler {
+		return &pgconn.DeadlineContextWatcherHandler{Conn: pc.Conn()}
+	}
+	for k := range cfg.RuntimeParams {
+		if k != "application_name" {
+			delete(cfg.RuntimeParams, k)
+		}
+	}
+	return cfg, nil
+}
+
+// OpenPooler connects to a PgBouncer admin console.
+func OpenPooler(ctx context.Context, cfg *pgx.ConnConfig) (*pgx.Conn, error) {
+	if cfg.ConnectTimeout == 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, DefaultConnectTimeout)
+		defer cancel()
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, Explain(err, cfg)
+	}
+	return conn, nil
+}

@@ -102,6 +102,7 @@ listen_port = %d
 unix_socket_dir = %s
 auth_type = trust
 auth_file = %s
+admin_users = %s
 pool_mode = %s
 default_pool_size = %d
 max_client_conn = 100
@@ -109,7 +110,7 @@ server_reset_query = DISCARD ALL
 ignore_startup_parameters = extra_float_digits
 logfile = %s
 pidfile = %s
-`, c.SocketDir, c.Port, port, dir, filepath.Join(dir, "userlist.txt"), opts.PoolMode, opts.PoolSize,
+`, c.SocketDir, c.Port, port, dir, filepath.Join(dir, "userlist.txt"), c.Superuser, opts.PoolMode, opts.PoolSize,
 		filepath.Join(dir, "pgbouncer.log"), filepath.Join(dir, "pgbouncer.pid"))
 	iniPath := filepath.Join(dir, "pgbouncer.ini")
 	if err := c.writeFile(iniPath, ini); err != nil {

@@ -57,6 +57,10 @@ type Source struct {
 	self   session
 	former []session
 
+	// pooler, when set, is the PgBouncer admin console (--pgbouncer),
+	// read with every snapshot, under mu.
+	pooler *pooler
+
 	otherAt      time.Time
 	otherIndexes []inspect.Index
 	otherDBs     []string
@@ -176,6 +180,9 @@ func (s *Source) snapshot(ctx context.Context, all bool) (*inspect.Snapshot, err
 	s.markFormer(snap)
 	if s.allDatabases {
 		s.addOtherDatabases(ctx, snap)
+	}
+	if s.pooler != nil {
+		s.readPooler(ctx, snap)
 	}
 	if s.Redact != nil {
 		s.Redact.Snapshot(snap)
@@ -332,6 +339,9 @@ func (s *Source) Close() {
 // closeConn says goodbye to the server, bounded by closeWait: a
 // Terminate cannot be written when the network stalls.
 func (s *Source) closeConn() {
+	if s.pooler != nil {
+		s.pooler.close()
+	}
 	if s.conn == nil {
 		return
 	}
