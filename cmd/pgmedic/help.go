@@ -85,6 +85,8 @@ Options:
                            summary, with the actions from the audit log)
       --json               the same as --format=json
       --all-databases      also check invalid indexes in every other database
+      --pgbouncer=DSN      also read this PgBouncer's admin console: pools,
+                           clients and servers, tied to the server's backends
       --redact             replace the literals in query text by placeholders
       --audit-log=PATH     the audit log --format=markdown reads (default
                            $XDG_STATE_HOME/pgmedic/audit.jsonl)
@@ -121,6 +123,7 @@ Options:
       --interval=1s        refresh interval, at least 250ms
       --warn-at=75         pool saturation (%%) at which slot use is an event
       --all-databases      also check invalid indexes in every other database
+      --pgbouncer=DSN      also record this PgBouncer's pools
       --redact             take the literals out of query text before anything
                            is written
       --audit-log=PATH     the audit log whose new actions are recorded as

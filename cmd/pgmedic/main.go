@@ -61,6 +61,10 @@ Options:
       --all-databases      also check invalid indexes in every other database,
                            one short-lived connection at a time (every 30s in
                            the full-screen view)
+      --pgbouncer=DSN      also read this PgBouncer's admin console (a
+                           connection string, URI or service name; the
+                           database is always "pgbouncer"): pools, clients,
+                           servers, and in the full-screen view its actions
       --interval=1s        full-screen refresh interval (+ and - change it)
       --warn-at=75         pool saturation (%) at which the gauge warns
       --color=auto         auto, always or never (NO_COLOR is honoured)
@@ -155,6 +159,7 @@ type flags struct {
 	ask          askFunc // asks for a password the server wants; nil: no terminal
 	json         bool
 	allDatabases bool
+	pgbouncer    string // --pgbouncer: the admin console's DSN or service
 	help         bool
 	version      bool
 	interval     time.Duration
@@ -222,6 +227,7 @@ func newFlagSet(f *flags) *pflag.FlagSet {
 	fs.BoolVarP(&f.askPassword, "password", "W", false, "")
 	fs.BoolVar(&f.json, "json", false, "")
 	fs.BoolVar(&f.allDatabases, "all-databases", false, "")
+	fs.StringVar(&f.pgbouncer, "pgbouncer", "", "")
 	// As in psql: -h is the host, so help is -?; -V is the version.
 	fs.BoolVarP(&f.help, "help", "?", false, "")
 	fs.BoolVarP(&f.version, "version", "V", false, "")

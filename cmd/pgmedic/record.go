@@ -171,6 +171,9 @@ func runRecord(ctx context.Context, f *flags, stdout, stderr io.Writer) error {
 		return err
 	}
 	src := watch.New(cfg, f.allDatabases)
+	if err := addPooler(f, src); err != nil {
+		return err
+	}
 	if f.redact {
 		src.Redact = redact.New()
 	}

@@ -7,7 +7,9 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgmedic/pgmedic/actions"
+	"github.com/pgmedic/pgmedic/inspect"
 	"github.com/pgmedic/pgmedic/internal/connect"
+	"github.com/pgmedic/pgmedic/internal/watch"
 )
 
 // openConn parses the connection flags and opens pgmedic's one
@@ -60,3 +62,38 @@ func auditFor(f *flags, cfg *pgx.ConnConfig, systemID string) *actions.Audit {
 }
 
 func serverName(cfg *pgx.ConnConfig) string { return fmt.Sprintf("%s:%d", cfg.Host, cfg.Port) }
+
+// addPooler gives src the PgBouncer admin console of --pgbouncer.
+func addPooler(f *flags, src *watch.Source) error {
+	if f.pgbouncer == "" {
+		return nil
+	}
+	cfg, err := connect.PoolerConfig(f.pgbouncer)
+	if err != nil {
+		return fmt.Errorf("--pgbouncer: %w", err)
+	}
+	src.WithPooler(cfg)
+	return nil
+}
+
+// readPooler reads the admin console of --pgbouncer once, for the
+// snapshot command, and ties it to snap.
+func readPooler(ctx context.Context, f *flags, snap *inspect.Snapshot) error {
+	cfg, err := connect.PoolerConfig(f.pgbouncer)
+	if err != nil {
+		return fmt.Errorf("--pgbouncer: %w", err)
+	}
+	conn, err := connect.OpenPooler(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("--pgbouncer: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	p, err := inspect.ReadPooler(ctx, conn)
+	if err != nil {
+		return fmt.Errorf("--pgbouncer: reading the admin console at %s:%d: %w", cfg.Host, cfg.Port, err)
+	}
+	p.Target = fmt.Sprintf("%s@%s:%d", cfg.User, cfg.Host, cfg.Port)
+	inspect.MapPooler(p, snap)
+	snap.Pooler = p
+	return nil
+}

@@ -33,6 +33,12 @@ func runSnapshot(ctx context.Context, f *flags, stdout io.Writer) error {
 	if err != nil {
 		return d.explain(connect.ExplainRead(err))
 	}
+	if f.pgbouncer != "" {
+		d.waitingFor("PgBouncer's admin console to answer")
+		if err := readPooler(ctx, f, snap); err != nil {
+			return d.explain(err)
+		}
+	}
 	if f.redact {
 		redact.New().Snapshot(snap)
 	}

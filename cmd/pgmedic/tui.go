@@ -46,6 +46,9 @@ func runTUI(ctx context.Context, f *flags, stdout io.Writer) error {
 		return err
 	}
 	src := watch.New(cfg, f.allDatabases)
+	if err := addPooler(f, src); err != nil {
+		return err
+	}
 	if f.redact {
 		src.Redact = redact.New()
 	}

@@ -99,6 +99,7 @@ func Markdown(w io.Writer, s *inspect.Snapshot, log []actions.Record) error {
 		b.WriteString("\n")
 	}
 	replicationMarkdown(&b, s.Replication)
+	poolerMarkdown(&b, s.Pooler)
 	if log = outcomes(log); len(log) > 0 {
 		b.WriteString("**Actions taken**\n")
 		for _, r := range log {

@@ -52,6 +52,7 @@ func Text(w io.Writer, s *inspect.Snapshot, o Options) error {
 	r.builds()
 	r.operations()
 	r.replication()
+	r.pooler()
 	r.warnings()
 	return r.err
 }
