@@ -97,6 +97,8 @@ func RecordOf(r *Result, server, database, user string) Record {
 		rec.Target = r.Plan.Backend
 	case r.Plan.Index != nil:
 		rec.Target = r.Plan.Index
+	case r.Plan.Pooler != nil:
+		rec.Target = r.Plan.Pooler
 	default:
 		rec.Target = r.Plan.Prepared
 	}

@@ -25,6 +25,11 @@ type Env struct {
 	// Dedicated opens a second connection, to database db, for DDL that
 	// may wait; it is closed when the action ends.
 	Dedicated func(ctx context.Context, db string) (*pgx.Conn, error)
+	// OpenPooler opens a connection to the PgBouncer admin console
+	// (--pgbouncer), for a pooler action; nil when there is none.
+	OpenPooler func(ctx context.Context) (*pgx.Conn, error)
+	// PoolerWait bounds each admin console command; default PoolerWait.
+	PoolerWait time.Duration
 	// Snapshot reads the server, for the counts before and after and the
 	// blocker shift.
 	Snapshot func(ctx context.Context) (*inspect.Snapshot, error)
@@ -116,6 +121,8 @@ func Run(ctx context.Context, env Env, plan Plan, before *inspect.Snapshot) (r R
 		runIndex(ctx, env, &r)
 	case RollbackPrepared:
 		runRollbackPrepared(ctx, env, &r)
+	case PoolerPause, PoolerResume, PoolerKill, PoolerReconnect:
+		runPooler(ctx, env, &r)
 	default:
 		r.refuse("unknown action " + string(plan.Kind))
 	}

@@ -77,6 +77,7 @@ type Plan struct {
 	Backend  *BackendTarget        `json:"backend,omitempty"`
 	Index    *IndexTarget          `json:"index,omitempty"`
 	Prepared *inspect.PreparedXact `json:"prepared,omitempty"`
+	Pooler   *PoolerTarget         `json:"pgbouncer,omitempty"`
 	// Statements run in order, each on its own, never in a transaction.
 	Statements []Statement `json:"statements"`
 	// Preconditions are re-checked on the server right before running.

@@ -2,6 +2,8 @@ package watch
 
 import (
 	"context"
+	"errors"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -18,6 +20,8 @@ import (
 type Executor struct {
 	Source *Source
 	Audit  *actions.Audit
+	// PoolerWait, when set, bounds each PgBouncer admin command (tests).
+	PoolerWait time.Duration
 }
 
 // Execute runs a plan with the guard rails of the actions package.
@@ -38,8 +42,15 @@ func (e *Executor) Execute(ctx context.Context, plan actions.Plan, before *inspe
 			return connect.Open(ctx, other)
 		},
 		Snapshot: s.fullSnapshot,
-		Audit:    e.Audit,
-		Progress: progress,
+		OpenPooler: func(ctx context.Context) (*pgx.Conn, error) {
+			if s.pooler == nil {
+				return nil, errors.New("pgmedic was not given a PgBouncer (--pgbouncer)")
+			}
+			return connect.OpenPooler(ctx, s.pooler.cfg)
+		},
+		Audit:      e.Audit,
+		PoolerWait: e.PoolerWait,
+		Progress:   progress,
 	}
 	return actions.Run(ctx, env, plan, before)
 }
