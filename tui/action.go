@@ -57,6 +57,11 @@ func (m *Model) planOn(kind actions.Kind) (actions.Plan, string) {
 	sel := m.panes[m.active].selected()
 	s := m.c.snap
 	switch kind {
+	case actions.PoolerPause, actions.PoolerResume, actions.PoolerKill, actions.PoolerReconnect:
+		if sel.poolDB == "" {
+			return actions.Plan{}, "select a pool first (Triage or PgBouncer, 7)"
+		}
+		return actions.PlanPooler(s.Pooler, kind, sel.poolDB), ""
 	case actions.Cancel, actions.Terminate:
 		if sel.gid != "" {
 			return actions.PlanSignalPrepared(kind, sel.gid), ""

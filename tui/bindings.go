@@ -74,6 +74,10 @@ const (
 	hintTerminate
 	hintDrop
 	hintRebuild
+	hintPooler // and the three after it: PAUSE, RESUME, KILL, RECONNECT
+	_
+	_
+	_
 	hintDetails
 	hintExplain
 	hintFilter
@@ -246,6 +250,8 @@ func (m *Model) viewLayer(i int) layer {
 		filter.elsewhere = "the log is not filtered: filter in Connections (2), Locks (3) or Indexes (4)"
 	case 5:
 		filter.elsewhere = "the progress list is not filtered: filter in Connections (2), Locks (3) or Indexes (4)"
+	case poolerView:
+		filter.elsewhere = "the pools are not filtered: filter in Connections (2), Locks (3) or Indexes (4)"
 	}
 	l.cmds = append(l.cmds,
 		command{key: k.Details, hint: hintDetails, off: m.detailsOff, do: m.openDetails},
@@ -254,8 +260,23 @@ func (m *Model) viewLayer(i int) layer {
 		m.actionCommand(i, k.Terminate, actions.Terminate, hintTerminate),
 		m.actionCommand(i, k.DropIndex, actions.DropIndex, hintDrop),
 		m.actionCommand(i, k.RebuildIndex, actions.Rebuild, hintRebuild),
+		m.actionCommand(i, k.PoolerPause, actions.PoolerPause, hintPooler),
+		m.actionCommand(i, k.PoolerResume, actions.PoolerResume, hintPooler+1),
+		m.actionCommand(i, k.PoolerKill, actions.PoolerKill, hintPooler+2),
+		m.actionCommand(i, k.PoolerReconnect, actions.PoolerReconnect, hintPooler+3),
 	)
 	return l
+}
+
+// nextTab is the view step views on from the active one (n-1 is one
+// back), past those without a tab.
+func (m *Model) nextTab(step int) int {
+	n := len(m.panes)
+	i := (m.active + step) % n
+	for !m.tabShown(i) {
+		i = (i + step) % n
+	}
+	return i
 }
 
 // screenLayer is what the keys do in every view.
@@ -279,8 +300,9 @@ func (m *Model) screenLayer() layer {
 		{key: k.Indexes, do: view(3)},
 		{key: k.Log, do: view(4)},
 		{key: k.Progress, do: view(5)},
-		{key: k.NextView, do: func(tea.KeyPressMsg) tea.Cmd { return view((m.active + 1) % n)(tea.KeyPressMsg{}) }},
-		{key: k.PrevView, do: func(tea.KeyPressMsg) tea.Cmd { return view((m.active + n - 1) % n)(tea.KeyPressMsg{}) }},
+		{key: k.Pooler, do: view(poolerView)},
+		{key: k.NextView, do: func(tea.KeyPressMsg) tea.Cmd { return view(m.nextTab(1))(tea.KeyPressMsg{}) }},
+		{key: k.PrevView, do: func(tea.KeyPressMsg) tea.Cmd { return view(m.nextTab(n - 1))(tea.KeyPressMsg{}) }},
 		{key: bind(k.Back, m.backWhat()), hint: hintBack, off: m.backOff, do: m.back},
 		m.copyCommand(hintCopy),
 		{key: k.CopySummary, off: m.summaryOff,
@@ -366,8 +388,12 @@ func (m *Model) detailsOff() string {
 	if m.c.snap == nil && m.active != 4 {
 		return "no snapshot yet"
 	}
-	if sel := m.panes[m.active].selected(); sel.empty() {
+	sel := m.panes[m.active].selected()
+	switch {
+	case sel.empty():
 		return "nothing selected"
+	case sel.poolDB != "" && sel.pid == 0:
+		return "a pool has no details window: its server connections and waiting clients are under the pools (PgBouncer, 7)"
 	}
 	return ""
 }
@@ -414,6 +440,8 @@ func (m *Model) actionCommand(view int, b key.Binding, kind actions.Kind, hint i
 		elsewhere = "select an index first (Triage or Indexes)"
 	case (kind == actions.Cancel || kind == actions.Terminate) && view > 2:
 		elsewhere = "select a session first (Triage, Connections or Locks)"
+	case actions.IsPooler(kind) && view != poolerView && view != 0:
+		elsewhere = "select a pool first (Triage or PgBouncer, 7)"
 	}
 	return command{key: b, hint: hint, elsewhere: elsewhere, off: func() string { return m.actionOff(kind) },
 		refused: func() string { return m.actionRefused(kind) },
@@ -436,6 +464,12 @@ func (m *Model) actionOff(kind actions.Kind) string {
 		return m.life.plan.Title + " is still running; one action at a time"
 	}
 	sel := m.panes[m.active].selected()
+	if actions.IsPooler(kind) {
+		if sel.poolDB == "" {
+			return "select a pool first (Triage or PgBouncer, 7)"
+		}
+		return ""
+	}
 	if kind == actions.DropIndex || kind == actions.Rebuild {
 		if sel.index == nil {
 			return "select an index first (Triage or Indexes)"

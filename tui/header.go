@@ -42,6 +42,7 @@ type (
 	}
 	tabsKey struct {
 		frameKey
+		pooler    bool
 		active    int
 		filter    string
 		filtering bool
@@ -245,7 +246,7 @@ func spark(samples []inspect.Sample, minutes int, value func(inspect.Sample) flo
 }
 
 func (m *Model) tabs() string {
-	return m.lines.tabs.get(tabsKey{m.frameKey(), m.active, m.c.filter, m.filtering}, m.drawTabs)
+	return m.lines.tabs.get(tabsKey{m.frameKey(), m.hasPooler(), m.active, m.c.filter, m.filtering}, m.drawTabs)
 }
 
 func (m *Model) drawTabs() string {
@@ -267,13 +268,26 @@ func (m *Model) drawTabs() string {
 	return ""
 }
 
+// hasPooler reports whether pgmedic reads a PgBouncer (--pgbouncer).
+func (m *Model) hasPooler() bool { return m.c.snap != nil && m.c.snap.Pooler != nil }
+
+// tabShown reports whether view i has a tab: the PgBouncer view only
+// with a pooler to show, or when its key opened it anyway (to say how to
+// get one).
+func (m *Model) tabShown(i int) bool {
+	return i != poolerView || m.active == poolerView || m.hasPooler()
+}
+
 // shortTitles are the views' titles where the full ones do not fit.
-var shortTitles = map[string]string{"Connections": "Conns", "Indexes": "Index", "Progress": "Prog"}
+var shortTitles = map[string]string{"Connections": "Conns", "Indexes": "Index", "Progress": "Prog", "PgBouncer": "PgB"}
 
 func (m *Model) tabLine(short bool) string {
 	st := &m.c.styles
 	var parts []string
 	for i, p := range m.panes {
+		if !m.tabShown(i) {
+			continue
+		}
 		title := p.title()
 		if s, ok := shortTitles[title]; ok && short {
 			title = s

@@ -6,8 +6,8 @@ import "charm.land/bubbles/v2/key"
 // does not apply now, is the key stack's (bindings.go); the `?` help, the
 // footer and the README's key table all come from it.
 type KeyMap struct {
-	Triage, Connections, Locks, Indexes, Log, Progress key.Binding
-	NextView, PrevView                                 key.Binding
+	Triage, Connections, Locks, Indexes, Log, Progress, Pooler key.Binding
+	NextView, PrevView                                         key.Binding
 
 	Up, Down, Top, Bottom, PageUp, PageDown key.Binding
 	Details, Back                           key.Binding
@@ -21,6 +21,9 @@ type KeyMap struct {
 
 	// Uppercase: the keys that change the server.
 	Cancel, Terminate, DropIndex, RebuildIndex key.Binding
+	// Uppercase too: PgBouncer's admin commands on the selected pool's
+	// database.
+	PoolerPause, PoolerResume, PoolerKill, PoolerReconnect key.Binding
 
 	// In a backend's details: the plan of its statement, never run.
 	Explain key.Binding
@@ -51,6 +54,7 @@ func defaultKeys() KeyMap {
 		Indexes:     key.NewBinding(key.WithKeys("4"), key.WithHelp("4", "indexes")),
 		Log:         key.NewBinding(key.WithKeys("5"), key.WithHelp("5", "command log")),
 		Progress:    key.NewBinding(key.WithKeys("6"), key.WithHelp("6", "progress")),
+		Pooler:      key.NewBinding(key.WithKeys("7"), key.WithHelp("7", "pgbouncer")),
 		Explain:     key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "explain its statement (EXPLAIN, never run)")),
 		NextView:    key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "next view")),
 		PrevView:    key.NewBinding(key.WithKeys("shift+tab"), key.WithHelp("shift+tab", "previous view")),
@@ -81,6 +85,11 @@ func defaultKeys() KeyMap {
 		Terminate:    key.NewBinding(key.WithKeys("K"), key.WithHelp("K", "terminate backend")),
 		DropIndex:    key.NewBinding(key.WithKeys("D"), key.WithHelp("D", "drop invalid index")),
 		RebuildIndex: key.NewBinding(key.WithKeys("R"), key.WithHelp("R", "rebuild index")),
+
+		PoolerPause:     key.NewBinding(key.WithKeys("P"), key.WithHelp("P", "PAUSE the pool's database")),
+		PoolerResume:    key.NewBinding(key.WithKeys("U"), key.WithHelp("U", "RESUME it")),
+		PoolerKill:      key.NewBinding(key.WithKeys("X"), key.WithHelp("X", "KILL its connections")),
+		PoolerReconnect: key.NewBinding(key.WithKeys("O"), key.WithHelp("O", "RECONNECT its servers")),
 
 		Yes: key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "yes")),
 		No:  key.NewBinding(key.WithKeys("n", "esc"), key.WithHelp("n/esc", "no")),

@@ -186,12 +186,14 @@ type target struct {
 	pool  bool
 	more  int    // a "+N more" row: the parent pid to expand
 	gid   string // a prepared transaction holding a lock
-	entry *actions.Result
+	// poolDB is a PgBouncer database, for the pooler's actions.
+	poolDB string
+	entry  *actions.Result
 }
 
 // empty reports whether the row stands for nothing to act on or look at.
 func (t target) empty() bool {
-	return t.pid == 0 && t.index == nil && !t.pool && t.more == 0 && t.gid == "" && t.entry == nil
+	return t.pid == 0 && t.index == nil && !t.pool && t.more == 0 && t.gid == "" && t.entry == nil && t.poolDB == ""
 }
 
 // Messages. Each fetch and tick carries the generation it belongs to:
@@ -289,7 +291,7 @@ func New(src Source, opts Options) *Model {
 		interval: opts.Interval,
 		input:    in,
 	}
-	m.panes = []pane{newTriage(), newConnections(), newLocks(), newIndexes(), &commandLog{log: &m.log}, newProgress()}
+	m.panes = []pane{newTriage(), newConnections(), newLocks(), newIndexes(), &commandLog{log: &m.log}, newProgress(), newPooler()}
 	m.stale = make([]bool, len(m.panes))
 	return m
 }

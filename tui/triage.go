@@ -65,6 +65,7 @@ func findings(s *inspect.Snapshot, warn float64, keys *KeyMap) []finding {
 		}
 		out = append(out, finding{key: "pool", label: "POOL", text: text, hint: "[enter] details", target: target{pool: true}})
 	}
+	out = append(out, poolerFindings(s)...)
 
 	// Unique indexes that still reject duplicates hurt the application
 	// now; list them before the rest.
