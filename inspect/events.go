@@ -64,22 +64,25 @@ type Event struct {
 type EventKind string
 
 const (
-	BlockerStart   EventKind = "blocker_start"   // a root blocker appears
-	BlockerEnd     EventKind = "blocker_end"     // it is gone, or no longer blocks
-	QueueOver      EventKind = "queue_over"      // a blocker's queue crosses a length
-	SlotsOver      EventKind = "slots_over"      // slot use crosses warn, 90% or full
-	SlotsUnder     EventKind = "slots_under"     // and falls back below the warn level
-	ForecastFull   EventKind = "forecast_full"   // the pool will be full within minutes
-	IndexInvalid   EventKind = "index_invalid"   // an invalid index appears
-	IndexGone      EventKind = "index_gone"      // an invalid index is dropped or fixed
-	BuildStart     EventKind = "build_start"     // CREATE INDEX / REINDEX starts
-	BuildPhase     EventKind = "build_phase"     // and changes phase
-	BuildEnd       EventKind = "build_end"       // and ends
-	DeadlockCycle  EventKind = "deadlock_cycle"  // a wait cycle is seen
-	PreparedLocks  EventKind = "prepared_locks"  // a prepared transaction blocks sessions
-	ConnectionLost EventKind = "connection_lost" // reads fail: the picture goes stale
-	ConnectionBack EventKind = "connection_back" // reads work again
-	ActionTaken    EventKind = "action"          // a pgmedic action, from the audit log
+	BlockerStart   EventKind = "blocker_start"       // a root blocker appears
+	BlockerEnd     EventKind = "blocker_end"         // it is gone, or no longer blocks
+	QueueOver      EventKind = "queue_over"          // a blocker's queue crosses a length
+	SlotsOver      EventKind = "slots_over"          // slot use crosses warn, 90% or full
+	SlotsUnder     EventKind = "slots_under"         // and falls back below the warn level
+	ForecastFull   EventKind = "forecast_full"       // the pool will be full within minutes
+	IndexInvalid   EventKind = "index_invalid"       // an invalid index appears
+	IndexGone      EventKind = "index_gone"          // an invalid index is dropped or fixed
+	BuildStart     EventKind = "build_start"         // CREATE INDEX / REINDEX starts
+	BuildPhase     EventKind = "build_phase"         // and changes phase
+	BuildEnd       EventKind = "build_end"           // and ends
+	DeadlockCycle  EventKind = "deadlock_cycle"      // a wait cycle is seen
+	PreparedLocks  EventKind = "prepared_locks"      // a prepared transaction blocks sessions
+	PoolerQueue    EventKind = "pgbouncer_queue"     // clients start to queue in a PgBouncer pool
+	PoolerQueueEnd EventKind = "pgbouncer_queue_end" // and no longer do
+	PoolerFilling  EventKind = "pgbouncer_forecast"  // a PgBouncer pool will be full within minutes
+	ConnectionLost EventKind = "connection_lost"     // reads fail: the picture goes stale
+	ConnectionBack EventKind = "connection_back"     // reads work again
+	ActionTaken    EventKind = "action"              // a pgmedic action, from the audit log
 )
 
 // DetectorOptions tune what counts as an event.
@@ -112,6 +115,11 @@ type Detector struct {
 	prepared map[string]bool
 	lostAt   time.Time
 	lost     bool
+	// queued are the PgBouncer pools with clients waiting, and since
+	// when; poolerWarned a pooler forecast was announced.
+	queued       map[string]time.Time
+	poolerWarned bool
+	poolerCalm   time.Time
 }
 
 type rootSeen struct {
@@ -130,7 +138,8 @@ func NewDetector(o DetectorOptions) *Detector {
 		o.QueueLevels = []int{10, 25, 50, 100}
 	}
 	return &Detector{o: o, roots: map[string]*rootSeen{}, history: NewHistory(15 * time.Minute),
-		invalid: map[string]Index{}, builds: map[string]IndexBuild{}, cycles: map[string]bool{}, prepared: map[string]bool{}}
+		invalid: map[string]Index{}, builds: map[string]IndexBuild{}, cycles: map[string]bool{}, prepared: map[string]bool{},
+		queued: map[string]time.Time{}}
 }
 
 // Lost is a refresh that failed: the first of an outage is an event.
@@ -159,6 +168,7 @@ func (d *Detector) Observe(s *Snapshot) []Event {
 	out = d.slots(s, out)
 	out = d.indexes(s, out)
 	out = d.buildEvents(s, out)
+	out = d.pooler(s, out)
 	for i := range out {
 		out[i].At = now
 	}
@@ -468,4 +478,61 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// pooler: clients starting to queue in a PgBouncer pool, and ending; a
+// pool that will be full within minutes. A pooler that could not be read
+// says nothing either way.
+func (d *Detector) pooler(s *Snapshot, out []Event) []Event {
+	p := s.Pooler
+	if p == nil || p.Error != "" {
+		return out
+	}
+	now := map[string]*Pool{}
+	for i := range p.Pools {
+		pool := &p.Pools[i]
+		if pool.ClientsWaiting == 0 {
+			continue
+		}
+		name := pool.Database + "/" + pool.User
+		now[name] = pool
+		if _, ok := d.queued[name]; ok {
+			continue
+		}
+		d.queued[name] = s.ServerTime
+		text := fmt.Sprintf("%d clients queue in PgBouncer pool %s, the oldest for %.1fs; %d of %d server connections active",
+			pool.ClientsWaiting, name, pool.MaxWaitSeconds, pool.ServersActive, pool.Capacity())
+		if len(pool.Behind) > 0 {
+			text += fmt.Sprintf(", %d behind pid %d", pool.Behind[0].Servers, pool.Behind[0].PID)
+		}
+		out = append(out, Event{Kind: PoolerQueue, Database: pool.Database, User: pool.User, Count: pool.ClientsWaiting,
+			Of: pool.Capacity(), Text: text})
+	}
+	for _, name := range sortedKeys(d.queued) {
+		if now[name] != nil {
+			continue
+		}
+		since := d.queued[name]
+		delete(d.queued, name)
+		db, user, _ := strings.Cut(name, "/")
+		out = append(out, Event{Kind: PoolerQueueEnd, Database: db, User: user, Duration: s.ServerTime.Sub(since),
+			Text: fmt.Sprintf("no client queues in PgBouncer pool %s any more, after %s", name, roundDur(s.ServerTime.Sub(since)))})
+	}
+	f, ok := PoolerForecast(d.history.Samples())
+	switch {
+	case ok && !d.poolerWarned:
+		d.poolerWarned, d.poolerCalm = true, time.Time{}
+		last := d.history.Samples()[len(d.history.Samples())-1]
+		out = append(out, Event{Kind: PoolerFilling, Duration: f.FullIn, PerMinute: f.PerMinute, Count: last.PoolerBusy, Of: last.PoolerCapacity,
+			Text: fmt.Sprintf("PgBouncer pool %s will have every server connection busy in ~%s at +%.0f a minute (%d of %d)",
+				last.PoolerPool, roundDur(f.FullIn), f.PerMinute, last.PoolerBusy, last.PoolerCapacity)})
+	case ok:
+		d.poolerCalm = time.Time{}
+	case d.poolerWarned && d.poolerCalm.IsZero():
+		d.poolerCalm = s.ServerTime
+	case d.poolerWarned && s.ServerTime.Sub(d.poolerCalm) >= time.Minute:
+		// Re-armed after a calm minute, as the slots' forecast is.
+		d.poolerWarned = false
+	}
+	return out
 }

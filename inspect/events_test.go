@@ -256,3 +256,45 @@ func TestDetectorBounded(t *testing.T) {
 		t.Fatalf("%d roots, %d samples kept", len(d.roots), len(d.history.Samples()))
 	}
 }
+
+// A PgBouncer pool's queue is an event when it starts and when it ends,
+// once each; its filling is forecast; a pooler not read says nothing.
+func TestPoolerEvents(t *testing.T) {
+	d := NewDetector(DetectorOptions{})
+	var got []Event
+	for sec := 0; sec <= 400; sec++ {
+		s := scene{sec: sec, used: 5}.snapshot()
+		busy := min(40, 10+sec*30/400) // 10 to 40 of 40: +4.5 a minute
+		pool := Pool{Database: "shop", User: "app", PoolSize: 40, ServersActive: busy}
+		if sec >= 300 && sec < 350 {
+			pool.ClientsWaiting, pool.MaxWaitSeconds = sec-299, float64(sec-299)/10
+			pool.Behind = []PoolBlocker{{PID: 4101, Servers: 30}}
+		}
+		s.Pooler = &Pooler{Pools: []Pool{pool}}
+		if sec == 320 {
+			s.Pooler.Error = "reading PgBouncer: timeout"
+		}
+		for _, e := range d.Observe(s) {
+			if strings.HasPrefix(string(e.Kind), "pgbouncer") {
+				got = append(got, e)
+			}
+		}
+	}
+	var kinds []string
+	for _, e := range got {
+		kinds = append(kinds, fmt.Sprintf("%s@%s", e.Kind, e.At.Sub(evT0)))
+	}
+	if len(got) != 3 || got[0].Kind != PoolerFilling || got[1].Kind != PoolerQueue || got[2].Kind != PoolerQueueEnd {
+		t.Fatalf("events %v", kinds)
+	}
+	if at := got[0].At.Sub(evT0); at > 280*time.Second {
+		t.Errorf("the forecast came at %s, under two minutes before full at 400s", at)
+	}
+	if got[1].At.Sub(evT0) != 300*time.Second || !strings.Contains(got[1].Text, "1 clients queue in PgBouncer pool shop/app") ||
+		!strings.Contains(got[1].Text, "30 behind pid 4101") {
+		t.Errorf("queue start: %s %q", got[1].At.Sub(evT0), got[1].Text)
+	}
+	if got[2].At.Sub(evT0) != 350*time.Second || got[2].Duration != 50*time.Second {
+		t.Errorf("queue end: %s after %s", got[2].At.Sub(evT0), got[2].Duration)
+	}
+}

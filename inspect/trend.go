@@ -17,6 +17,11 @@ type Sample struct {
 	// session has waited on a lock.
 	Roots       int
 	LongestWait time.Duration
+	// The PgBouncer pool closest to full (Pooler.Tightest), with
+	// --pgbouncer: its server connections in use, what it may have, and
+	// the clients queued in it.
+	PoolerBusy, PoolerCapacity, PoolerWaiting int
+	PoolerPool                                string
 }
 
 // SampleOf is a snapshot's sample.
@@ -25,6 +30,12 @@ func SampleOf(s *Snapshot) Sample {
 		Waiting: s.Saturation.WaitingOnLock, Roots: len(s.LockForest.Roots)}
 	for _, r := range s.LockForest.Roots {
 		out.LongestWait = max(out.LongestWait, s.LockForest.Nodes[r].LongestWait)
+	}
+	if s.Pooler != nil && s.Pooler.Error == "" {
+		if p := s.Pooler.Tightest(); p != nil {
+			out.PoolerBusy, out.PoolerCapacity, out.PoolerWaiting = p.Busy(), p.Capacity(), p.ClientsWaiting
+			out.PoolerPool = p.Database + "/" + p.User
+		}
 	}
 	return out
 }
@@ -89,15 +100,36 @@ const (
 // and the pool is not full yet.
 // A flat, falling or jumpy curve gives no forecast.
 func PoolForecast(samples []Sample) (f Forecast, ok bool) {
-	if len(samples) == 0 || samples[len(samples)-1].Used >= samples[len(samples)-1].Usable {
+	return forecast(samples, used, func(s Sample) int { return s.Usable })
+}
+
+// PoolerForecast is PoolForecast for the PgBouncer pool closest to full:
+// its server connections in use against what the pool may have. Once
+// they are all in use, clients queue in the pooler: that is the 503.
+// The samples must be of one pool: a change of the tightest pool starts
+// the window again.
+func PoolerForecast(samples []Sample) (f Forecast, ok bool) {
+	if len(samples) == 0 || samples[len(samples)-1].PoolerCapacity == 0 {
+		return Forecast{}, false
+	}
+	name := samples[len(samples)-1].PoolerPool
+	from := len(samples)
+	for from > 0 && samples[from-1].PoolerPool == name {
+		from--
+	}
+	return forecast(samples[from:], func(s Sample) int { return s.PoolerBusy }, func(s Sample) int { return s.PoolerCapacity })
+}
+
+func forecast(samples []Sample, val, limit func(Sample) int) (f Forecast, ok bool) {
+	if len(samples) == 0 || val(samples[len(samples)-1]) >= limit(samples[len(samples)-1]) {
 		return Forecast{}, false
 	}
 	last := samples[len(samples)-1]
-	rate, ok := growth(samples, used)
+	rate, ok := growth(samples, val)
 	if !ok {
 		return Forecast{}, false
 	}
-	full := time.Duration(float64(last.Usable-last.Used) / rate * float64(time.Minute))
+	full := time.Duration(float64(limit(last)-val(last)) / rate * float64(time.Minute))
 	if full > ForecastAhead {
 		return Forecast{}, false
 	}

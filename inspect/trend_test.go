@@ -155,3 +155,32 @@ func TestQueueGrowth(t *testing.T) {
 		}
 	}
 }
+
+// The pooler's tightest pool is forecast like the server's slots, and a
+// change of the tightest pool starts its window again.
+func TestPoolerForecast(t *testing.T) {
+	h := inspect.NewHistory(15 * time.Minute)
+	var first time.Duration = -1
+	for sec := 0; sec <= 600; sec++ {
+		busy := 20 + sec*30/600 // 20 to 50 of 50 over ten minutes: +3 a minute
+		pool := "shop/app"
+		h.Add(inspect.Sample{At: t0.Add(time.Duration(sec) * time.Second), PoolerPool: pool, PoolerBusy: min(busy, 50), PoolerCapacity: 50})
+		if fc, ok := inspect.PoolerForecast(h.Samples()); ok && first < 0 {
+			first = time.Duration(sec) * time.Second
+			if truth := 600*time.Second - first; fc.FullIn < truth*3/4 || fc.FullIn > truth*5/4 {
+				t.Errorf("at %s: full in %s, truth %s", first, fc.FullIn, truth)
+			}
+		}
+	}
+	if first < 0 || first > 8*time.Minute {
+		t.Errorf("first forecast at %s; want two minutes ahead of full at 10m or more", first)
+	}
+	// Another pool becomes the tightest: its own short history says nothing yet.
+	h.Add(inspect.Sample{At: t0.Add(601 * time.Second), PoolerPool: "shop/report", PoolerBusy: 9, PoolerCapacity: 10})
+	if _, ok := inspect.PoolerForecast(h.Samples()); ok {
+		t.Errorf("a forecast from another pool's history")
+	}
+	if _, ok := inspect.PoolerForecast(nil); ok {
+		t.Errorf("a forecast from nothing")
+	}
+}

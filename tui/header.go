@@ -168,6 +168,9 @@ func (c *common) trendText() string {
 		line += " · " + st.Bad.Render(forecastText(c.forecast))
 	}
 	samples := c.history.Samples()
+	if c.poolerForecastOK {
+		line += " · " + st.Bad.Render(fmt.Sprintf("pgbouncer full %s (+%.0f/min)", whenText(c.poolerForecast), c.poolerForecast.PerMinute))
+	}
 	if sp := sparkline(samples, sparkMinutes); sp != "" {
 		line += fmt.Sprintf(" · slots, last %dm %s", sparkMinutes, sp)
 	}
@@ -195,11 +198,15 @@ func waitingSpark(samples []inspect.Sample, minutes int) string {
 
 // forecastText is the early warning, as the header and Triage say it.
 func forecastText(f inspect.Forecast) string {
-	when := "in under a minute"
+	return fmt.Sprintf("pool full %s (+%.0f/min)", whenText(f), f.PerMinute)
+}
+
+// whenText is how soon a forecast says the pool is full.
+func whenText(f inspect.Forecast) string {
 	if m := int(f.FullIn.Round(time.Minute) / time.Minute); m >= 1 {
-		when = fmt.Sprintf("in ~%dm", m)
+		return fmt.Sprintf("in ~%dm", m)
 	}
-	return fmt.Sprintf("pool full %s (+%.0f/min)", when, f.PerMinute)
+	return "in under a minute"
 }
 
 // sparkMinutes is the span of the header's sparkline: a column a minute.

@@ -115,6 +115,10 @@ type common struct {
 	// minute, when they grow steadily (queueGrowing).
 	queueRate    float64
 	queueGrowing bool
+	// poolerForecast is the same early warning for the tightest
+	// PgBouncer pool's server connections.
+	poolerForecast   inspect.Forecast
+	poolerForecastOK bool
 	// states are the sessions' state changes, for the details pane.
 	states states
 	// queues keep, for each root blocker seen in the last HistorySpan
@@ -500,6 +504,7 @@ func (m *Model) show(snap *inspect.Snapshot) {
 	m.c.history.Add(inspect.SampleOf(snap))
 	m.c.forecast, m.c.forecastOK = inspect.PoolForecast(m.c.history.Samples())
 	m.c.queueRate, m.c.queueGrowing = inspect.QueueGrowth(m.c.history.Samples())
+	m.c.poolerForecast, m.c.poolerForecastOK = inspect.PoolerForecast(m.c.history.Samples())
 	m.c.traceQueues()
 	m.c.states.observe(snap)
 	m.refreshPanes()

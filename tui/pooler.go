@@ -186,13 +186,18 @@ func (p *poolerPane) view(c *common) string {
 func (p *poolerPane) servers(c *common, pl *inspect.Pooler, db string) string {
 	st := &c.styles
 	var rows []string
+	// The count is the pools': a recording keeps only the oldest client.
 	waiting, oldest := 0, -1
+	for i := range pl.Pools {
+		if pl.Pools[i].Database == db {
+			waiting += pl.Pools[i].ClientsWaiting
+		}
+	}
 	for i := range pl.Clients {
 		cl := &pl.Clients[i]
 		if cl.Database != db || !cl.Waiting() {
 			continue
 		}
-		waiting++
 		if oldest < 0 || cl.WaitSeconds > pl.Clients[oldest].WaitSeconds {
 			oldest = i
 		}

@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
 
 	"github.com/charmbracelet/x/exp/golden"
 
@@ -125,5 +128,26 @@ func TestPoolerActionKeys(t *testing.T) {
 			t.Fatalf("read-only: %s opened a dialog", b)
 		}
 		mustContain(t, screen(ro), b+": read-only")
+	}
+}
+
+// A PgBouncer pool whose server connections fill steadily is forecast in
+// the header and on Triage, where P can act on its database.
+func TestPoolerForecastOnScreen(t *testing.T) {
+	m := New(&fakeSource{snap: fixture(3)}, Options{Now: func() time.Time { return fixedNow }})
+	m.Update(tea.WindowSizeMsg{Width: 200, Height: 30})
+	for sec := 0; sec <= 240; sec++ {
+		s := fixture(3)
+		s.ServerTime = fixedNow.Add(time.Duration(sec) * time.Second)
+		s.Pooler = &inspect.Pooler{Pools: []inspect.Pool{{Database: "shop", User: "app", PoolSize: 40, ServersActive: 10 + sec/12}}}
+		m.Update(snapshotMsg{gen: m.gen, snap: s})
+	}
+	frame := screen(m)
+	mustContain(t, frame, "pgbouncer full in ~2m (+5/min)",
+		"FILLING", "PgBouncer pool shop/app: every server connection busy in ~2m (+5/min); 30 of 40 in use")
+	for _, f := range m.panes[0].(*triage).rows {
+		if f.key == "forecast:pgbouncer" && f.target.poolDB != "shop" {
+			t.Errorf("the forecast points at %+v, want the database shop", f.target)
+		}
 	}
 }

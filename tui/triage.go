@@ -292,6 +292,19 @@ func (t *triage) refresh(c *common) {
 		}
 		t.rows = slices.Insert(t.rows, at, f)
 	}
+	if c.poolerForecastOK && c.snap != nil && c.snap.Pooler != nil {
+		samples := c.history.Samples()
+		last := samples[len(samples)-1]
+		db, _, _ := strings.Cut(last.PoolerPool, "/")
+		f := finding{key: "forecast:pgbouncer", label: "FILLING", target: target{poolDB: db},
+			text: fmt.Sprintf("PgBouncer pool %s: every server connection busy %s (+%.0f/min); %d of %d in use, growing steadily for minutes",
+				clean(last.PoolerPool), whenText(c.poolerForecast), c.poolerForecast.PerMinute, last.PoolerBusy, last.PoolerCapacity)}
+		at := 0
+		for at < len(t.rows) && (t.rows[at].label == "BLOCKING" || t.rows[at].label == "DEADLOCK" || t.rows[at].label == "PREPARED") {
+			at++
+		}
+		t.rows = slices.Insert(t.rows, at, f)
+	}
 	keys := make([]string, len(t.rows))
 	for i := range t.rows {
 		keys[i] = t.rows[i].key

@@ -47,6 +47,7 @@ type others struct {
 	Operations    *[]inspect.Operation    `json:"operations,omitempty"`
 	Rewrites      *[]inspect.Rewrite      `json:"rewrites,omitempty"`
 	Replication   **inspect.Replication   `json:"replication,omitempty"`
+	Pooler        **inspect.Pooler        `json:"pgbouncer,omitempty"`
 	Prepared      *[]inspect.PreparedXact `json:"prepared,omitempty"`
 	Warnings      *[]string               `json:"warnings,omitempty"`
 }
@@ -67,7 +68,37 @@ func keyframe(s *inspect.Snapshot) (*record, error) {
 		r.Set[i] = &s.Backends[i]
 	}
 	return r, r.setOthers(&others{Server: &s.Server, Indexes: &s.Indexes, IndexesReadAt: &s.IndexesReadAt,
-		Databases: &s.Databases, Builds: &s.Builds, Operations: &s.Operations, Rewrites: &s.Rewrites, Replication: &s.Replication, Prepared: &s.Prepared, Warnings: &s.Warnings})
+		Databases: &s.Databases, Builds: &s.Builds, Operations: &s.Operations, Rewrites: &s.Rewrites, Replication: &s.Replication, Pooler: ptr(poolerForRecord(s.Pooler)), Prepared: &s.Prepared, Warnings: &s.Warnings})
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// poolerForRecord is the pooler as the recording keeps it: every pool and
+// server connection, but of the clients only the oldest waiting one of
+// each database. Hundreds of queued clients, each with a wait that
+// changes every second, would otherwise be most of the file; the pools
+// count them.
+func poolerForRecord(p *inspect.Pooler) *inspect.Pooler {
+	if p == nil {
+		return nil
+	}
+	c := *p
+	c.Clients = nil
+	oldest := map[string]int{}
+	for i := range p.Clients {
+		cl := &p.Clients[i]
+		if !cl.Waiting() {
+			continue
+		}
+		j, ok := oldest[cl.Database]
+		if !ok {
+			oldest[cl.Database] = len(c.Clients)
+			c.Clients = append(c.Clients, *cl)
+		} else if cl.WaitSeconds > c.Clients[j].WaitSeconds {
+			c.Clients[j] = *cl
+		}
+	}
+	return &c
 }
 
 // delta describes what changed from prev to s. Comparing field by field
@@ -127,6 +158,11 @@ func delta(prev, s *inspect.Snapshot) (*record, error) {
 	if !reflect.DeepEqual(s.Replication, prev.Replication) {
 		o.Replication = &s.Replication
 	}
+	if s.Pooler != nil || prev.Pooler != nil {
+		if p := poolerForRecord(s.Pooler); !reflect.DeepEqual(p, poolerForRecord(prev.Pooler)) {
+			o.Pooler = &p
+		}
+	}
 	if !slices.Equal(s.Prepared, prev.Prepared) {
 		o.Prepared = &s.Prepared
 	}
@@ -147,6 +183,7 @@ func (r *record) apply(prev *inspect.Snapshot) (*inspect.Snapshot, error) {
 	if prev != nil {
 		s.Server, s.Indexes, s.IndexesReadAt, s.Databases = prev.Server, prev.Indexes, prev.IndexesReadAt, prev.Databases
 		s.Builds, s.Operations, s.Rewrites, s.Replication = prev.Builds, prev.Operations, prev.Rewrites, prev.Replication
+		s.Pooler = prev.Pooler
 		s.Prepared, s.Warnings = prev.Prepared, prev.Warnings
 	}
 	set := make(map[int]int, len(r.Set))
@@ -188,6 +225,7 @@ func (r *record) apply(prev *inspect.Snapshot) (*inspect.Snapshot, error) {
 		Operations    json.RawMessage `json:"operations"`
 		Rewrites      json.RawMessage `json:"rewrites"`
 		Replication   json.RawMessage `json:"replication"`
+		Pooler        json.RawMessage `json:"pgbouncer"`
 		Prepared      json.RawMessage `json:"prepared"`
 		Warnings      json.RawMessage `json:"warnings"`
 	}
@@ -197,7 +235,7 @@ func (r *record) apply(prev *inspect.Snapshot) (*inspect.Snapshot, error) {
 	return s, errors.Join(take(in.Server, &s.Server), take(in.Indexes, &s.Indexes),
 		take(in.IndexesReadAt, &s.IndexesReadAt), take(in.Databases, &s.Databases), take(in.Builds, &s.Builds),
 		take(in.Operations, &s.Operations), take(in.Rewrites, &s.Rewrites),
-		take(in.Replication, &s.Replication),
+		take(in.Replication, &s.Replication), take(in.Pooler, &s.Pooler),
 		take(in.Prepared, &s.Prepared), take(in.Warnings, &s.Warnings))
 }
 

@@ -85,6 +85,20 @@ func incident(i int) *inspect.Snapshot {
 		s.Replication = &inspect.Replication{LSN: fmt.Sprintf("0/%X", i<<20), Standbys: []inspect.Standby{{PID: 77,
 			ApplicationName: "replica", State: "streaming", ReplayLagBytes: &lag}}}
 	}
+	if i >= 165 && i < 185 {
+		// As the recording keeps it: of the clients, the oldest waiting.
+		s.Pooler = &inspect.Pooler{Target: "admin@pool:6432", Version: "PgBouncer 1.18.0", ReadAt: t0.Add(time.Duration(i) * time.Second),
+			Pools: []inspect.Pool{{Database: "shop", User: "app", Mode: "transaction", ClientsWaiting: i - 165, PoolSize: 20,
+				ServersActive: 20, MaxWaitSeconds: float64(i-165) / 2, Behind: []inspect.PoolBlocker{{PID: 4101, Servers: 18}}}},
+			Servers: []inspect.PoolConn{{User: "app", Database: "shop", State: "active", RemotePID: 4200,
+				Backend: &inspect.PoolBackend{State: "active", Root: 4101}}}}
+		if i > 165 {
+			s.Pooler.Clients = []inspect.PoolConn{{User: "app", Database: "shop", State: "waiting", WaitSeconds: float64(i-165) / 2}}
+		}
+		if i == 175 {
+			s.Pooler.Error = "reading PgBouncer: conn closed"
+		}
+	}
 	if i >= 130 && i < 140 {
 		s.Prepared = []inspect.PreparedXact{{GID: "tx 1", Owner: "app", Database: "shop", Prepared: t0}}
 	}
@@ -143,7 +157,7 @@ func TestRoundTrip(t *testing.T) {
 	}
 	// Forward, backward, and jumps across segments all give the snapshot
 	// that was written, forest and saturation included.
-	for _, i := range []int{0, 1, 2, 59, 60, 61, 149, 150, 30, 199, 0, 120, 119, 100, 125, 135, 140, 145, 150, 151, 159, 160, 169, 170, 174, 175, 179, 180} {
+	for _, i := range []int{0, 1, 2, 59, 60, 61, 149, 150, 30, 199, 0, 120, 119, 100, 125, 135, 140, 145, 150, 151, 159, 160, 169, 170, 174, 175, 179, 180, 165, 166, 184, 185, 176} {
 		got, err := r.At(i)
 		if err != nil {
 			t.Fatalf("At(%d): %v", i, err)
@@ -427,5 +441,27 @@ func TestDeltaApply(t *testing.T) {
 			}
 		}
 		prev = got
+	}
+}
+
+// The recording keeps, of a pooler's clients, the oldest waiting one of
+// each database: the pools count the rest.
+func TestPoolerForRecord(t *testing.T) {
+	p := &inspect.Pooler{Clients: []inspect.PoolConn{
+		{Database: "shop", State: "active"},
+		{Database: "shop", State: "waiting", WaitSeconds: 1, Port: 1},
+		{Database: "shop", State: "waiting", WaitSeconds: 3, Port: 2},
+		{Database: "batch", State: "waiting", WaitSeconds: 2, Port: 3},
+		{Database: "shop", State: "waiting", WaitSeconds: 2, Port: 4},
+	}}
+	got := poolerForRecord(p)
+	if len(got.Clients) != 2 || got.Clients[0].Port != 2 || got.Clients[1].Port != 3 {
+		t.Errorf("kept %+v", got.Clients)
+	}
+	if len(p.Clients) != 5 {
+		t.Errorf("the snapshot's own clients were changed")
+	}
+	if poolerForRecord(nil) != nil {
+		t.Errorf("no pooler came back as one")
 	}
 }
