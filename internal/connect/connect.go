@@ -332,7 +332,24 @@ func OpenPooler(ctx context.Context, cfg *pgx.ConnConfig) (*pgx.Conn, error) {
 	}
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
-		return nil, Explain(err, cfg)
+		return nil, explainPooler(Explain(err, cfg))
 	}
 	return conn, nil
+}
+
+// explainPooler turns the advice for a server into the advice for a
+// PgBouncer admin console.
+func explainPooler(err error) error {
+	var e *Error
+	if !errors.As(err, &e) {
+		return err
+	}
+	switch {
+	case strings.Contains(e.Problem, "not allowed"):
+		e.Advice = "The admin console admits only the users in PgBouncer's admin_users (stats_users may read, not act): " +
+			"add the user there, or connect as one of them."
+	case strings.Contains(e.Advice, "PostgreSQL"):
+		e.Advice = "Is PgBouncer running there and listening on that address and port (listen_addr, listen_port)?"
+	}
+	return e
 }

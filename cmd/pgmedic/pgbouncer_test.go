@@ -1,0 +1,142 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgmedic/pgmedic/internal/pgcluster"
+	"github.com/pgmedic/pgmedic/internal/pgcluster/pgtest"
+)
+
+// snapshot --pgbouncer reports the pooler with the server, in text and
+// JSON, in both pooling modes: a pool exhausted by clients whose queries
+// wait on a lock, more clients queued in the pooler, and the blocker they
+// all wait behind. A pooler that cannot be reached is a clear error.
+func TestSnapshotPgBouncer(t *testing.T) {
+	for _, mode := range []string{"session", "transaction"} {
+		t.Run(mode, func(t *testing.T) {
+			ctx := context.Background()
+			c := pgtest.Start(t, pgcluster.Options{})
+			b := pgtest.StartBouncer(t, c, pgcluster.BouncerOptions{PoolMode: mode, PoolSize: 2})
+			if err := c.Exec(ctx, "postgres", `CREATE TABLE t (v int)`); err != nil {
+				t.Fatal(err)
+			}
+			blocker, err := pgx.Connect(ctx, c.ConnString("postgres", ""))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer blocker.Close(ctx)
+			if _, err := blocker.Exec(ctx, `BEGIN; LOCK TABLE t`); err != nil {
+				t.Fatal(err)
+			}
+			var wg sync.WaitGroup
+			defer wg.Wait()
+			defer blocker.Exec(ctx, `ROLLBACK`)
+			for i := 0; i < 5; i++ {
+				cfg, _ := pgx.ParseConfig(b.ConnString("", ""))
+				cfg.DefaultQueryExecMode = pgx.QueryExecModeExec
+				app, err := pgx.ConnectConfig(ctx, cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					defer app.Close(context.Background())
+					_, _ = app.Exec(context.Background(), fmt.Sprintf("SELECT count(*) /* %d */ FROM t", i))
+				}()
+			}
+			args := []string{"snapshot", "-h", c.SocketDir, "-p", strconv.Itoa(c.Port), "-U", "postgres", "-d", "postgres",
+				"--pgbouncer", b.ConnString("", "")}
+			var doc struct {
+				PgBouncer struct {
+					Version string `json:"version"`
+					Pools   []struct {
+						Database       string `json:"database"`
+						Mode           string `json:"pool_mode"`
+						ClientsWaiting int    `json:"cl_waiting"`
+						ServersActive  int    `json:"sv_active"`
+						PoolSize       int    `json:"pool_size"`
+						OnLock         int    `json:"sv_waiting_on_lock"`
+						Behind         []struct {
+							PID     int `json:"pid"`
+							Servers int `json:"servers"`
+						} `json:"behind"`
+					} `json:"pools"`
+					Servers []struct {
+						RemotePID int `json:"remote_pid"`
+					} `json:"servers"`
+				} `json:"pgbouncer"`
+			}
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				var out bytes.Buffer
+				if err := run(ctx, append(args, "--json"), &out, &bytes.Buffer{}); err != nil {
+					t.Fatalf("snapshot --pgbouncer --json: %v", err)
+				}
+				if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
+					t.Fatal(err)
+				}
+				if len(doc.PgBouncer.Pools) == 1 && doc.PgBouncer.Pools[0].ClientsWaiting == 3 && doc.PgBouncer.Pools[0].OnLock == 2 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("the staged exhaustion is not in the snapshot: %s", out.String())
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			pool := doc.PgBouncer.Pools[0]
+			pid := int(blocker.PgConn().PID())
+			if !strings.HasPrefix(doc.PgBouncer.Version, "PgBouncer") || pool.Mode != mode || pool.ServersActive != 2 || pool.PoolSize != 2 ||
+				len(pool.Behind) != 1 || pool.Behind[0].PID != pid || pool.Behind[0].Servers != 2 || len(doc.PgBouncer.Servers) != 2 {
+				t.Errorf("pgbouncer %+v; want 2 of 2 server connections behind pid %d", doc.PgBouncer, pid)
+			}
+
+			var text bytes.Buffer
+			if err := run(ctx, args, &text, &bytes.Buffer{}); err != nil {
+				t.Fatal(err)
+			}
+			mustHave := []string{"PGBOUNCER: PgBouncer", fmt.Sprintf("pool postgres/postgres (%s): clients", mode),
+				"3 waiting up to", "servers 2 active, 0 idle, 0 used of 2", fmt.Sprintf("2 wait on a lock (2 behind pid %d)", pid)}
+			for _, w := range mustHave {
+				if !strings.Contains(text.String(), w) {
+					t.Errorf("the text report lacks %q:\n%s", w, text.String())
+				}
+			}
+		})
+	}
+
+	t.Run("unreachable", func(t *testing.T) {
+		c := pgtest.Start(t, pgcluster.Options{})
+		err := run(context.Background(), []string{"snapshot", "-h", c.SocketDir, "-p", strconv.Itoa(c.Port), "-U", "postgres",
+			"--pgbouncer", "host=127.0.0.1 port=1 user=postgres connect_timeout=2"}, &bytes.Buffer{}, &bytes.Buffer{})
+		if err == nil || !strings.Contains(err.Error(), "--pgbouncer") || !strings.Contains(err.Error(), "127.0.0.1") {
+			t.Fatalf("an unreachable pooler: %v", err)
+		}
+		t.Logf("%v", err)
+	})
+}
+
+// A user PgBouncer does not admit to its admin console is told so.
+func TestPgBouncerNotAdmin(t *testing.T) {
+	c := pgtest.Start(t, pgcluster.Options{})
+	if err := c.Exec(context.Background(), "postgres", `CREATE ROLE app LOGIN`); err != nil {
+		t.Fatal(err)
+	}
+	b := pgtest.StartBouncer(t, c, pgcluster.BouncerOptions{Users: []string{"app"}})
+	err := run(context.Background(), []string{"snapshot", "-h", c.SocketDir, "-p", strconv.Itoa(c.Port), "-U", "postgres",
+		"--pgbouncer", b.ConnString("", "app")}, &bytes.Buffer{}, &bytes.Buffer{})
+	t.Logf("%v", err)
+	if err == nil || !strings.Contains(err.Error(), "admin_users") {
+		t.Fatalf("a user that is not an admin: %v", err)
+	}
+}
