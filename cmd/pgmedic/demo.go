@@ -31,7 +31,11 @@ func runDemo(ctx context.Context, f *flags, stdout, stderr io.Writer) error {
 		return err // says where it looked and how to install
 	}
 	fmt.Fprintln(stderr, "pgmedic demo: starting a throwaway PostgreSQL cluster and staging an incident…")
-	d, err := demo.Start(ctx, demo.Options{BinDir: binDir})
+	// PgBouncer, when installed, stands in front of a second application:
+	// the pooler's side of the incident. Without it the demo is the same
+	// but for that.
+	bouncer, _ := pgcluster.FindPgBouncer()
+	d, err := demo.Start(ctx, demo.Options{BinDir: binDir, PgBouncer: bouncer})
 	if err != nil {
 		return fmt.Errorf("the demo could not start: %w", err)
 	}
@@ -40,12 +44,18 @@ func runDemo(ctx context.Context, f *flags, stdout, stderr io.Writer) error {
 	if f.printDSN {
 		fmt.Fprintf(stdout, "pgmedic demo: PostgreSQL %s with a staged incident is running.\n\n", c.Version)
 		fmt.Fprintf(stdout, "  export PGHOST=%s PGPORT=%d PGUSER=postgres PGDATABASE=shop\n\n", c.SocketDir, c.Port)
+		if d.Bouncer != nil {
+			fmt.Fprintf(stdout, "PgBouncer's admin console: --pgbouncer 'host=127.0.0.1 port=%d user=postgres'\n\n", d.Bouncer.Port)
+		}
 		fmt.Fprintln(stdout, "then, in another terminal: pgmedic, pgmedic snapshot, pgmedic terminate PID ...")
 		fmt.Fprintln(stdout, "Ctrl+C stops it and removes everything.")
 		<-ctx.Done()
 		return nil
 	}
 	useDemo(f, c)
+	if d.Bouncer != nil && f.pgbouncer == "" {
+		f.pgbouncer = d.Bouncer.ConnString("", "")
+	}
 	return runTUI(ctx, f, stdout)
 }
 

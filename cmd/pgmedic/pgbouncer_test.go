@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -138,5 +140,83 @@ func TestPgBouncerNotAdmin(t *testing.T) {
 	t.Logf("%v", err)
 	if err == nil || !strings.Contains(err.Error(), "admin_users") {
 		t.Fatalf("a user that is not an admin: %v", err)
+	}
+}
+
+// The real binary in tmux with --pgbouncer, at 80×24: the pool's queue
+// on Triage pointing at the blocker, the PgBouncer view, and PAUSE then
+// RESUME of its database through the dialog, each verified on the
+// pooler and written to the audit log.
+func TestPgBouncerEndToEnd(t *testing.T) {
+	ctx := context.Background()
+	c := pgtest.Start(t, pgcluster.Options{})
+	b := pgtest.StartBouncer(t, c, pgcluster.BouncerOptions{PoolMode: "transaction", PoolSize: 2})
+	if err := c.Exec(ctx, "postgres", `CREATE TABLE t (v int)`); err != nil {
+		t.Fatal(err)
+	}
+	blocker, err := pgx.Connect(ctx, c.ConnString("postgres", "")+" application_name=migrate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer blocker.Close(ctx)
+	if _, err := blocker.Exec(ctx, `BEGIN; LOCK TABLE t`); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer blocker.Exec(ctx, `ROLLBACK`)
+	for i := 0; i < 5; i++ {
+		cfg, _ := pgx.ParseConfig(b.ConnString("", ""))
+		cfg.DefaultQueryExecMode = pgx.QueryExecModeExec
+		app, err := pgx.ConnectConfig(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer app.Close(context.Background())
+			_, _ = app.Exec(context.Background(), "SELECT count(*) FROM t")
+		}()
+	}
+	bin := buildBinary(t)
+	audit := filepath.Join(t.TempDir(), "audit.jsonl")
+	cmd := fmt.Sprintf("%s -h %s -p %d -U postgres --audit-log %s --pgbouncer 'host=127.0.0.1 port=%d user=postgres' postgres; sleep 60",
+		bin, c.SocketDir, c.Port, audit, b.Port)
+	s := startTmux(t, 80, 24, cmd)
+	pid := strconv.Itoa(int(blocker.PgConn().PID()))
+	screen := s.waitFor("PGBOUNCER  3 clients wait up to", "[enter] the blocker", "7 PgB")
+	for i, line := range strings.Split(strings.TrimRight(screen, "\n"), "\n") {
+		if n := len([]rune(line)); n > 80 {
+			t.Errorf("line %d is %d wide", i, n)
+		}
+	}
+	s.keys("7")
+	s.waitFor("▸ 7 PgB", "postgres/postgres", "QUEUE", "pid "+pid+" (2)", "SERVER CONNECTIONS OF POSTGRES (2)", "behind pid "+pid, "WAITING CLIENTS 3")
+	s.keys("P")
+	s.waitFor(`PAUSE "postgres"`, "[y] yes, run it")
+	s.keys("y")
+	// The server connections stay busy behind the lock: PAUSE cannot
+	// complete, and is undone.
+	s.waitFor("FAILED", "undone with RESUME")
+	blocker.Exec(ctx, `ROLLBACK`)
+	s.waitFor("postgres/postgres", " ok")
+	s.keys("P")
+	s.waitFor(`PAUSE "postgres"`, "[y] yes, run it")
+	s.keys("y")
+	s.waitFor("DONE: database postgres is paused", "PAUSED")
+	s.keys("U")
+	s.waitFor(`RESUME "postgres"`, "[y] yes, run it")
+	s.keys("y")
+	s.waitFor("DONE: database postgres is resumed")
+	raw, err := os.ReadFile(audit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"action":"pgbouncer-pause","target":{"pgbouncer":"postgres@127.0.0.1:` + strconv.Itoa(b.Port),
+		`"outcome":"failed"`, `"action":"pgbouncer-resume"`, `"sql":["RESUME \"postgres\""]`} {
+		if !strings.Contains(string(raw), want) {
+			t.Errorf("the audit log lacks %s:\n%s", want, raw)
+		}
 	}
 }

@@ -18,19 +18,31 @@ import (
 	"github.com/pgmedic/pgmedic/internal/scenario"
 )
 
-// Settings make the story visible: a pool small enough to fill.
+// Settings make the story visible: a pool small enough to fill, with
+// room for the PgBouncer's few server connections.
 var Settings = map[string]string{
-	"max_connections":                "40",
+	"max_connections":                "44",
 	"superuser_reserved_connections": "3",
 }
 
 // APIWorkers is the size of the application's pool.
 const APIWorkers = 26
 
+// A second application reaches the database through PgBouncer, in
+// transaction pooling: BouncerPool server connections for WebClients
+// clients. Behind the migration's lock every server connection waits, and
+// the other clients queue in the pooler: the 503s.
+const (
+	BouncerPool = 4
+	WebClients  = 24
+)
+
 // Options configure the demo.
 type Options struct {
 	BinDir string
-	Logf   func(format string, args ...any)
+	// PgBouncer is the pgbouncer binary; "" stages no pooler.
+	PgBouncer string
+	Logf      func(format string, args ...any)
 }
 
 // Demo is a running incident.
@@ -41,6 +53,8 @@ type Demo struct {
 	wg      sync.WaitGroup
 	// Migration is the session holding the lock everything queues behind.
 	Migration *scenario.Session
+	// Bouncer is the PgBouncer in front of the cluster, when staged.
+	Bouncer *pgcluster.Bouncer
 }
 
 var (
@@ -65,6 +79,14 @@ func Start(ctx context.Context, opts Options) (*Demo, error) {
 		return nil, err
 	}
 	d := &Demo{Cluster: c}
+	if opts.PgBouncer != "" {
+		logf("demo: starting PgBouncer")
+		if d.Bouncer, err = c.StartBouncer(ctx, opts.PgBouncer, pgcluster.BouncerOptions{PoolMode: "transaction",
+			PoolSize: BouncerPool, Users: []string{"app"}}); err != nil {
+			d.Stop()
+			return nil, err
+		}
+	}
 	if err := d.stageIncident(ctx, logf); err != nil {
 		d.Stop()
 		return nil, err
@@ -125,6 +147,12 @@ func (d *Demo) stageIncident(ctx context.Context, logf func(string, ...any)) (er
 		d.wg.Add(1)
 		go d.apiWorker(trafficCtx, i)
 	}
+	if d.Bouncer != nil {
+		for i := range WebClients {
+			d.wg.Add(1)
+			go d.webClient(trafficCtx, i)
+		}
+	}
 	d.wg.Add(1)
 	go d.maintenance(trafficCtx)
 	time.Sleep(500 * time.Millisecond) // the traffic runs before the migration
@@ -156,6 +184,33 @@ func (d *Demo) apiWorker(ctx context.Context, i int) {
 				break
 			}
 			sleep(ctx, time.Duration(100+rng.IntN(300))*time.Millisecond)
+		}
+		conn.Close(context.Background())
+	}
+}
+
+// webClient is a client of the web application, which reaches the
+// database through PgBouncer: a read now and then. Its statements go
+// unnamed, as a client of a transaction pooler must send them.
+func (d *Demo) webClient(ctx context.Context, i int) {
+	defer d.wg.Done()
+	rng := rand.New(rand.NewPCG(uint64(i), 7))
+	for ctx.Err() == nil {
+		cfg, err := pgx.ParseConfig(d.Bouncer.ConnString("shop", "app") + " application_name=web")
+		if err != nil {
+			return
+		}
+		cfg.DefaultQueryExecMode = pgx.QueryExecModeExec
+		conn, err := pgx.ConnectConfig(ctx, cfg)
+		if err != nil {
+			sleep(ctx, time.Second)
+			continue
+		}
+		for ctx.Err() == nil {
+			if _, err := conn.Exec(ctx, `SELECT code FROM public.users WHERE id = $1`, rng.IntN(100000)+1); err != nil {
+				break
+			}
+			sleep(ctx, time.Duration(200+rng.IntN(800))*time.Millisecond)
 		}
 		conn.Close(context.Background())
 	}
@@ -196,6 +251,9 @@ func (d *Demo) Stop() error {
 	var errs []error
 	if d.cancel != nil {
 		d.cancel()
+	}
+	if d.Bouncer != nil {
+		d.Bouncer.Stop() // the web clients' connections end with it
 	}
 	if d.Cluster != nil {
 		// Stopping the server first ends every blocked worker at once.

@@ -2,7 +2,10 @@ package demo
 
 import (
 	"context"
+	"fmt"
+	"net"
 	"os"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -20,8 +23,12 @@ func TestDemoIncidentAndTeardown(t *testing.T) {
 		}
 		t.Skip(err)
 	}
+	bouncer, err := pgcluster.FindPgBouncer()
+	if err != nil && pgcluster.Required() {
+		t.Fatal(err)
+	}
 	ctx := context.Background()
-	d, err := Start(ctx, Options{Logf: t.Logf})
+	d, err := Start(ctx, Options{Logf: t.Logf, PgBouncer: bouncer})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,6 +104,39 @@ func TestDemoIncidentAndTeardown(t *testing.T) {
 		t.Errorf("saturation: %d idle in tx, %.0f%% of the pool; want the forgotten consoles and the migration, and a pool near full",
 			s.Saturation.IdleInTx, s.Saturation.Percent)
 	}
+	// The web application's clients queue in PgBouncer, its server
+	// connections all waiting behind the migration.
+	bouncerAddr := ""
+	if d.Bouncer != nil {
+		bouncerAddr = fmt.Sprintf("127.0.0.1:%d", d.Bouncer.Port)
+		pcfg, err := connect.PoolerConfig(d.Bouncer.ConnString("", ""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		admin, err := connect.OpenPooler(ctx, pcfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for deadline := time.Now().Add(time.Minute); ; time.Sleep(300 * time.Millisecond) {
+			p, err := inspect.ReadPooler(ctx, admin)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s, err = coll.Snapshot(ctx); err != nil {
+				t.Fatal(err)
+			}
+			inspect.MapPooler(p, s)
+			i := slices.IndexFunc(p.Pools, func(p inspect.Pool) bool { return p.Database == "shop" && p.User == "app" })
+			if i >= 0 && p.Pools[i].ClientsWaiting > 0 && p.Pools[i].ServersActive == BouncerPool &&
+				len(p.Pools[i].Behind) == 1 && p.Pools[i].Behind[0].PID == d.Migration.PID {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no queue in PgBouncer behind the migration: %+v", p.Pools)
+			}
+		}
+		admin.Close(ctx)
+	}
 	conn.Close(ctx)
 
 	if err := d.Stop(); err != nil {
@@ -108,5 +148,11 @@ func TestDemoIncidentAndTeardown(t *testing.T) {
 	}
 	if _, err := os.Stat("/proc/" + strconv.Itoa(pid)); err == nil {
 		t.Errorf("the postmaster %d is still running", pid)
+	}
+	if bouncerAddr != "" {
+		if c, err := net.DialTimeout("tcp", bouncerAddr, time.Second); err == nil {
+			c.Close()
+			t.Errorf("PgBouncer still listens on %s", bouncerAddr)
+		}
 	}
 }
