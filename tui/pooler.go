@@ -167,7 +167,7 @@ func (p *poolerPane) view(c *common) string {
 	}
 	pl := c.snap.Pooler
 	lines := report.PoolerLines(pl, clean)
-	b.WriteString(fitCell(st.Column.Render(lines[0]), p.w, false) + "\n")
+	b.WriteString(fitCell(st.Column.Render("PGBOUNCER")+" "+strings.TrimPrefix(lines[0], "PgBouncer "), p.w, false) + "\n")
 	if len(p.rows) == 0 {
 		b.WriteString("  No pool yet: PgBouncer makes a pool when a client first connects to it.")
 		return b.String()

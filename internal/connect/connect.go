@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgservicefile"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
@@ -352,4 +353,41 @@ func explainPooler(err error) error {
 		e.Advice = "Is PgBouncer running there and listening on that address and port (listen_addr, listen_port)?"
 	}
 	return e
+}
+
+// userServiceFile is the service file libpq reads first: PGSERVICEFILE,
+// else ~/.pg_service.conf.
+func userServiceFile() string {
+	if f := os.Getenv("PGSERVICEFILE"); f != "" {
+		return f
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(home, ".pg_service.conf")
+}
+
+// ServiceNames lists the services of the user's service file and then
+// the system's, each once, in the files' order: the servers the server
+// list offers. A file that is missing or unreadable adds none.
+func ServiceNames() []string {
+	var names []string
+	seen := map[string]bool{}
+	for _, path := range append([]string{userServiceFile()}, systemServiceFiles()...) {
+		if path == "" {
+			continue
+		}
+		sf, err := pgservicefile.ReadServicefile(path)
+		if err != nil {
+			continue
+		}
+		for _, s := range sf.Services {
+			if !seen[s.Name] {
+				seen[s.Name] = true
+				names = append(names, s.Name)
+			}
+		}
+	}
+	return names
 }

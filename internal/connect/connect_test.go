@@ -759,3 +759,34 @@ func TestTooManyClients(t *testing.T) {
 		t.Errorf("with every slot taken, advice %q still suggests reserved connections", e.Advice)
 	}
 }
+
+// --pgbouncer takes a connection string, a URI or a service name; the
+// database is always the admin console's, and no session setting but
+// application_name is sent to it.
+func TestPoolerConfig(t *testing.T) {
+	dir := t.TempDir()
+	services := filepath.Join(dir, "pg_service.conf")
+	if err := os.WriteFile(services, []byte("[pool1-admin]\nhost=pool1.internal\nport=6432\nuser=pgb\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PGSERVICEFILE", services)
+	for _, c := range []struct{ in, host, user string }{
+		{"host=pool2 port=6432 user=admin dbname=shop", "pool2", "admin"},
+		{"postgres://admin@pool3:6432/shop?sslmode=disable", "pool3", "admin"},
+		{"pool1-admin", "pool1.internal", "pgb"},
+	} {
+		cfg, err := PoolerConfig(c.in)
+		if err != nil {
+			t.Fatalf("%q: %v", c.in, err)
+		}
+		if cfg.Host != c.host || cfg.Port != 6432 || cfg.User != c.user || cfg.Database != "pgbouncer" {
+			t.Errorf("%q: %s@%s:%d/%s", c.in, cfg.User, cfg.Host, cfg.Port, cfg.Database)
+		}
+		if len(cfg.RuntimeParams) != 1 || cfg.RuntimeParams["application_name"] != "pgmedic" {
+			t.Errorf("%q: runtime params %v", c.in, cfg.RuntimeParams)
+		}
+	}
+	if _, err := PoolerConfig("no-such-service"); err == nil {
+		t.Errorf("an unknown service was accepted")
+	}
+}
