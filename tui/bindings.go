@@ -105,6 +105,8 @@ func (m *Model) layers() []layer {
 		return []layer{m.helpLayer()}
 	case m.eventList != nil:
 		return []layer{m.eventsLayer()}
+	case m.servers != nil:
+		return []layer{m.serversLayer()}
 	case m.detail != nil:
 		return []layer{m.detailLayer()}
 	case m.rp != nil:
@@ -311,6 +313,7 @@ func (m *Model) screenLayer() layer {
 		{key: k.Faster, do: func(tea.KeyPressMsg) tea.Cmd { return m.setInterval(m.interval / 2) }},
 		{key: k.Slower, do: func(tea.KeyPressMsg) tea.Cmd { return m.setInterval(m.interval * 2) }},
 		{key: k.Events, off: m.eventsOff, do: m.openEvents},
+		{key: k.Servers, off: m.serversOff, do: m.openServers},
 		{key: k.Help, hint: hintHelp, do: func(tea.KeyPressMsg) tea.Cmd {
 			m.showHelp = true
 			return nil
@@ -604,6 +607,9 @@ func (m *Model) keyTableLayers() []layer {
 	m.eventList = &eventList{}
 	ls = append(ls, m.eventsLayer())
 	m.eventList = nil
+	m.servers = &serverList{}
+	ls = append(ls, m.serversLayer())
+	m.servers = nil
 	m.rp = &replayState{rec: noRecording{}, speed: 1}
 	ls = append(ls, m.replayLayer())
 	m.rp = nil

@@ -33,6 +33,8 @@ type KeyMap struct {
 
 	// The events list, live and in a replay.
 	Events key.Binding
+	// The server list: switch servers, see them all.
+	Servers key.Binding
 	// In a replay: moving in time (replayKeys).
 	Play, StepForward, StepBack, MinuteForward, MinuteBack key.Binding
 	NextEvent, PrevEvent, Start, End                       key.Binding
@@ -56,6 +58,7 @@ func defaultKeys() KeyMap {
 		Progress:    key.NewBinding(key.WithKeys("6"), key.WithHelp("6", "progress")),
 		Pooler:      key.NewBinding(key.WithKeys("7"), key.WithHelp("7", "pgbouncer")),
 		Explain:     key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "explain its statement (EXPLAIN, never run)")),
+		Servers:     key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "servers: the overview, and switching")),
 		NextView:    key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "next view")),
 		PrevView:    key.NewBinding(key.WithKeys("shift+tab"), key.WithHelp("shift+tab", "previous view")),
 

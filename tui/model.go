@@ -71,6 +71,10 @@ type Options struct {
 	// StopWait bounds how long quitting waits for a cancelled action to
 	// return; default 10s.
 	StopWait time.Duration
+	// Servers, when set, are the servers `c` lists and switches to;
+	// ServerName is the one on screen.
+	Servers    ServerList
+	ServerName string
 }
 
 // MinWidth and MinHeight are the smallest usable terminal.
@@ -259,6 +263,10 @@ type Model struct {
 	detail    *detail
 	showHelp  bool
 	eventList *eventList
+	// servers is the server list, while open; switchTo the server chosen
+	// there, for the caller once the program ends (SwitchTo).
+	servers  *serverList
+	switchTo string
 	// rp is set in a replay (NewReplay).
 	rp *replayState
 
@@ -299,6 +307,10 @@ func New(src Source, opts Options) *Model {
 	m.stale = make([]bool, len(m.panes))
 	return m
 }
+
+// SwitchTo is the server chosen in the server list, once the program
+// has ended for it; "" when it ended otherwise.
+func (m *Model) SwitchTo() string { return m.switchTo }
 
 // Init starts the first refresh and the clock.
 func (m *Model) Init() tea.Cmd {
@@ -431,6 +443,13 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 			m.c.styles = LightStyles()
 			m.c.look++
 			m.refreshPanes()
+		}
+		return nil
+	case overviewMsg:
+		return m.onOverview(msg)
+	case overviewTickMsg:
+		if m.servers != nil && m.servers.gen == msg.gen {
+			return m.readOverview()
 		}
 		return nil
 	case locksMsg:
@@ -626,6 +645,8 @@ func (m *Model) render() string {
 		body = m.helpView()
 	case m.eventList != nil:
 		body = m.eventsView()
+	case m.servers != nil:
+		body = m.serversView()
 	case m.detail != nil:
 		body = m.detail.view(&m.c)
 	default:

@@ -65,6 +65,11 @@ Options:
                            connection string, URI or service name; the
                            database is always "pgbouncer"): pools, clients,
                            servers, and in the full-screen view its actions
+      --server=DSN         another server for the list the c key opens (repeat;
+                           a connection string, URI or service name): the
+                           overview of all of them, and switching between them
+                           without restarting; the service file's services are
+                           listed too
       --interval=1s        full-screen refresh interval (+ and - change it)
       --warn-at=75         pool saturation (%) at which the gauge warns
       --color=auto         auto, always or never (NO_COLOR is honoured)
@@ -159,7 +164,8 @@ type flags struct {
 	ask          askFunc // asks for a password the server wants; nil: no terminal
 	json         bool
 	allDatabases bool
-	pgbouncer    string // --pgbouncer: the admin console's DSN or service
+	pgbouncer    string   // --pgbouncer: the admin console's DSN or service
+	servers      []string // --server: more servers for the server list
 	help         bool
 	version      bool
 	interval     time.Duration
@@ -228,6 +234,7 @@ func newFlagSet(f *flags) *pflag.FlagSet {
 	fs.BoolVar(&f.json, "json", false, "")
 	fs.BoolVar(&f.allDatabases, "all-databases", false, "")
 	fs.StringVar(&f.pgbouncer, "pgbouncer", "", "")
+	fs.StringArrayVar(&f.servers, "server", nil, "")
 	// As in psql: -h is the host, so help is -?; -V is the version.
 	fs.BoolVarP(&f.help, "help", "?", false, "")
 	fs.BoolVarP(&f.version, "version", "V", false, "")

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/colorprofile"
+	"github.com/jackc/pgx/v5"
 	"golang.org/x/term"
 
 	"github.com/pgmedic/pgmedic/actions"
@@ -49,10 +51,17 @@ func runTUI(ctx context.Context, f *flags, stdout io.Writer) error {
 	if err := addPooler(f, src); err != nil {
 		return err
 	}
-	if f.redact {
-		src.Redact = redact.New()
+	prepare := func(s *watch.Source) {
+		if f.redact {
+			s.Redact = redact.New()
+		}
 	}
-	defer src.Close()
+	prepare(src)
+	fleet := watch.NewFleet(serverList(f), f.allDatabases)
+	fleet.Prepare = prepare
+	name := currentName(f, src)
+	fleet.Adopt(name, cfg, src)
+	defer fleet.Close() // src too
 	// Bounded like the snapshot command: a server that accepts the
 	// connection and then stops answering must not leave the start-up
 	// waiting with no screen to say so. A password is asked for here,
@@ -65,12 +74,32 @@ func runTUI(ctx context.Context, f *flags, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// The server list's enter ends a session for another: each server
+	// gets a session of its own (its recording, its audit identity), on
+	// the fleet's connection to it, kept from one visit to the next.
+	for {
+		next, err := runSession(ctx, f, stdout, profile, theme, fleet, name, src, cfg)
+		if err != nil || next == "" {
+			return err
+		}
+		if src, cfg, err = fleet.Source(next); err != nil {
+			return err
+		}
+		name = next
+		f.record = "" // a server of its own gets a recording of its own, by default name
+	}
+}
+
+// runSession is the full-screen view on one server, until quit (next
+// "") or a switch to the server next.
+func runSession(ctx context.Context, f *flags, stdout io.Writer, profile *colorprofile.Profile, theme string,
+	fleet *watch.Fleet, name string, src *watch.Source, cfg *pgx.ConnConfig) (next string, err error) {
 	// No snapshot has been read yet: each record takes the identity of
 	// the snapshot its plan was made from.
 	audit := auditFor(f, cfg, "")
 	rec, err := recorderFor(f, src, audit, f.record, os.Stderr)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if f.noRecord {
 		rec.Path = ""
@@ -84,17 +113,61 @@ func runTUI(ctx context.Context, f *flags, stdout io.Writer) error {
 	}()
 	model := tui.New(&recordedSource{Source: src, rec: rec}, tui.Options{Interval: f.interval, WarnPercent: f.warnAt,
 		Executor: &watch.Executor{Source: src, Audit: audit}, ReadOnly: f.readOnly, Banner: f.banner,
-		Clipboard: clipboard.FromEnviron(), Theme: theme, Redacted: f.redact})
+		Clipboard: clipboard.FromEnviron(), Theme: theme, Redacted: f.redact, Servers: fleet, ServerName: name})
 	err = tui.Run(ctx, model, os.Stdin, os.Stdout, profile)
 	printLog(stdout, model.Log(), f.auditWhere(audit.Path))
 	switch {
 	case err == nil, errors.Is(err, tea.ErrInterrupted), errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil:
-		return nil
+		if ctx.Err() != nil {
+			return "", nil
+		}
+		return model.SwitchTo(), nil
 	case errors.Is(err, tea.ErrProgramPanic):
-		return fmt.Errorf("pgmedic hit a bug and stopped (the panic is printed above); the terminal was restored " +
+		return "", fmt.Errorf("pgmedic hit a bug and stopped (the panic is printed above); the terminal was restored " +
 			"and nothing was changed on the server; `pgmedic snapshot` still works")
 	}
-	return fmt.Errorf("the screen failed: %w", err)
+	return "", fmt.Errorf("the screen failed: %w", err)
+}
+
+// serverList is what the server list offers besides the server pgmedic
+// was started on: --server, in order, then the services of the service
+// files.
+func serverList(f *flags) []watch.Server {
+	var out []watch.Server
+	for _, s := range f.servers {
+		out = append(out, serverOf(s))
+	}
+	for _, name := range connect.ServiceNames() {
+		out = append(out, watch.Server{Name: name, Conn: "service=" + name})
+	}
+	return out
+}
+
+// serverOf is a --server value: a service name, or a connection string
+// or URI, named by where it leads.
+func serverOf(v string) watch.Server {
+	if !connect.IsConnString(v) {
+		return watch.Server{Name: v, Conn: "service=" + v}
+	}
+	if cfg, err := connect.Config(connect.Options{DBName: v}); err == nil {
+		return watch.Server{Name: fmt.Sprintf("%s@%s:%d/%s", cfg.User, cfg.Host, cfg.Port, cfg.Database), Conn: v}
+	}
+	return watch.Server{Name: v, Conn: v} // its error shows in its line
+}
+
+// currentName names the server pgmedic was started on in the list: its
+// service when one was used, so that the service's own entry is this
+// connection rather than a second one to the same server.
+func currentName(f *flags, src *watch.Source) string {
+	v := f.conn.DBName
+	if i := strings.Index(v, "service="); connect.IsConnString(v) && i >= 0 {
+		name, _, _ := strings.Cut(v[i+len("service="):], " ")
+		return strings.Trim(name, "'")
+	}
+	if s := os.Getenv("PGSERVICE"); s != "" && f.conn.Host == "" && f.conn.Port == "" && !connect.IsConnString(v) {
+		return s
+	}
+	return src.Target()
 }
 
 // auditWhere says where the audit log at path is, and when it will not be

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgmedic/pgmedic/internal/pgcluster"
+	"github.com/pgmedic/pgmedic/internal/pgcluster/pgtest"
+)
+
+// Two servers from one pgmedic, in tmux at 80×24: c lists both with a
+// line each, enter switches to the other and back without restarting,
+// and each server holds exactly one pgmedic connection throughout.
+func TestServerSwitchEndToEnd(t *testing.T) {
+	ctx := context.Background()
+	a := pgtest.Start(t, pgcluster.Options{})
+	b := pgtest.Start(t, pgcluster.Options{})
+	if err := b.Exec(ctx, "postgres", `CREATE TABLE t (v int)`); err != nil {
+		t.Fatal(err)
+	}
+	holder, err := pgx.Connect(ctx, b.ConnString("postgres", "")+" application_name=migrate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close(ctx)
+	if _, err := holder.Exec(ctx, `BEGIN; LOCK TABLE t`); err != nil {
+		t.Fatal(err)
+	}
+	waiter, err := pgx.Connect(ctx, b.ConnString("postgres", "")+" application_name=api")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer waiter.Close(ctx)
+	go func() { _, _ = waiter.Exec(context.Background(), `SELECT * FROM t`) }()
+	defer holder.Exec(ctx, `ROLLBACK`)
+
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	cmd := fmt.Sprintf("HOME=%s %s -h %s -p %d -U postgres --audit-log %s --no-record --server '%s' postgres; echo pgmedic exited with $?; sleep 60",
+		dir, bin, a.SocketDir, a.Port, filepath.Join(dir, "audit.jsonl"), b.ConnString("postgres", ""))
+	s := startTmux(t, 80, 24, cmd)
+	// At 80 columns a server's name keeps its last 13 characters.
+	tail := func(c *pgcluster.Cluster) string {
+		n := fmt.Sprintf(":%d/postgres", c.Port)
+		return "…" + n[len(n)-13:]
+	}
+	s.waitFor("▸ 1 Triage", " 0 waiting")
+	s.keys("c")
+	screen := s.waitFor("SERVERS  2", "● "+tail(a), "  "+tail(b), "1·1·")
+	for i, line := range strings.Split(strings.TrimRight(screen, "\n"), "\n") {
+		if n := len([]rune(line)); n > 80 {
+			t.Errorf("line %d is %d wide", i, n)
+		}
+	}
+	s.keys("Down", "Enter")
+	s.waitFor("BLOCKING   migrate", "1 waiting")
+	pgmedicSessions := func(c *pgcluster.Cluster) int {
+		conn, err := pgx.Connect(ctx, c.ConnString("postgres", ""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(ctx)
+		var n int
+		if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgmedic'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	s.keys("c")
+	s.waitFor("SERVERS  2", "● "+tail(b))
+	s.keys("Up", "Enter")
+	s.waitFor("▸ 1 Triage", " 0 waiting")
+	time.Sleep(time.Second)
+	if na, nb := pgmedicSessions(a), pgmedicSessions(b); na != 1 || nb != 1 {
+		t.Errorf("pgmedic holds %d connection(s) to the first server and %d to the second; want one each", na, nb)
+	}
+	s.keys("q")
+	s.waitFor("pgmedic exited with 0")
+}
