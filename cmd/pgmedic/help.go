@@ -104,6 +104,31 @@ Examples:
   pgmedic snapshot -d postgres://monitor@db1/shop?sslmode=verify-full --json
 `,
 
+	"overview": `pgmedic overview reads several servers at once and prints a line for
+each: its role, slot use, root blockers with the sessions waiting and the
+longest wait, invalid indexes, replication lag and its PgBouncer queue; or
+why it could not be read. One connection per server, closed at the end,
+with the same timeouts as every read. The full-screen view's c key shows
+the same list, refreshed, and switches between the servers.
+
+Usage:
+  pgmedic overview [--server DSN]... [OPTION]...
+` + connectionHelp + `
+Options:
+      --server=DSN         a server (repeat it): a connection string, URI or
+                           service name; without any, and without connection
+                           options, every service of the service files
+      --json               one JSON array, a line's object per server
+      --timeout=30s        give up after this long; 0 waits for ever
+  -?, --help               show this help
+
+Exit status 1 when a server could not be read: its line says why.
+
+Examples:
+  pgmedic overview --server prod-primary --server prod-replica --server billing
+  pgmedic overview --json
+`,
+
 	"record": `pgmedic record records the server's state without a screen, a refresh at
 a time, to a file that pgmedic replay, pgmedic timeline and pgmedic
 snapshot --from read: for a bastion host, a cron job, or a night shift.

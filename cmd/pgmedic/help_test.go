@@ -32,6 +32,7 @@ func TestCommandHelp(t *testing.T) {
 		"drop-index":        act,
 		"rebuild-index":     act,
 		"rollback-prepared": act,
+		"overview":          append(conn, "--server=DSN", "--json", "--timeout="),
 		"version":           {"-V, --version"},
 		"help":              {"-?, --help"},
 	}
@@ -39,7 +40,7 @@ func TestCommandHelp(t *testing.T) {
 		"cancel": "pgmedic cancel PID", "terminate": "pgmedic terminate PID", "drop-index": "pgmedic drop-index [SCHEMA.]INDEX",
 		"rebuild-index": "pgmedic rebuild-index [SCHEMA.]INDEX", "rollback-prepared": "pgmedic rollback-prepared GID",
 		"snapshot": "pgmedic snapshot [OPTION]... [DBNAME [USERNAME]]", "demo": "pgmedic demo [OPTION]...",
-		"version": "pgmedic version", "help": "pgmedic help [COMMAND]",
+		"version": "pgmedic version", "help": "pgmedic help [COMMAND]", "overview": "pgmedic overview [--server DSN]... [OPTION]...",
 	}
 	fs := newFlagSet(&flags{})
 	long := regexp.MustCompile(`--([a-z][a-z-]*)`)

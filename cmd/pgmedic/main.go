@@ -34,6 +34,7 @@ Usage:
   pgmedic snapshot [OPTION]... [DBNAME [USERNAME]]   print one snapshot and exit
   pgmedic record [OPTION]... [DBNAME [USERNAME]]     record without a screen
   pgmedic explain PID [OPTION]...                    the plan of a backend's statement, never run
+  pgmedic overview [--server DSN]... [--json]        a line per server: pool, blockers, indexes, lag
   pgmedic replay [FILE]                              the full-screen views on a recording
   pgmedic timeline [FILE] [--from T] [--to T]        the post-mortem timeline of a recording
   pgmedic cancel PID | terminate PID                 cancel a backend's query / end it
@@ -388,6 +389,10 @@ func parseCommand(args []string) (*command, error) {
 		if err := positionalConn(&f.conn, rest[1:]); err != nil {
 			return nil, err
 		}
+	case c.name == "overview":
+		if len(rest) > 0 {
+			return nil, usageError("pgmedic overview takes its servers as --server DSN, not %q", rest)
+		}
 	case c.name == "replay" || c.name == "timeline":
 		// One recording, or none: the newest is picked.
 		if len(rest) > 1 {
@@ -470,6 +475,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runSnapshot(ctx, f, stdout)
 	case "record":
 		return runRecord(ctx, f, stdout, stderr)
+	case "overview":
+		return runOverview(ctx, f, stdout)
 	case "explain":
 		return runExplain(ctx, f, c.target, stdout)
 	case "replay":
@@ -489,7 +496,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 func isCommand(s string) bool {
 	switch s {
-	case "snapshot", "version", "help", "demo", "record", "replay", "timeline", "explain":
+	case "snapshot", "version", "help", "demo", "record", "replay", "timeline", "explain", "overview":
 		return true
 	}
 	_, ok := actionCommands[s]

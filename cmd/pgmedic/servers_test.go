@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -82,4 +85,43 @@ func TestServerSwitchEndToEnd(t *testing.T) {
 	}
 	s.keys("q")
 	s.waitFor("pgmedic exited with 0")
+}
+
+// pgmedic overview: a line per server, text and JSON, a down server's
+// line saying why and the exit status saying so.
+func TestOverviewCommand(t *testing.T) {
+	ctx := context.Background()
+	a := pgtest.Start(t, pgcluster.Options{})
+	b := pgtest.Start(t, pgcluster.Options{})
+	if err := b.Exec(ctx, "postgres", `CREATE TABLE t (v int); INSERT INTO t VALUES (1), (1)`); err != nil {
+		t.Fatal(err)
+	}
+	_ = b.Exec(ctx, "postgres", `CREATE UNIQUE INDEX CONCURRENTLY t_v ON t (v)`) // fails: invalid
+	args := []string{"overview", "-h", a.SocketDir, "-p", strconv.Itoa(a.Port), "-U", "postgres", "--server", b.ConnString("postgres", "")}
+	var out bytes.Buffer
+	if err := run(ctx, args, &out, &bytes.Buffer{}); err != nil {
+		t.Fatalf("overview: %v\n%s", err, out.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[0], "SERVER") || !strings.Contains(lines[1], "primary") ||
+		!strings.Contains(lines[2], fmt.Sprintf(":%d/postgres", b.Port)) {
+		t.Fatalf("overview:\n%s", out.String())
+	}
+	if f := strings.Fields(lines[2]); f[7] != "1" {
+		t.Errorf("the second server's invalid indexes: %q in\n%s", f[7], out.String())
+	}
+	out.Reset()
+	err := run(ctx, append(args, "--json", "--server", "host=127.0.0.1 port=1 user=postgres connect_timeout=2"), &out, &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "1 of 3 servers could not be read") {
+		t.Errorf("with a server down: %v", err)
+	}
+	var doc []map[string]any
+	if err := json.Unmarshal(out.Bytes(), &doc); err != nil || len(doc) != 3 {
+		t.Fatalf("json: %v\n%s", err, out.String())
+	}
+	requireKeys(t, "server line", doc[1], "name", "target", "percent_of_usable", "slots_used", "slots_usable", "root_blockers",
+		"waiting_on_lock", "longest_wait_seconds", "invalid_indexes", "lag_bytes", "lag_seconds", "in_recovery")
+	if doc[1]["invalid_indexes"].(float64) != 1 || !strings.Contains(doc[2]["error"].(string), "cannot connect") {
+		t.Errorf("json lines: %v", doc)
+	}
 }
