@@ -114,7 +114,7 @@ func (p *poolerPane) refresh(c *common) {
 			}
 			p.rows = append(p.rows, poolerRow{db: pool.Database, word: word, cells: []string{
 				report.PoolName(pool, clean), clean(pool.Mode), fmt.Sprint(pool.ClientsActive), fmt.Sprint(pool.ClientsWaiting),
-				maxWait, fmt.Sprintf("%d/%d", pool.ServersActive, pool.Capacity()), fmt.Sprint(pool.ServersIdle),
+				maxWait, serversCell(pool), fmt.Sprint(pool.ServersIdle),
 				fmt.Sprint(pool.ServersWaitingOnLock), behind, state}})
 			keys = append(keys, "pool:"+pool.Database+"/"+pool.User)
 		}
@@ -122,6 +122,16 @@ func (p *poolerPane) refresh(c *common) {
 	p.list.setKeys(keys)
 	p.table.forget()
 	p.setSize(p.w, p.h)
+}
+
+// serversCell is active of capacity; "?" for the capacity of a pool whose
+// database SHOW DATABASES no longer lists (PgBouncer forgets a database
+// made from its "*" entry once nothing uses it).
+func serversCell(pool *inspect.Pool) string {
+	if pool.Capacity() == 0 {
+		return fmt.Sprintf("%d/?", pool.ServersActive)
+	}
+	return fmt.Sprintf("%d/%d", pool.ServersActive, pool.Capacity())
 }
 
 func waitCell(s float64) string {

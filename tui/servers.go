@@ -148,7 +148,12 @@ func (m *Model) serversView() string {
 		title += " · read " + l.readAt.Format("15:04:05")
 	}
 	b.WriteString(st.Title.Render(fitCell(title, w+2, false)))
-	b.WriteString("\n" + st.Column.Render(fitCell(fmt.Sprintf("  %-16s %-7s %-11s %-15s %7s %8s %5s", "SERVER", "ROLE", "SLOTS",
+	// The names take what the other columns leave, their ends kept.
+	nameW := 14
+	for _, n := range l.names {
+		nameW = max(nameW, min(ansiWidth(clean(n)), w-64))
+	}
+	b.WriteString("\n" + st.Column.Render(fitCell(fmt.Sprintf("  %-*s %-7s %-11s %-15s %7s %8s %5s", nameW+2, "SERVER", "ROLE", "SLOTS",
 		"ROOTS·WAIT·MAX", "INVALID", "LAG", "PGB Q"), w+2, false)))
 	h := m.bodyHeight() - 3
 	top := max(0, l.sel-h+1)
@@ -158,7 +163,7 @@ func (m *Model) serversView() string {
 		if name == m.c.opts.ServerName && m.c.snap != nil {
 			line, ok = inspect.Overview(name, m.src.Target(), m.c.snap), true
 		}
-		text := serverText(name, line, ok, name == m.c.opts.ServerName)
+		text := serverText(name, line, ok, name == m.c.opts.ServerName, nameW)
 		text = fitCell(text, w, false)
 		if i == l.sel {
 			text = st.Selected.Render("▸ " + text)
@@ -173,12 +178,12 @@ func (m *Model) serversView() string {
 // serverText is a server's line: its role, slot use, blockers, invalid
 // indexes, replication lag and its pooler's queue; or why it cannot be
 // read.
-func serverText(name string, l inspect.ServerLine, read, current bool) string {
+func serverText(name string, l inspect.ServerLine, read, current bool, nameW int) string {
 	mark := "  "
 	if current {
 		mark = "● "
 	}
-	head := mark + fitCell(keepEnd(clean(name), 14), 14, false) + " "
+	head := mark + fitCell(keepEnd(clean(name), nameW), nameW, false) + " "
 	switch {
 	case !read:
 		return head + "reading…"

@@ -199,6 +199,15 @@ func TestPgBouncerEndToEnd(t *testing.T) {
 	// The server connections stay busy behind the lock: PAUSE cannot
 	// complete, and is undone.
 	s.waitFor("FAILED", "undone with RESUME")
+	// A client stays: PgBouncer forgets a database made from its "*"
+	// entry, paused or not, once nothing uses it.
+	idleCfg, _ := pgx.ParseConfig(b.ConnString("", ""))
+	idleCfg.DefaultQueryExecMode = pgx.QueryExecModeExec
+	idle, err := pgx.ConnectConfig(ctx, idleCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close(ctx)
 	blocker.Exec(ctx, `ROLLBACK`)
 	s.waitFor("postgres/postgres", " ok")
 	s.keys("P")
