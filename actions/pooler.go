@@ -280,7 +280,10 @@ func (r *Result) undoPause(ctx context.Context, env Env, cause error) {
 	db := r.Plan.Pooler.Database
 	why := explain(cause)
 	var pgErr *pgconn.PgError
-	if !errors.As(cause, &pgErr) {
+	switch {
+	case ctx.Err() != nil:
+		why = "it was stopped while it waited for the server connections to be released"
+	case !errors.As(cause, &pgErr):
 		why = "it did not complete in time (a transaction kept a server connection)"
 	}
 	conn, err := env.OpenPooler(context.WithoutCancel(ctx))

@@ -252,3 +252,36 @@ func TestPoolerReconnectAndClaim(t *testing.T) {
 		t.Errorf("the database was paused anyway")
 	}
 }
+
+// A PAUSE cancelled while it waits (quitting, SIGHUP, SIGTERM) is undone
+// before the action returns, and recorded as cancelled.
+func TestPoolerPauseCancelled(t *testing.T) {
+	r := newPoolerRig(t, "transaction")
+	r.ex.PoolerWait = time.Minute
+	app := appConn(t, r.b.ConnString("", ""))
+	ctx := context.Background()
+	tx, err := app.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, "SELECT 1"); err != nil {
+		t.Fatal(err)
+	}
+	snap, _ := r.pool(t)
+	plan := actions.PlanPooler(snap.Pooler, actions.PoolerPause, "postgres")
+	cctx, cancel := context.WithCancel(ctx)
+	time.AfterFunc(time.Second, cancel)
+	start := time.Now()
+	res := r.ex.Execute(cctx, plan, snap, nil)
+	t.Logf("%s after %s: %s", res.Outcome, time.Since(start).Round(time.Millisecond), res.Message)
+	if res.Outcome != "cancelled" || !strings.Contains(res.Message, "undone with RESUME") {
+		t.Errorf("a cancelled PAUSE: %s: %s", res.Outcome, res.Message)
+	}
+	if _, pool := r.pool(t); pool.Paused {
+		t.Errorf("the database is left paused")
+	}
+	if got := auditOutcomes(t, r.audit); strings.Join(got, " ") != "pgbouncer-pause:started pgbouncer-pause:cancelled" {
+		t.Errorf("audit log %v", got)
+	}
+}
