@@ -6,15 +6,19 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/pgmedic/pgmedic/inspect"
+	"github.com/pgmedic/pgmedic/internal/connect"
 	"github.com/pgmedic/pgmedic/internal/pgcluster"
 	"github.com/pgmedic/pgmedic/internal/pgcluster/pgtest"
 )
@@ -227,5 +231,79 @@ func TestPgBouncerEndToEnd(t *testing.T) {
 		if !strings.Contains(string(raw), want) {
 			t.Errorf("the audit log lacks %s:\n%s", want, raw)
 		}
+	}
+}
+
+// SIGHUP (a dropped SSH session) while a PAUSE waits for a transaction:
+// pgmedic exits, and before it does the PAUSE is undone, so no client of
+// the database is left waiting on a pause nobody watches; the audit log
+// says it was cancelled.
+func TestPgBouncerPauseSIGHUP(t *testing.T) {
+	ctx := context.Background()
+	c := pgtest.Start(t, pgcluster.Options{})
+	b := pgtest.StartBouncer(t, c, pgcluster.BouncerOptions{PoolMode: "transaction", PoolSize: 2})
+	cfg, _ := pgx.ParseConfig(b.ConnString("", ""))
+	cfg.DefaultQueryExecMode = pgx.QueryExecModeExec
+	app, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Close(ctx)
+	tx, err := app.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, "SELECT 1"); err != nil {
+		t.Fatal(err)
+	}
+	bin := buildBinary(t)
+	audit := filepath.Join(t.TempDir(), "audit.jsonl")
+	cmd := fmt.Sprintf("%s -h %s -p %d -U postgres --no-record --audit-log %s --pgbouncer 'host=127.0.0.1 port=%d user=postgres' postgres; echo pgmedic exited with $?; sleep 60",
+		bin, c.SocketDir, c.Port, audit, b.Port)
+	s := startTmux(t, 100, 30, cmd)
+	s.waitFor("▸ 1 Triage")
+	s.keys("7")
+	s.waitFor("postgres/postgres")
+	s.keys("P")
+	s.waitFor(`PAUSE "postgres"`, "[y] yes, run it")
+	s.keys("y")
+	time.Sleep(2 * time.Second) // PAUSE is waiting for the transaction
+	out, err := exec.Command("pgrep", "-n", "-f", bin+" -h "+c.SocketDir).Output()
+	if err != nil {
+		t.Fatalf("pgmedic's pid: %v", err)
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(out)))
+	if err := syscall.Kill(pid, syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	s.waitFor("pgmedic exited with")
+	pcfg, err := connect.PoolerConfig(b.ConnString("", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := connect.OpenPooler(ctx, pcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	p, err := inspect.ReadPooler(ctx, admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pool := range p.Pools {
+		if pool.Paused {
+			t.Errorf("pool %s/%s is left paused", pool.Database, pool.User)
+		}
+	}
+	raw, err := os.ReadFile(audit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(raw), `"outcome":"cancelled"`) || !strings.Contains(string(raw), "undone with RESUME") {
+		t.Errorf("the audit log does not say the PAUSE was cancelled and undone:\n%s", raw)
+	}
+	if _, err := tx.Exec(ctx, "SELECT 2"); err != nil {
+		t.Errorf("the application's transaction was disturbed: %v", err)
 	}
 }
