@@ -56,6 +56,8 @@ type Collector struct {
 	// was first seen (pendingRewrites).
 	rewrites        map[rewriteKey]*rewriteTarget
 	pendingRewrites []rewriteKey
+	// wal is the WAL rate of the last minutes, for its spikes.
+	wal walHistory
 }
 
 // DefaultSlowEvery is the default cadence of the slow-changing reads.
@@ -353,6 +355,7 @@ func (c *Collector) finish(s *Snapshot) {
 	c.rates.estimate(s.Operations, now)
 	fillReplication(s)
 	c.rates.estimateWAL(s.Replication, now)
+	c.wal.detect(s)
 	c.rates.sweep()
 	c.pendingRewrites = findRewrites(s, c.rewrites)
 

@@ -21,3 +21,11 @@ func OnePassAt(c *Collector, n int) { c.onePassAt = n }
 // OnePassNext reports whether c's next snapshot takes one pass over
 // pg_locks.
 func OnePassNext(c *Collector) bool { return c.graphArgs()[3].(bool) }
+
+// QuickWALBaseline makes a WAL spike need only a second of baseline,
+// ended half a second ago, until the test ends.
+func QuickWALBaseline(t interface{ Cleanup(func()) }) {
+	gap, min := baselineGap, walBaselineMin
+	baselineGap, walBaselineMin = 500*time.Millisecond, time.Second
+	t.Cleanup(func() { baselineGap, walBaselineMin = gap, min })
+}

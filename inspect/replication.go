@@ -15,9 +15,11 @@ type Replication struct {
 	LSN string `json:"lsn,omitempty"`
 	// WALBytesPerSecond is the primary's WAL rate over the last
 	// RateWindow; nil until two refreshes saw it.
-	WALBytesPerSecond *float64  `json:"wal_bytes_per_second"`
-	Standbys          []Standby `json:"standbys"`
-	Slots             []Slot    `json:"slots"`
+	WALBytesPerSecond *float64 `json:"wal_bytes_per_second"`
+	// WALSpike is set while the rate is far above the minutes before.
+	WALSpike *WALSpike `json:"wal_spike,omitempty"`
+	Standbys []Standby `json:"standbys"`
+	Slots    []Slot    `json:"slots"`
 	// Standby is set when the server is one.
 	Standby *StandbyState `json:"standby,omitempty"`
 }

@@ -59,6 +59,13 @@ func replicationFindings(s *inspect.Snapshot) []finding {
 		}
 		out = append(out, finding{key: fmt.Sprintf("standby:%d", sb.PID), label: "STANDBY", text: text, target: target{pid: sb.PID}})
 	}
+	if sp := r.WALSpike; sp != nil {
+		f := finding{key: "walspike", label: "WAL", text: walSpikeText(sp)}
+		if len(sp.Suspects) > 0 {
+			f.target, f.hint = target{pid: sp.Suspects[0].PID}, "[enter] details"
+		}
+		out = append(out, f)
+	}
 	for i := range r.Slots {
 		sl := &r.Slots[i]
 		big := sl.RetainedBytes != nil && *sl.RetainedBytes >= slotRetainsBytes
@@ -84,3 +91,19 @@ func replicationFindings(s *inspect.Snapshot) []finding {
 }
 
 func secondsOf(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+
+// walSpikeText names the rate, the minutes before, and the likeliest
+// writer: "likely", since before PostgreSQL 18 the server does not say.
+func walSpikeText(sp *inspect.WALSpike) string {
+	text := fmt.Sprintf("WAL at %s/s", human.Bytes(int64(sp.BytesPerSecond)))
+	if sp.BaselineBytesPerSecond >= 1 {
+		text += fmt.Sprintf(", %.0f× the minutes before (%s/s)", sp.BytesPerSecond/sp.BaselineBytesPerSecond, human.Bytes(int64(sp.BaselineBytesPerSecond)))
+	} else {
+		text += " after quiet minutes"
+	}
+	if len(sp.Suspects) == 0 {
+		return text + ": no session seen writing in bulk (a checkpoint's full-page writes?)"
+	}
+	w := sp.Suspects[0]
+	return text + fmt.Sprintf(": likely pid %d (%s) %s", w.PID, orNone(clean(w.Application)), clean(w.What))
+}

@@ -46,6 +46,19 @@ func TestReplicationFindings(t *testing.T) {
 		}
 	}
 
+	s.Replication = &inspect.Replication{WALSpike: &inspect.WALSpike{BytesPerSecond: 96 << 20, BaselineBytesPerSecond: 8 << 20,
+		Suspects: []inspect.WALSuspect{{PID: 4102, Application: "migrate", What: "rewrites public.users (changes a column's type)\x1b[2J", Why: "rewrite"}}}}
+	var wal *finding
+	for _, f := range findings(s, 75, &m.c.keys) {
+		if f.label == "WAL" {
+			wal = &f
+		}
+	}
+	if wal == nil || wal.target.pid != 4102 ||
+		wal.text != `WAL at 96.0 MB/s, 12× the minutes before (8.0 MB/s): likely pid 4102 (migrate) rewrites public.users (changes a column's type)\x1b[2J` {
+		t.Errorf("WAL spike finding: %+v", wal)
+	}
+
 	s.Replication = &inspect.Replication{Standby: &inspect.StandbyState{ReplayPaused: true, ReplayLagBytes: i64(300 << 20)}}
 	all = ""
 	for _, f := range findings(s, 75, &m.c.keys) {

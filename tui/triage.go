@@ -527,7 +527,7 @@ func (t *triage) fitKeyColumn() {
 
 func labelStyleWord(label string) string {
 	switch label {
-	case "POOL", "INVALID", "PREPARED", "FILLING", "REWRITE", "STANDBY", "SLOT", "REPLAY", "PGBOUNCER":
+	case "POOL", "INVALID", "PREPARED", "FILLING", "REWRITE", "STANDBY", "SLOT", "REPLAY", "PGBOUNCER", "WAL":
 		return "BLOCKING"
 	case "LEFTOVER", "BUILDING", "BUILD", "PROGRESS":
 		return "IDLE IN TX"

@@ -50,6 +50,18 @@ func ReplicationLines(r *inspect.Replication, esc func(string) string) []string 
 		}
 		out = append(out, line)
 	}
+	if sp := r.WALSpike; sp != nil {
+		line := fmt.Sprintf("WAL SPIKE: %s/s against %s/s in the minutes before", human.Bytes(int64(sp.BytesPerSecond)),
+			human.Bytes(int64(sp.BaselineBytesPerSecond)))
+		for i, w := range sp.Suspects {
+			sep := "; likely "
+			if i > 0 {
+				sep = ", then "
+			}
+			line += fmt.Sprintf("%spid %d (%s, %s) %s", sep, w.PID, orDash(esc(w.Application)), w.Why, esc(w.What))
+		}
+		out = append(out, line)
+	}
 	for i := range r.Standbys {
 		s := &r.Standbys[i]
 		line := fmt.Sprintf("standby %s (%s) %s %s: behind by sent %s, written %s, flushed %s, replayed %s",
