@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -19,7 +20,18 @@ type pooler struct {
 	target string
 	conn   *pgx.Conn
 	last   *inspect.Pooler
+	// After a failure the pooler is tried again only from retryAt, with
+	// lastErr said meanwhile: a pooler that drops packets must not hold
+	// every refresh of the server for a connect timeout.
+	retryAt time.Time
+	lastErr string
 }
+
+// Bounds of the pooler's side of a refresh.
+const (
+	poolerConnectTimeout = 3 * time.Second
+	poolerRetry          = 10 * time.Second
+)
 
 // WithPooler adds a PgBouncer admin console to every snapshot. Call it
 // before the first Snapshot.
@@ -36,14 +48,22 @@ func (s *Source) WithPooler(cfg *pgx.ConnConfig) {
 // since when it is stale; the server's snapshot is good either way.
 func (s *Source) readPooler(ctx context.Context, snap *inspect.Snapshot) {
 	p := s.pooler
+	stale := func(why string) {
+		st := &inspect.Pooler{}
+		if p.last != nil {
+			*st = *p.last
+		}
+		st.Target, st.Error = p.target, why
+		snap.Pooler = st
+	}
+	if now := time.Now(); now.Before(p.retryAt) {
+		stale(p.lastErr + " (tried again at " + p.retryAt.Format(time.TimeOnly) + ")")
+		return
+	}
 	read, err := withPooler(ctx, p, inspect.ReadPooler)
 	if err != nil {
-		stale := &inspect.Pooler{}
-		if p.last != nil {
-			*stale = *p.last
-		}
-		stale.Target, stale.Error = p.target, err.Error()
-		snap.Pooler = stale
+		p.retryAt, p.lastErr = time.Now().Add(poolerRetry), err.Error()
+		stale(p.lastErr)
 		return
 	}
 	read.Target = p.target
@@ -57,6 +77,11 @@ func (s *Source) readPooler(ctx context.Context, snap *inspect.Snapshot) {
 func withPooler[T any](ctx context.Context, p *pooler, fn func(context.Context, *pgx.Conn) (T, error)) (T, error) {
 	var zero T
 	if p.conn == nil || p.conn.IsClosed() {
+		if p.cfg.ConnectTimeout == 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, poolerConnectTimeout)
+			defer cancel()
+		}
 		conn, err := connect.OpenPooler(ctx, p.cfg)
 		if err != nil {
 			return zero, err

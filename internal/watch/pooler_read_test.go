@@ -204,7 +204,14 @@ func TestPoolerGone(t *testing.T) {
 		t.Fatalf("a stopped pooler: want the last reading with an error, got %+v", snap.Pooler)
 	}
 	t.Logf("pooler stopped: %s", snap.Pooler.Error)
+	// The next refreshes do not wait on it: it is tried again later.
+	start := time.Now()
+	if snap, err = src.Snapshot(ctx); err != nil || snap.Pooler == nil || !strings.Contains(snap.Pooler.Error, "tried again at") {
+		t.Fatalf("the next refresh: want the pooler left alone until its retry, got %v, %+v", err, snap.Pooler)
+	}
+	t.Logf("next refresh in %s: %s", time.Since(start), snap.Pooler.Error)
+	src.pooler.retryAt = time.Time{} // its time has come
 	if snap, err = src.Snapshot(ctx); err != nil || snap.Pooler == nil || !strings.Contains(snap.Pooler.Error, "cannot connect") {
-		t.Fatalf("the next refresh: want a new connection tried and refused, got %v, %+v", err, snap.Pooler)
+		t.Fatalf("at its retry: want a new connection tried and refused, got %v, %+v", err, snap.Pooler)
 	}
 }
