@@ -97,6 +97,9 @@ type PoolConn struct {
 	Application string `json:"application_name,omitempty"`
 	// RemotePID is a server connection's PostgreSQL backend.
 	RemotePID int `json:"remote_pid,omitempty"`
+	// ServerPID is, for a client linked to a server connection, that
+	// connection's backend (MapPooler).
+	ServerPID int `json:"server_pid,omitempty"`
 	// Backend is what that backend does, from pg_stat_activity, when the
 	// pooler fronts the server pgmedic watches (MapPooler).
 	Backend *PoolBackend `json:"backend,omitempty"`
@@ -279,6 +282,18 @@ func MapPooler(p *Pooler, s *Snapshot) {
 				}
 				behind[k][pb.Root]++
 			}
+		}
+	}
+	// A client and its server connection name each other (link, ptr).
+	byPtr := make(map[string]*PoolConn, len(p.Servers))
+	for i := range p.Servers {
+		byPtr[p.Servers[i].Ptr] = &p.Servers[i]
+	}
+	for i := range p.Clients {
+		cl := &p.Clients[i]
+		cl.ServerPID, cl.Backend = 0, nil
+		if sv := byPtr[cl.Link]; cl.Link != "" && sv != nil {
+			cl.ServerPID, cl.Backend = sv.RemotePID, sv.Backend
 		}
 	}
 	for i := range p.Pools {

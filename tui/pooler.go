@@ -1,7 +1,9 @@
 package tui
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"strings"
 
 	tea "charm.land/bubbletea/v2"
@@ -141,14 +143,14 @@ func waitCell(s float64) string {
 	return fmt.Sprintf("%.0fs", s)
 }
 
-// serverLines is the room under the pools for the selected pool's server
-// connections.
-func (p *poolerPane) serverLines() int { return max(0, (p.h-4)/2) }
+// connLines is the room kept under the pools for the selected pool's
+// server connections and clients.
+func (p *poolerPane) connLines() int { return max(0, (p.h-4)/2) }
 
 func (p *poolerPane) setSize(w, h int) {
 	p.w, p.h = w, h
 	p.table.setWidth(w)
-	p.list.setHeight(max(1, min(len(p.rows), h-2-p.serverLines()-2)))
+	p.list.setHeight(max(1, min(len(p.rows), h-2-p.connLines()-2)))
 }
 
 func (p *poolerPane) update(c *common, msg tea.KeyPressMsg) (bool, tea.Cmd) {
@@ -195,63 +197,81 @@ func (p *poolerPane) view(c *common) string {
 // their backend does, then its waiting clients in one line.
 func (p *poolerPane) servers(c *common, pl *inspect.Pooler, db string) string {
 	st := &c.styles
-	var rows []string
+	var servers []string
+	for i := range pl.Servers {
+		sv := &pl.Servers[i]
+		if sv.Database == db {
+			servers = append(servers, fmt.Sprintf("  %-8s%s", clean(sv.State), backendText(sv.Backend, sv.RemotePID)))
+		}
+	}
+	// The waiting clients first, the longest waiting first; then those
+	// on a server connection, with its backend.
+	var waitingClients, linked []*inspect.PoolConn
+	for i := range pl.Clients {
+		cl := &pl.Clients[i]
+		switch {
+		case cl.Database != db:
+		case cl.Waiting():
+			waitingClients = append(waitingClients, cl)
+		default:
+			linked = append(linked, cl)
+		}
+	}
+	slices.SortStableFunc(waitingClients, func(a, b *inspect.PoolConn) int { return cmp.Compare(b.WaitSeconds, a.WaitSeconds) })
+	var clients []string
+	for _, cl := range append(waitingClients, linked...) {
+		who := fmt.Sprintf("%s:%d %s", clean(cl.Addr), cl.Port, clean(cl.Application))
+		line := fmt.Sprintf("  %-28s %-8s", who, clean(cl.State))
+		switch {
+		case cl.Waiting():
+			line += " for " + waitCell(cl.WaitSeconds)
+		case cl.ServerPID != 0:
+			line += " →" + backendText(cl.Backend, cl.ServerPID)
+		}
+		clients = append(clients, line)
+	}
 	// The count is the pools': a recording keeps only the oldest client.
-	waiting, oldest := 0, -1
+	waiting := 0
 	for i := range pl.Pools {
 		if pl.Pools[i].Database == db {
 			waiting += pl.Pools[i].ClientsWaiting
 		}
 	}
-	for i := range pl.Clients {
-		cl := &pl.Clients[i]
-		if cl.Database != db || !cl.Waiting() {
-			continue
-		}
-		if oldest < 0 || cl.WaitSeconds > pl.Clients[oldest].WaitSeconds {
-			oldest = i
-		}
-	}
-	n := 0
-	for i := range pl.Servers {
-		sv := &pl.Servers[i]
-		if sv.Database != db {
-			continue
-		}
-		n++
-		line := fmt.Sprintf("  %-7s %-8s", fmt.Sprint(sv.RemotePID), clean(sv.State))
-		if be := sv.Backend; be != nil {
-			line += " postgres: " + clean(be.State)
-			if be.WaitEvent != "" {
-				line += " · waits " + clean(be.WaitEvent)
-			}
-			if be.Root != 0 {
-				line += fmt.Sprintf(" · behind pid %d", be.Root)
-			}
-		} else {
-			line += " (not a backend of the watched server)"
-		}
-		rows = append(rows, line)
-	}
-	head := fmt.Sprintf("SERVER CONNECTIONS OF %s (%d)", strings.ToUpper(clean(db)), n)
+	name := strings.ToUpper(clean(db))
 	var b strings.Builder
-	b.WriteString(st.Column.Render(head))
-	room := p.serverLines()
-	for i, r := range rows {
-		if i == room-1 && len(rows) > room {
-			fmt.Fprintf(&b, "\n  … %d more", len(rows)-i)
-			break
-		}
-		b.WriteString("\n" + fitCell(r, p.w, false))
-	}
-	clients := fmt.Sprintf("%s %d", st.Column.Render("WAITING CLIENTS"), waiting)
-	if oldest >= 0 {
-		cl := &pl.Clients[oldest]
-		clients += fmt.Sprintf(", the oldest for %s: %s:%d", waitCell(cl.WaitSeconds), clean(cl.Addr), cl.Port)
-		if cl.Application != "" {
-			clients += " " + clean(cl.Application)
+	// What the pools leave: their heading and header, a blank line and
+	// the two sections' headings.
+	room := max(2, p.h-5-p.list.height)
+	section := func(head string, rows []string, room int) {
+		b.WriteString("\n" + fitCell(st.Column.Render(head), p.w, false))
+		for i, r := range rows {
+			if i == room-1 && len(rows) > room {
+				fmt.Fprintf(&b, "\n  … %d more", len(rows)-i)
+				break
+			}
+			b.WriteString("\n" + fitCell(r, p.w, false))
 		}
 	}
-	b.WriteString("\n" + fitCell(clients, p.w, false))
-	return b.String()
+	section(fmt.Sprintf("SERVER CONNECTIONS OF %s (%d)", name, len(servers)), servers, max(1, min(len(servers), room/2)))
+	section(fmt.Sprintf("CLIENTS OF %s (%d waiting)", name, waiting), clients, max(1, room-min(len(servers), room/2)))
+	return strings.TrimPrefix(b.String(), "\n")
+}
+
+// backendText is what a server connection's backend does, or why that
+// is not known.
+func backendText(be *inspect.PoolBackend, pid int) string {
+	if be == nil {
+		if pid == 0 {
+			return ""
+		}
+		return fmt.Sprintf(" backend %d (not of the watched server)", pid)
+	}
+	text := fmt.Sprintf(" backend %d %s", pid, clean(be.State))
+	if be.WaitEvent != "" {
+		text += " · waits " + clean(be.WaitEvent)
+	}
+	if be.Root != 0 {
+		text += fmt.Sprintf(" · behind pid %d", be.Root)
+	}
+	return text
 }

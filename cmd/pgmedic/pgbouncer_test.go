@@ -196,7 +196,7 @@ func TestPgBouncerEndToEnd(t *testing.T) {
 		}
 	}
 	s.keys("7")
-	s.waitFor("▸ 7 PgB", "postgres/postgres", "QUEUE", "pid "+pid+" (2)", "SERVER CONNECTIONS OF POSTGRES (2)", "behind pid "+pid, "WAITING CLIENTS 3")
+	s.waitFor("▸ 7 PgB", "postgres/postgres", "QUEUE", "pid "+pid+" (2)", "SERVER CONNECTIONS OF POSTGRES (2)", "behind pid "+pid, "CLIENTS OF POSTGRES (3 waiting)", "waiting  for")
 	s.keys("P")
 	s.waitFor(`PAUSE "postgres"`, "[y] yes, run it")
 	s.keys("y")

@@ -147,6 +147,16 @@ func TestPoolerExhaustion(t *testing.T) {
 					mapped++
 				}
 			}
+			// The clients on a server connection reach its backend too.
+			linked := 0
+			for _, cl := range snap.Pooler.Clients {
+				if cl.ServerPID != 0 && cl.Backend != nil && cl.Backend.Root == st.blockerPID {
+					linked++
+				}
+			}
+			if linked != 3 {
+				t.Errorf("%d clients mapped through their server connection to a backend behind the blocker, want 3", linked)
+			}
 			if waitingClients != 4 || mapped != 3 {
 				t.Errorf("%d waiting clients (want 4), %d server connections mapped behind the blocker (want 3)", waitingClients, mapped)
 			}
