@@ -27,6 +27,9 @@ type Capabilities struct {
 	PartitionedReindexConcurrently bool
 	// SignalAutovacuum: pg_signal_autovacuum_worker role (18+).
 	SignalAutovacuum bool
+	// BackendWAL: pg_stat_get_backend_wal(pid), each backend's own WAL
+	// counters (18+).
+	BackendWAL bool
 }
 
 // UnsupportedVersionError says which server was found and why it cannot be
@@ -53,6 +56,7 @@ func CapabilitiesFor(versionNum int) (Capabilities, error) {
 		ReservedConnections:            versionNum >= 160000,
 		PartitionedReindexConcurrently: versionNum >= 140000,
 		SignalAutovacuum:               versionNum >= 180000,
+		BackendWAL:                     versionNum >= 180000,
 	}, nil
 }
 

@@ -56,8 +56,14 @@ type Collector struct {
 	// was first seen (pendingRewrites).
 	rewrites        map[rewriteKey]*rewriteTarget
 	pendingRewrites []rewriteKey
-	// wal is the WAL rate of the last minutes, for its spikes.
-	wal walHistory
+	// The WAL rate's recent history, the rule that calls a rate a spike,
+	// when the current spike was first seen, and, while it lasts on
+	// PostgreSQL 18+, the backends' WAL counters (nil: not read).
+	walHistory    walHistory
+	walRule       walSpikeRule
+	walSpikeSince time.Time
+	backendWAL    *backendWAL
+	backendWALOff bool // the server refused to give them
 }
 
 // DefaultSlowEvery is the default cadence of the slow-changing reads.
@@ -80,7 +86,8 @@ func NewCollector(ctx context.Context, conn *pgx.Conn) (*Collector, error) {
 	}
 	return &Collector{conn: conn, caps: caps, systemID: sysid,
 		SlowEvery: DefaultSlowEvery, lockGraph: lockGraphSQL(caps), onePassAt: LockGraphOnePassAt,
-		rates: newRates(), tick: tickSQL(caps.VersionNum), rewrites: map[rewriteKey]*rewriteTarget{}}, nil
+		rates: newRates(), tick: tickSQL(caps.VersionNum), rewrites: map[rewriteKey]*rewriteTarget{},
+		walRule: defaultWALSpikeRule}, nil
 }
 
 // readSystemIdentifier reads pg_control_system()'s system_identifier, as
@@ -185,6 +192,11 @@ func (c *Collector) Snapshot(ctx context.Context) (*Snapshot, error) {
 		}
 		batch.Queue(rewriteTargetsSQL, pids)
 	}
+	// Only during a spike, and only where the server keeps the counters.
+	readWAL := c.backendWAL != nil && c.prev != nil
+	if readWAL {
+		batch.Queue(backendWALSQL, backendWALPIDs(c.prev.Backends, c.backendWAL))
+	}
 	br := c.conn.SendBatch(ctx, batch)
 
 	var ownPID int
@@ -211,11 +223,27 @@ func (c *Collector) Snapshot(ctx context.Context) (*Snapshot, error) {
 			rows.Close()
 		}
 	}
-	if cerr := br.Close(); err == nil && indexErr == nil && cerr != nil {
+	var walErr error
+	if err == nil && indexErr == nil && readWAL {
+		walErr = scanBackendWAL(br.QueryRow(), s, c.backendWAL)
+	}
+	if cerr := br.Close(); err == nil && indexErr == nil && walErr == nil && cerr != nil {
 		err = cerr
 	}
 	if err != nil {
 		return nil, err
+	}
+	if walErr != nil {
+		var pgErr *pgconn.PgError
+		if !errors.As(walErr, &pgErr) {
+			return nil, walErr
+		}
+		// The server refused (EXECUTE on the function revoked, say): the
+		// spikes go on being named by what runs, and the refreshes
+		// stop asking.
+		c.backendWAL, c.backendWALOff = nil, true
+		s.Warnings = append(s.Warnings, "the backends' own WAL counters cannot be read, so a WAL spike's writers are "+
+			"named by what they run, not measured: "+walErr.Error())
 	}
 	if indexErr != nil {
 		if !isLockOrStatementTimeout(indexErr) {
@@ -355,9 +383,9 @@ func (c *Collector) finish(s *Snapshot) {
 	c.rates.estimate(s.Operations, now)
 	fillReplication(s)
 	c.rates.estimateWAL(s.Replication, now)
-	c.wal.detect(s)
 	c.rates.sweep()
 	c.pendingRewrites = findRewrites(s, c.rewrites)
+	c.noteWAL(s)
 
 	if n := countUnavailable(s.Indexes); n > 0 {
 		s.Warnings = append(s.Warnings, fmt.Sprintf(

@@ -22,10 +22,15 @@ func OnePassAt(c *Collector, n int) { c.onePassAt = n }
 // pg_locks.
 func OnePassNext(c *Collector) bool { return c.graphArgs()[3].(bool) }
 
-// QuickWALBaseline makes a WAL spike need only a second of baseline,
-// ended half a second ago, until the test ends.
-func QuickWALBaseline(t interface{ Cleanup(func()) }) {
-	gap, min := baselineGap, walBaselineMin
-	baselineGap, walBaselineMin = 500*time.Millisecond, time.Second
-	t.Cleanup(func() { baselineGap, walBaselineMin = gap, min })
+// QuickWALSpikes makes c call a WAL rate of floor bytes per second or
+// more a spike as soon as it has a baseline of three refreshes older than
+// RateWindow: a live test cannot wait minutes for one, and its load
+// should not have to write 8 MB/s on a slow machine.
+func QuickWALSpikes(c *Collector, floor float64) {
+	c.walRule = walSpikeRule{factor: defaultWALSpikeRule.factor, floor: floor}
+}
+
+// WALBaseline is c's baseline of the WAL rate at now, if it has one.
+func WALBaseline(c *Collector, now time.Time) (float64, bool) {
+	return c.walHistory.baseline(now, c.walRule)
 }

@@ -119,8 +119,11 @@ func TestVersions(t *testing.T) {
 		t.Errorf("error = %q", err)
 	}
 	c, err := CapabilitiesFor(150018)
-	if err != nil || !c.WaitStart || c.ReservedConnections {
+	if err != nil || !c.WaitStart || c.ReservedConnections || c.BackendWAL {
 		t.Errorf("15.18 capabilities = %+v, %v", c, err)
+	}
+	if c, _ := CapabilitiesFor(180004); !c.BackendWAL {
+		t.Errorf("18 has pg_stat_get_backend_wal(): %+v", c)
 	}
 	if c, _ := CapabilitiesFor(130023); c.WaitStart || c.TerminateTimeout {
 		t.Errorf("13 has no waitstart or terminate timeout: %+v", c)

@@ -16,7 +16,8 @@ type Replication struct {
 	// WALBytesPerSecond is the primary's WAL rate over the last
 	// RateWindow; nil until two refreshes saw it.
 	WALBytesPerSecond *float64 `json:"wal_bytes_per_second"`
-	// WALSpike is set while the rate is far above the minutes before.
+	// WALSpike is set while that rate is well above the previous
+	// minutes' (see WALSpike).
 	WALSpike *WALSpike `json:"wal_spike,omitempty"`
 	Standbys []Standby `json:"standbys"`
 	Slots    []Slot    `json:"slots"`

@@ -111,6 +111,17 @@ func rewriteAction(query string) (action string, rewrites, ok bool) {
 // firstWord is a statement's first word, past spaces and comments,
 // without copying the text.
 func firstWord(q string) string {
+	q = pastComments(q)
+	j := 0
+	for j < len(q) && isIdentChar(q[j]) {
+		j++
+	}
+	return q[:j]
+}
+
+// pastComments is q from its first character that is neither a space nor
+// in a comment; "" when there is none.
+func pastComments(q string) string {
 	for i := 0; i < len(q); {
 		switch {
 		case strings.HasPrefix(q[i:], "--"):
@@ -128,11 +139,7 @@ func firstWord(q string) string {
 		case q[i] == ' ' || q[i] == '\t' || q[i] == '\n' || q[i] == '\r' || q[i] == '\f':
 			i++
 		default:
-			j := i
-			for j < len(q) && isIdentChar(q[j]) {
-				j++
-			}
-			return q[i:j]
+			return q[i:]
 		}
 	}
 	return ""

@@ -16,15 +16,18 @@ const (
 	slotRetainsBytes     = 1 << 30
 )
 
-// replicationFindings are a standby falling behind, an inactive slot
-// retaining disk (or whose WAL is already going), and, on a standby,
-// paused or delayed replay.
+// replicationFindings are a WAL spike and who writes it, a standby
+// falling behind, an inactive slot retaining disk (or whose WAL is
+// already going), and, on a standby, paused or delayed replay.
 func replicationFindings(s *inspect.Snapshot) []finding {
 	r := s.Replication
 	if r == nil {
 		return nil
 	}
 	var out []finding
+	if r.WALSpike != nil {
+		out = append(out, walSpikeFinding(r.WALSpike))
+	}
 	if st := r.Standby; st != nil {
 		behind := ""
 		if st.ReplayLagBytes != nil && *st.ReplayLagBytes > 0 {
@@ -59,13 +62,6 @@ func replicationFindings(s *inspect.Snapshot) []finding {
 		}
 		out = append(out, finding{key: fmt.Sprintf("standby:%d", sb.PID), label: "STANDBY", text: text, target: target{pid: sb.PID}})
 	}
-	if sp := r.WALSpike; sp != nil {
-		f := finding{key: "walspike", label: "WAL", text: walSpikeText(sp)}
-		if len(sp.Suspects) > 0 {
-			f.target, f.hint = target{pid: sp.Suspects[0].PID}, "[enter] details"
-		}
-		out = append(out, f)
-	}
 	for i := range r.Slots {
 		sl := &r.Slots[i]
 		big := sl.RetainedBytes != nil && *sl.RetainedBytes >= slotRetainsBytes
@@ -90,20 +86,39 @@ func replicationFindings(s *inspect.Snapshot) []finding {
 	return out
 }
 
-func secondsOf(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
-
-// walSpikeText names the rate, the minutes before, and the likeliest
-// writer: "likely", since before PostgreSQL 18 the server does not say.
-func walSpikeText(sp *inspect.WALSpike) string {
-	text := fmt.Sprintf("WAL at %s/s", human.Bytes(int64(sp.BytesPerSecond)))
-	if sp.BaselineBytesPerSecond >= 1 {
-		text += fmt.Sprintf(", %.0f× the minutes before (%s/s)", sp.BytesPerSecond/sp.BaselineBytesPerSecond, human.Bytes(int64(sp.BaselineBytesPerSecond)))
+// walSpikeFinding names the first suspect of a WAL spike, and says
+// whether its own WAL counter shows it writing (measured) or what it
+// runs only makes it the likely writer.
+func walSpikeFinding(sp *inspect.WALSpike) finding {
+	rate := func(r float64) string { return human.Bytes(int64(r)) + "/s" }
+	text := "WAL at " + rate(sp.BytesPerSecond)
+	if base := sp.BaselineBytesPerSecond; base > 0 && sp.BytesPerSecond < 100*base {
+		text += fmt.Sprintf(", %.0f× the last minutes' %s", sp.BytesPerSecond/base, rate(base))
 	} else {
-		text += " after quiet minutes"
+		text += ", up from " + rate(base) + " over the last minutes"
 	}
+	f := finding{key: "wal", label: "WAL"}
 	if len(sp.Suspects) == 0 {
-		return text + ": no session seen writing in bulk (a checkpoint's full-page writes?)"
+		f.text = text + ": no running session explains it (a statement that ended, a checkpoint's full-page images, a background process)"
+		return f
 	}
-	w := sp.Suspects[0]
-	return text + fmt.Sprintf(": likely pid %d (%s) %s", w.PID, orNone(clean(w.Application)), clean(w.What))
+	w := &sp.Suspects[0]
+	who := fmt.Sprintf("pid %d (%s)", w.PID, orNone(clean(w.ApplicationName)))
+	what := gist(w.Query)
+	switch {
+	case w.Attribution == inspect.Measured && w.Bytes != nil && sp.MeasuredBytes != nil:
+		text += fmt.Sprintf(": %s %s writes it (measured: %s of the last %s)", who, orNone(what),
+			human.Bytes(*w.Bytes), human.Bytes(*sp.MeasuredBytes))
+	case w.Evidence == inspect.LongestWrite && what != "":
+		text += fmt.Sprintf(": likely %s, %s: %s", who, w.Evidence, what)
+	default:
+		text += fmt.Sprintf(": likely %s, %s", who, clean(w.Evidence))
+	}
+	if n := len(sp.Suspects) - 1; n > 0 {
+		text += fmt.Sprintf("; %d more suspect(s)", n)
+	}
+	f.text, f.hint, f.target = text, "[enter] details", target{pid: w.PID}
+	return f
 }
+
+func secondsOf(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }

@@ -51,14 +51,21 @@ func ReplicationLines(r *inspect.Replication, esc func(string) string) []string 
 		out = append(out, line)
 	}
 	if sp := r.WALSpike; sp != nil {
-		line := fmt.Sprintf("WAL SPIKE: %s/s against %s/s in the minutes before", human.Bytes(int64(sp.BytesPerSecond)),
-			human.Bytes(int64(sp.BaselineBytesPerSecond)))
+		line := fmt.Sprintf("WAL SPIKE since %s: %s/s against %s/s in the minutes before", sp.Since.Format("15:04:05"),
+			human.Bytes(int64(sp.BytesPerSecond)), human.Bytes(int64(sp.BaselineBytesPerSecond)))
+		if len(sp.Suspects) == 0 {
+			line += "; no running session explains it"
+		}
 		for i, w := range sp.Suspects {
-			sep := "; likely "
+			sep := "; "
 			if i > 0 {
 				sep = ", then "
 			}
-			line += fmt.Sprintf("%spid %d (%s, %s) %s", sep, w.PID, orDash(esc(w.Application)), w.Why, esc(w.What))
+			how := w.Attribution + " " + esc(w.Evidence)
+			if w.Bytes != nil && sp.MeasuredBytes != nil {
+				how = fmt.Sprintf("measured: %s of the last %s", human.Bytes(*w.Bytes), human.Bytes(*sp.MeasuredBytes))
+			}
+			line += fmt.Sprintf("%spid %d (%s, %s) %s", sep, w.PID, orDash(esc(w.ApplicationName)), how, esc(w.Query))
 		}
 		out = append(out, line)
 	}
