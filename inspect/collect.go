@@ -64,6 +64,9 @@ type Collector struct {
 	walSpikeSince time.Time
 	backendWAL    *backendWAL
 	backendWALOff bool // the server refused to give them
+	// replayHolders hold the lock a standby's replay waits for, as this
+	// refresh read them (replayHoldersSQL).
+	replayHolders []int
 }
 
 // DefaultSlowEvery is the default cadence of the slow-changing reads.
@@ -192,6 +195,11 @@ func (c *Collector) Snapshot(ctx context.Context) (*Snapshot, error) {
 		}
 		batch.Queue(rewriteTargetsSQL, pids)
 	}
+	// Only while a standby's replay waits on a lock.
+	startup := startupWaitsOnLock(c.prev)
+	if startup != 0 {
+		batch.Queue(replayHoldersSQL, startup)
+	}
 	// Only during a spike, and only where the server keeps the counters.
 	readWAL := c.backendWAL != nil && c.prev != nil
 	if readWAL {
@@ -221,6 +229,12 @@ func (c *Collector) Snapshot(ctx context.Context) (*Snapshot, error) {
 		if err = qerr; err == nil {
 			err = scanRewriteTargets(rows, c.rewrites, asked)
 			rows.Close()
+		}
+	}
+	c.replayHolders = nil
+	if err == nil && indexErr == nil && startup != 0 {
+		if err = br.QueryRow().Scan(&c.replayHolders); err != nil {
+			err = fmt.Errorf("reading who holds the lock replay waits for: %w", err)
 		}
 	}
 	var walErr error
@@ -381,7 +395,7 @@ func (c *Collector) finish(s *Snapshot) {
 	c.rates.estimateBuilds(s.Builds, now)
 	fillOperations(s)
 	c.rates.estimate(s.Operations, now)
-	fillReplication(s)
+	fillReplication(s, c.replayHolders)
 	c.rates.estimateWAL(s.Replication, now)
 	c.rates.sweep()
 	c.pendingRewrites = findRewrites(s, c.rewrites)

@@ -3,6 +3,7 @@ package inspect
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -81,6 +82,18 @@ type StandbyState struct {
 	// runs; SenderHost where it streams from.
 	Receiver   string `json:"receiver"`
 	SenderHost string `json:"sender_host,omitempty"`
+	// ReplayWaits is the recovery conflict replay waits on now, from the
+	// startup process's wait event: "snapshot", "lock", "buffer pin" or
+	// "tablespace"; "" when it does not wait on one. It waits until the
+	// sessions in the way end or max_standby_streaming_delay cancels them
+	// (never, at -1): the standby falls behind meanwhile.
+	ReplayWaits string `json:"replay_waits,omitempty"`
+	// ReplayHeldBy are the sessions in the way, at most three: for a lock
+	// the holders the server names (pg_blocking_pids), otherwise the
+	// oldest transactions here, oldest first. The server does not say
+	// which snapshot or pin conflicts, so those are the likely ones: a
+	// snapshot conflict is with the oldest snapshots.
+	ReplayHeldBy []int `json:"replay_held_by,omitempty"`
 }
 
 // Conflicts are pg_stat_database_conflicts' counters.
@@ -207,10 +220,15 @@ func parseReplication(raw []byte) (*Replication, error) {
 	return r, nil
 }
 
-// fillReplication names each standby from its walsender's activity row.
-func fillReplication(s *Snapshot) {
+// fillReplication names each standby from its walsender's activity row
+// and, on a standby, what its replay waits on; holders are the sessions
+// holding the lock the startup process waits for, when that was read.
+func fillReplication(s *Snapshot, holders []int) {
 	if s.Replication == nil {
 		return
+	}
+	if st := s.Replication.Standby; st != nil {
+		st.ReplayWaits, st.ReplayHeldBy = replayConflict(s, holders)
 	}
 	for i := range s.Replication.Standbys {
 		sb := &s.Replication.Standbys[i]
@@ -218,6 +236,84 @@ func fillReplication(s *Snapshot) {
 			sb.ApplicationName, sb.ClientAddr = b.ApplicationName, b.ClientAddr
 		}
 	}
+}
+
+// replayWaitEvents are the startup process's waits for a recovery
+// conflict, by wait event, in words.
+var replayWaitEvents = map[string]string{
+	"RecoveryConflictSnapshot":   "snapshot",
+	"RecoveryConflictTablespace": "tablespace",
+	"BufferPin":                  "buffer pin",
+}
+
+// startupWaitsOnLock returns the pid of a standby's startup process
+// waiting for a heavyweight lock, 0 when it does not.
+func startupWaitsOnLock(s *Snapshot) int {
+	if b := startupProcess(s); b != nil && b.WaitEventType == "Lock" {
+		return b.PID
+	}
+	return 0
+}
+
+func startupProcess(s *Snapshot) *Backend {
+	if s == nil || !s.Server.InRecovery {
+		return nil
+	}
+	for i := range s.Backends {
+		if s.Backends[i].BackendType == "startup" {
+			return &s.Backends[i]
+		}
+	}
+	return nil
+}
+
+// replayHoldersSQL reads who holds the lock a standby's startup process
+// ($1) waits for: pg_blocking_pids() answers nothing for it. Its lock is
+// ACCESS EXCLUSIVE, which every mode conflicts with, so every holder of
+// the same object is in its way. It is read only while the previous
+// refresh saw the startup process waiting on a lock.
+const replayHoldersSQL = `/* pgmedic:replay-holders */
+SELECT coalesce(array_agg(DISTINCT h.pid), '{}')
+FROM pg_catalog.pg_locks w
+JOIN pg_catalog.pg_locks h ON h.granted AND h.pid IS NOT NULL AND h.pid <> w.pid AND h.locktype = w.locktype
+ AND h.database IS NOT DISTINCT FROM w.database AND h.relation IS NOT DISTINCT FROM w.relation
+ AND h.page IS NOT DISTINCT FROM w.page AND h.tuple IS NOT DISTINCT FROM w.tuple
+ AND h.virtualxid IS NOT DISTINCT FROM w.virtualxid AND h.transactionid IS NOT DISTINCT FROM w.transactionid
+ AND h.classid IS NOT DISTINCT FROM w.classid AND h.objid IS NOT DISTINCT FROM w.objid
+ AND h.objsubid IS NOT DISTINCT FROM w.objsubid
+WHERE w.pid = $1 AND NOT w.granted`
+
+// replayConflict is what a standby's replay waits on, and the sessions in
+// its way, oldest transaction first: for a lock, its holders (none known
+// until they were read); otherwise the oldest transactions.
+func replayConflict(s *Snapshot, holders []int) (string, []int) {
+	startup := startupProcess(s)
+	if startup == nil {
+		return "", nil
+	}
+	what := replayWaitEvents[startup.WaitEvent]
+	if startup.WaitEventType == "Lock" {
+		what = "lock"
+	}
+	if what == "" {
+		return "", nil
+	}
+	var oldest []*Backend
+	for i := range s.Backends {
+		b := &s.Backends[i]
+		if what == "lock" && !slices.Contains(holders, b.PID) {
+			continue
+		}
+		if b.IsClient() && !b.Own && b.XactStart != nil {
+			oldest = append(oldest, b)
+		}
+	}
+	slices.SortFunc(oldest, func(a, b *Backend) int { return a.XactStart.Compare(*b.XactStart) })
+	var pids []int
+	for _, b := range oldest[:min(3, len(oldest))] {
+		pids = append(pids, b.PID)
+	}
+	return what, pids
 }
 
 // unmarshalArray reads a JSON array into the pointers given, in order.

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/pgmedic/pgmedic/inspect"
 	"github.com/pgmedic/pgmedic/internal/connect"
 	"github.com/pgmedic/pgmedic/internal/pgcluster"
@@ -22,14 +24,7 @@ func TestReplicationLive(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	primary := pgtest.Start(t, pgcluster.Options{})
-	standby, err := primary.StartStandby(ctx)
-	must(t, err)
-	t.Cleanup(func() {
-		if err := standby.Stop(); err != nil {
-			t.Errorf("stopping the standby: %v", err)
-		}
-	})
-	must(t, standby.CaughtUp(ctx, primary))
+	standby := pgtest.StartStandby(t, primary)
 	collector := func(c *pgcluster.Cluster) *inspect.Collector {
 		cfg, err := connect.Config(connect.Options{DBName: c.ConnString("postgres", "")})
 		must(t, err)
@@ -44,7 +39,7 @@ func TestReplicationLive(t *testing.T) {
 
 	must(t, primary.Exec(ctx, "postgres", "SELECT pg_create_physical_replication_slot('stuck_slot', true)"))
 	must(t, standby.Exec(ctx, "postgres", "SELECT pg_wal_replay_pause()"))
-	_, err = onPrimary.Snapshot(ctx) // the WAL position before the writes
+	_, err := onPrimary.Snapshot(ctx) // the WAL position before the writes
 	must(t, err)
 	time.Sleep(100 * time.Millisecond)
 	must(t, primary.Exec(ctx, "postgres", "CREATE TABLE w AS SELECT g, repeat('x', 100) AS pad FROM generate_series(1, 100000) g"))
@@ -118,4 +113,65 @@ func TestReplicationLive(t *testing.T) {
 			t.Fatalf("replay never caught up: %+v", ss.Replication.Standby)
 		}
 	}
+}
+
+// A standby whose replay waits for its own sessions, as when a report
+// runs on a replica that lets it (max_standby_streaming_delay = -1). A
+// vacuum's cleanup waits for the report's snapshot: its holder is the
+// oldest transaction there. The primary's ACCESS EXCLUSIVE lock waits for
+// a session's lock: the server names the holder, though an older
+// transaction is open.
+func TestReplayHeldByStandbySession(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	primary := pgtest.Start(t, pgcluster.Options{Settings: map[string]string{"max_standby_streaming_delay": "-1"}})
+	must(t, primary.Exec(ctx, "postgres", "CREATE TABLE t (id int PRIMARY KEY, v int); INSERT INTO t SELECT g, 0 FROM generate_series(1, 1000) g"))
+	standby := pgtest.StartStandby(t, primary)
+	cfg, err := connect.Config(connect.Options{DBName: standby.ConnString("postgres", "")})
+	must(t, err)
+	conn, err := connect.Open(ctx, cfg)
+	must(t, err)
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	onStandby, err := inspect.NewCollector(ctx, conn)
+	must(t, err)
+	session := func(sql string) (*pgx.Conn, int) {
+		c, err := pgx.Connect(ctx, standby.ConnString("postgres", "")+" application_name=reporting")
+		must(t, err)
+		t.Cleanup(func() { c.Close(context.Background()) })
+		_, err = c.Exec(ctx, sql)
+		must(t, err)
+		time.Sleep(20 * time.Millisecond) // distinct transaction starts
+		return c, int(c.PgConn().PID())
+	}
+	waitFor := func(what string, pid int) {
+		t.Helper()
+		for deadline := time.Now().Add(time.Minute); ; time.Sleep(200 * time.Millisecond) {
+			s, err := onStandby.Snapshot(ctx)
+			must(t, err)
+			// A lock's holders are read in the refresh after the wait
+			// is first seen.
+			if st := s.Replication.Standby; st != nil && st.ReplayWaits == what && (what == "" || len(st.ReplayHeldBy) > 0) {
+				if what != "" && st.ReplayHeldBy[0] != pid {
+					t.Errorf("replay waits on a %s held by %v, want pid %d first", what, st.ReplayHeldBy, pid)
+				}
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("replay never waited on a %s (want held by %d): %+v", what, pid, s.Replication.Standby)
+			}
+		}
+	}
+
+	old, oldPID := session("BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT count(*) FROM t")
+	session("BEGIN; SELECT 1") // younger than old, older than the lock's holder
+	must(t, primary.Exec(ctx, "postgres", "UPDATE t SET v = v + 1"))
+	must(t, primary.Exec(ctx, "postgres", "VACUUM t"))
+	waitFor("snapshot", oldPID)
+	_, err = old.Exec(ctx, "COMMIT")
+	must(t, err)
+	waitFor("", 0)
+
+	_, holderPID := session("BEGIN; SELECT count(*) FROM t")
+	must(t, primary.Exec(ctx, "postgres", "BEGIN; LOCK TABLE t IN ACCESS EXCLUSIVE MODE; COMMIT"))
+	waitFor("lock", holderPID)
 }

@@ -254,6 +254,8 @@ func (m *Model) viewLayer(i int) layer {
 		filter.elsewhere = "the progress list is not filtered: filter in Connections (2), Locks (3) or Indexes (4)"
 	case poolerView:
 		filter.elsewhere = "the pools are not filtered: filter in Connections (2), Locks (3) or Indexes (4)"
+	case replicationView:
+		filter.elsewhere = "the standbys are not filtered: filter in Connections (2), Locks (3) or Indexes (4)"
 	}
 	l.cmds = append(l.cmds,
 		command{key: k.Details, hint: hintDetails, off: m.detailsOff, do: m.openDetails},
@@ -303,6 +305,7 @@ func (m *Model) screenLayer() layer {
 		{key: k.Log, do: view(4)},
 		{key: k.Progress, do: view(5)},
 		{key: k.Pooler, do: view(poolerView)},
+		{key: k.Replication, do: view(replicationView)},
 		{key: k.NextView, do: func(tea.KeyPressMsg) tea.Cmd { return view(m.nextTab(1))(tea.KeyPressMsg{}) }},
 		{key: k.PrevView, do: func(tea.KeyPressMsg) tea.Cmd { return view(m.nextTab(n - 1))(tea.KeyPressMsg{}) }},
 		{key: bind(k.Back, m.backWhat()), hint: hintBack, off: m.backOff, do: m.back},

@@ -156,6 +156,16 @@ func typeText(m *Model, s string) {
 // screen is the stripped frame.
 func screen(m *Model) string { return ansi.Strip(m.View().Content) }
 
+// fitsWidth fails t for each line of frame wider than w.
+func fitsWidth(t *testing.T, frame string, w int) {
+	t.Helper()
+	for i, line := range strings.Split(frame, "\n") {
+		if n := len([]rune(line)); n > w {
+			t.Errorf("line %d is %d wide, the terminal %d: %q", i, n, w, line)
+		}
+	}
+}
+
 func mustContain(t *testing.T, frame string, wants ...string) {
 	t.Helper()
 	for _, w := range wants {

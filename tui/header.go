@@ -43,6 +43,7 @@ type (
 	tabsKey struct {
 		frameKey
 		pooler    bool
+		repl      bool
 		active    int
 		filter    string
 		filtering bool
@@ -253,7 +254,7 @@ func spark(samples []inspect.Sample, minutes int, value func(inspect.Sample) flo
 }
 
 func (m *Model) tabs() string {
-	return m.lines.tabs.get(tabsKey{m.frameKey(), m.hasPooler(), m.active, m.c.filter, m.filtering}, m.drawTabs)
+	return m.lines.tabs.get(tabsKey{m.frameKey(), m.hasPooler(), m.c.snap != nil && hasReplication(m.c.snap), m.active, m.c.filter, m.filtering}, m.drawTabs)
 }
 
 func (m *Model) drawTabs() string {
@@ -279,14 +280,23 @@ func (m *Model) drawTabs() string {
 func (m *Model) hasPooler() bool { return m.c.snap != nil && m.c.snap.Pooler != nil }
 
 // tabShown reports whether view i has a tab: the PgBouncer view only
-// with a pooler to show, or when its key opened it anyway (to say how to
-// get one).
+// with a pooler to show, the Replication view only with standbys, slots
+// or a replay to show, each also when its key opened it anyway (to say
+// what is missing).
 func (m *Model) tabShown(i int) bool {
-	return i != poolerView || m.active == poolerView || m.hasPooler()
+	switch {
+	case i == m.active:
+		return true
+	case i == poolerView:
+		return m.hasPooler()
+	case i == replicationView:
+		return m.c.snap != nil && hasReplication(m.c.snap)
+	}
+	return true
 }
 
 // shortTitles are the views' titles where the full ones do not fit.
-var shortTitles = map[string]string{"Connections": "Conns", "Indexes": "Index", "Progress": "Prog", "PgBouncer": "PgB"}
+var shortTitles = map[string]string{"Connections": "Conns", "Indexes": "Index", "Progress": "Prog", "PgBouncer": "PgB", "Replication": "Repl"}
 
 func (m *Model) tabLine(short bool) string {
 	st := &m.c.styles

@@ -6,8 +6,8 @@ import "charm.land/bubbles/v2/key"
 // does not apply now, is the key stack's (bindings.go); the `?` help, the
 // footer and the README's key table all come from it.
 type KeyMap struct {
-	Triage, Connections, Locks, Indexes, Log, Progress, Pooler key.Binding
-	NextView, PrevView                                         key.Binding
+	Triage, Connections, Locks, Indexes, Log, Progress, Pooler, Replication key.Binding
+	NextView, PrevView                                                      key.Binding
 
 	Up, Down, Top, Bottom, PageUp, PageDown key.Binding
 	Details, Back                           key.Binding
@@ -57,6 +57,7 @@ func defaultKeys() KeyMap {
 		Log:         key.NewBinding(key.WithKeys("5"), key.WithHelp("5", "command log")),
 		Progress:    key.NewBinding(key.WithKeys("6"), key.WithHelp("6", "progress")),
 		Pooler:      key.NewBinding(key.WithKeys("7"), key.WithHelp("7", "pgbouncer")),
+		Replication: key.NewBinding(key.WithKeys("8"), key.WithHelp("8", "replication")),
 		Explain:     key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "explain its statement (EXPLAIN, never run)")),
 		Servers:     key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "servers: the overview, and switching")),
 		NextView:    key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "next view")),

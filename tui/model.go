@@ -303,7 +303,7 @@ func New(src Source, opts Options) *Model {
 		interval: opts.Interval,
 		input:    in,
 	}
-	m.panes = []pane{newTriage(), newConnections(), newLocks(), newIndexes(), &commandLog{log: &m.log}, newProgress(), newPooler()}
+	m.panes = []pane{newTriage(), newConnections(), newLocks(), newIndexes(), &commandLog{log: &m.log}, newProgress(), newPooler(), newReplication()}
 	m.stale = make([]bool, len(m.panes))
 	return m
 }

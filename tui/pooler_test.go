@@ -73,11 +73,7 @@ func TestGoldenPooler(t *testing.T) {
 			m := newTestModel(t, poolerFixture(), size[0], size[1])
 			press(m, "7")
 			out := screen(m)
-			for i, line := range strings.Split(out, "\n") {
-				if n := len([]rune(line)); n > size[0] {
-					t.Errorf("line %d is %d wide: %q", i, n, line)
-				}
-			}
+			fitsWidth(t, out, size[0])
 			golden.RequireEqual(t, out)
 		})
 	}

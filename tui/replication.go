@@ -6,6 +6,7 @@ import (
 
 	"github.com/pgmedic/pgmedic/inspect"
 	"github.com/pgmedic/pgmedic/internal/human"
+	"github.com/pgmedic/pgmedic/internal/report"
 )
 
 // When replication is worth a line in Triage: a standby this far behind,
@@ -18,7 +19,8 @@ const (
 
 // replicationFindings are a WAL spike and who writes it, a standby
 // falling behind, an inactive slot retaining disk (or whose WAL is
-// already going), and, on a standby, paused or delayed replay.
+// already going), and, on a standby, replay paused, waiting for a
+// session here, or delayed.
 func replicationFindings(s *inspect.Snapshot) []finding {
 	r := s.Replication
 	if r == nil {
@@ -37,6 +39,13 @@ func replicationFindings(s *inspect.Snapshot) []finding {
 		case st.ReplayPaused:
 			out = append(out, finding{key: "replay", label: "REPLAY",
 				text: "replay is PAUSED on this standby" + behind + ": pg_wal_replay_resume() resumes it"})
+		case st.ReplayWaits != "":
+			// Who is in replay's way, so that enter shows it and K ends it.
+			f := finding{key: "replay", label: "REPLAY", text: report.ReplayWait(s, clean) + behind}
+			if len(st.ReplayHeldBy) > 0 {
+				f.target, f.hint = target{pid: st.ReplayHeldBy[0]}, "[enter] details"
+			}
+			out = append(out, f)
 		case st.ReplayDelaySeconds != nil && *st.ReplayDelaySeconds >= standbyBehindSeconds:
 			out = append(out, finding{key: "replay", label: "REPLAY",
 				text: fmt.Sprintf("replay is %s behind the primary's last commit%s", human.Duration(secondsOf(*st.ReplayDelaySeconds)), behind)})

@@ -97,7 +97,7 @@ func stateStyle(st *Styles, word string) *lipgloss.Style {
 	switch word {
 	case "DEADLOCK", "BLOCKING":
 		return &st.Bad
-	case "WAITING", "QUEUED", "IDLE IN TX", "ABORTED TX":
+	case "WAITING", "QUEUED", "IDLE IN TX", "ABORTED TX", "BEHIND", "INACTIVE":
 		return &st.Warn
 	case "ACTIVE":
 		return &st.OK

@@ -98,7 +98,7 @@ func Markdown(w io.Writer, s *inspect.Snapshot, log []actions.Record) error {
 		}
 		b.WriteString("\n")
 	}
-	replicationMarkdown(&b, s.Replication)
+	replicationMarkdown(&b, s)
 	poolerMarkdown(&b, s.Pooler)
 	if log = outcomes(log); len(log) > 0 {
 		b.WriteString("**Actions taken**\n")

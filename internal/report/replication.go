@@ -13,7 +13,8 @@ import (
 // standbys and slots of a primary and its WAL rate, or a standby's
 // replay; nil when there is nothing to say. esc makes the server's text
 // safe for where it goes.
-func ReplicationLines(r *inspect.Replication, esc func(string) string) []string {
+func ReplicationLines(snap *inspect.Snapshot, esc func(string) string) []string {
+	r := snap.Replication
 	if r == nil {
 		return nil
 	}
@@ -42,6 +43,9 @@ func ReplicationLines(r *inspect.Replication, esc func(string) string) []string 
 		line += fmt.Sprintf("; %s; hot_standby_feedback %s; queries cancelled by recovery: %d (lock %d, snapshot %d, buffer pin %d, deadlock %d, tablespace %d)",
 			receiver, onOff(st.HotStandbyFeedback), c.Lock+c.Snapshot+c.BufferPin+c.Deadlock+c.Tablespace, c.Lock, c.Snapshot, c.BufferPin, c.Deadlock, c.Tablespace)
 		out = append(out, line)
+		if w := ReplayWait(snap, esc); w != "" {
+			out = append(out, w)
+		}
 	}
 	if r.Standby == nil {
 		line := fmt.Sprintf("%d standby(s), %d slot(s)", len(r.Standbys), len(r.Slots))
@@ -101,6 +105,41 @@ func ReplicationLines(r *inspect.Replication, esc func(string) string) []string 
 	return out
 }
 
+// ReplayWait is what a standby's replay waits on, and who is in its way,
+// in words; "" when it waits on nothing. Only a lock's holders are named
+// by the server: for a snapshot, a buffer pin or a tablespace they are
+// the oldest transactions, "likely".
+func ReplayWait(s *inspect.Snapshot, esc func(string) string) string {
+	st := s.Replication.Standby
+	if st == nil || st.ReplayWaits == "" {
+		return ""
+	}
+	text := "replay WAITS for a " + st.ReplayWaits + " (a recovery conflict)"
+	if len(st.ReplayHeldBy) == 0 {
+		if st.ReplayWaits == "lock" {
+			return text + "; its holders are read on the next refresh"
+		}
+		return text + "; no open transaction here explains it"
+	}
+	pid := st.ReplayHeldBy[0]
+	who := fmt.Sprintf("pid %d", pid)
+	if b := s.Backend(pid); b != nil {
+		who += " (" + orDash(esc(b.ApplicationName)) + ")"
+		if b.XactStart != nil {
+			who += ", in a transaction for " + human.Duration(s.ServerTime.Sub(*b.XactStart))
+		}
+	}
+	if st.ReplayWaits == "lock" {
+		text += " held by " + who
+	} else {
+		text += ": likely " + who + ", the oldest transaction here"
+	}
+	if n := len(st.ReplayHeldBy) - 1; n > 0 {
+		text += fmt.Sprintf(" (+%d more)", n)
+	}
+	return text + "; replay goes on when it ends, or when max_standby_streaming_delay cancels it"
+}
+
 func lagBytes(b *int64) string {
 	if b == nil {
 		return "?"
@@ -119,7 +158,7 @@ func secondsOf(s float64) time.Duration { return time.Duration(s * float64(time.
 
 // replicationText is the text report's section.
 func (r *textReport) replication() {
-	lines := ReplicationLines(r.s.Replication, clean)
+	lines := ReplicationLines(r.s, clean)
 	if len(lines) == 0 {
 		return
 	}
@@ -130,8 +169,8 @@ func (r *textReport) replication() {
 }
 
 // replicationMarkdown is the summary's section.
-func replicationMarkdown(b *strings.Builder, rep *inspect.Replication) {
-	lines := ReplicationLines(rep, md)
+func replicationMarkdown(b *strings.Builder, s *inspect.Snapshot) {
+	lines := ReplicationLines(s, md)
 	if len(lines) == 0 {
 		return
 	}

@@ -24,7 +24,7 @@ func TestWALSpikeLine(t *testing.T) {
 				Attribution: inspect.Likely, Evidence: "rewriting public.users"},
 		}}}
 	line := ""
-	for _, l := range ReplicationLines(r, safetext.Line) {
+	for _, l := range ReplicationLines(&inspect.Snapshot{Replication: r}, safetext.Line) {
 		if strings.HasPrefix(l, "WAL SPIKE") {
 			line = l
 		}
@@ -40,7 +40,37 @@ func TestWALSpikeLine(t *testing.T) {
 		t.Errorf("raw escape in %q", line)
 	}
 	r.WALSpike.Suspects, r.WALSpike.MeasuredBytes = nil, nil
-	if l := ReplicationLines(r, safetext.Line); !strings.Contains(strings.Join(l, "\n"), "no running session explains it") {
+	if l := ReplicationLines(&inspect.Snapshot{Replication: r}, safetext.Line); !strings.Contains(strings.Join(l, "\n"), "no running session explains it") {
 		t.Errorf("a spike with no suspect: %q", l)
+	}
+}
+
+// A standby's replay waiting for a session is a line of the report, with
+// the session's application and how long its transaction has been open.
+func TestReplayWaitLine(t *testing.T) {
+	now := time.Date(2026, 12, 3, 2, 0, 0, 0, time.UTC)
+	began := now.Add(-65 * time.Second)
+	s := &inspect.Snapshot{ServerTime: now, Server: inspect.Server{InRecovery: true},
+		Backends: []inspect.Backend{{PID: 19080, BackendType: "client backend", ApplicationName: "report\x1b[2J", XactStart: &began}},
+		Replication: &inspect.Replication{Standby: &inspect.StandbyState{Receiver: "streaming",
+			ReplayWaits: "snapshot", ReplayHeldBy: []int{19080}}}}
+	var text strings.Builder
+	if err := Text(&text, s, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	want := "replay WAITS for a snapshot (a recovery conflict): likely pid 19080 (report"
+	if !strings.Contains(text.String(), want) || !strings.Contains(text.String(), "in a transaction for 1m05s, the oldest transaction here") {
+		t.Errorf("the report lacks %q:\n%s", want, text.String())
+	}
+	if strings.Contains(text.String(), "\x1b") {
+		t.Errorf("raw escape in the report")
+	}
+	s.Replication.Standby.ReplayWaits = ""
+	text.Reset()
+	if err := Text(&text, s, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(text.String(), "WAITS") {
+		t.Errorf("a replay that waits on nothing:\n%s", text.String())
 	}
 }

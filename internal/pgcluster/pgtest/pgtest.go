@@ -72,3 +72,24 @@ func StartBouncer(t testing.TB, c *pgcluster.Cluster, opts pgcluster.BouncerOpti
 	t.Cleanup(b.Stop)
 	return b
 }
+
+// StartStandby clones c into a streaming standby, waits until it has
+// replayed everything c wrote, and stops it in t.Cleanup.
+func StartStandby(t testing.TB, c *pgcluster.Cluster) *pgcluster.Cluster {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	s, err := c.StartStandby(ctx)
+	if err != nil {
+		t.Fatalf("starting a standby: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := s.Stop(); err != nil {
+			t.Errorf("stopping the standby: %v", err)
+		}
+	})
+	if err := s.CaughtUp(ctx, c); err != nil {
+		t.Fatalf("the standby did not catch up: %v", err)
+	}
+	return s
+}
