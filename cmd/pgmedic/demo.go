@@ -35,7 +35,10 @@ func runDemo(ctx context.Context, f *flags, stdout, stderr io.Writer) error {
 	// the pooler's side of the incident. Without it the demo is the same
 	// but for that.
 	bouncer, _ := pgcluster.FindPgBouncer()
-	d, err := demo.Start(ctx, demo.Options{BinDir: binDir, PgBouncer: bouncer})
+	// A standby needs pg_basebackup, which some server packages leave
+	// out: without it the demo has no replica.
+	_, noBasebackup := os.Stat(filepath.Join(binDir, "pg_basebackup"))
+	d, err := demo.Start(ctx, demo.Options{BinDir: binDir, PgBouncer: bouncer, Standby: noBasebackup == nil})
 	if err != nil {
 		return fmt.Errorf("the demo could not start: %w", err)
 	}
@@ -47,6 +50,9 @@ func runDemo(ctx context.Context, f *flags, stdout, stderr io.Writer) error {
 		if d.Bouncer != nil {
 			fmt.Fprintf(stdout, "PgBouncer's admin console: --pgbouncer 'host=127.0.0.1 port=%d user=postgres'\n\n", d.Bouncer.Port)
 		}
+		if d.Standby != nil {
+			fmt.Fprintf(stdout, "Its standby: --server '%s'\n\n", d.Standby.ConnString("shop", ""))
+		}
 		fmt.Fprintln(stdout, "then, in another terminal: pgmedic, pgmedic snapshot, pgmedic terminate PID ...")
 		fmt.Fprintln(stdout, "Ctrl+C stops it and removes everything.")
 		<-ctx.Done()
@@ -55,6 +61,10 @@ func runDemo(ctx context.Context, f *flags, stdout, stderr io.Writer) error {
 	useDemo(f, c)
 	if d.Bouncer != nil && f.pgbouncer == "" {
 		f.pgbouncer = d.Bouncer.ConnString("", "")
+	}
+	if d.Standby != nil {
+		// c lists it, to switch to the replica's side.
+		f.servers = append(f.servers, d.Standby.ConnString("shop", ""))
 	}
 	return runTUI(ctx, f, stdout)
 }

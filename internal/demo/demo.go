@@ -19,10 +19,13 @@ import (
 )
 
 // Settings make the story visible: a pool small enough to fill, with
-// room for the PgBouncer's few server connections.
+// room for the PgBouncer's few server connections. The standby, cloned
+// with them, lets a report hold its replay back for as long as it runs
+// rather than cancel it after 30 s: a replica that falls behind.
 var Settings = map[string]string{
-	"max_connections":                "44",
+	"max_connections":                "45",
 	"superuser_reserved_connections": "3",
+	"max_standby_streaming_delay":    "-1",
 }
 
 // APIWorkers is the size of the application's pool.
@@ -42,19 +45,29 @@ type Options struct {
 	BinDir string
 	// PgBouncer is the pgbouncer binary; "" stages no pooler.
 	PgBouncer string
-	Logf      func(format string, args ...any)
+	// Standby stages a streaming standby (it needs BinDir's
+	// pg_basebackup) whose replay a report holds back.
+	Standby bool
+	Logf    func(format string, args ...any)
 }
 
 // Demo is a running incident.
 type Demo struct {
 	Cluster *pgcluster.Cluster
 	stage   *scenario.Stage
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
+	// standbyStage holds the report's session on the standby.
+	standbyStage *scenario.Stage
+	cancel       context.CancelFunc
+	wg           sync.WaitGroup
 	// Migration is the session holding the lock everything queues behind.
 	Migration *scenario.Session
 	// Bouncer is the PgBouncer in front of the cluster, when staged.
 	Bouncer *pgcluster.Bouncer
+	// Standby streams from Cluster, when staged; Report is the session
+	// on it whose lock holds replay back.
+	Standby *pgcluster.Cluster
+	Report  *scenario.Session
+	standby bool
 }
 
 var (
@@ -78,7 +91,7 @@ func Start(ctx context.Context, opts Options) (*Demo, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Demo{Cluster: c}
+	d := &Demo{Cluster: c, standby: opts.Standby}
 	if opts.PgBouncer != "" {
 		logf("demo: starting PgBouncer")
 		if d.Bouncer, err = c.StartBouncer(ctx, opts.PgBouncer, pgcluster.BouncerOptions{PoolMode: "transaction",
@@ -121,6 +134,7 @@ func (d *Demo) stageIncident(ctx context.Context, logf func(string, ...any)) (er
 			}
 			return st.Exec(ctx, "GRANT ALL ON ALL TABLES IN SCHEMA public TO app")
 		}},
+		{"a standby, its replay held back by a report", func() error { return d.stageStandby(ctx) }},
 		{"a unique index build that failed on duplicates", func() error { return st.FailedUniqueIndex(ctx, orders, "orders_code_uq") }},
 		{"a build in progress", func() error {
 			_, err := st.SlowBuild(ctx, events, "events_key_idx", 20000, 25*time.Millisecond)
@@ -153,8 +167,9 @@ func (d *Demo) stageIncident(ctx context.Context, logf func(string, ...any)) (er
 			go d.webClient(trafficCtx, i)
 		}
 	}
-	d.wg.Add(1)
+	d.wg.Add(2)
 	go d.maintenance(trafficCtx)
+	go d.backfill(trafficCtx)
 	time.Sleep(500 * time.Millisecond) // the traffic runs before the migration
 	logf("demo: the migration takes its lock")
 	if d.Migration, err = st.Open(ctx, "migrate"); err != nil {
@@ -184,6 +199,61 @@ func (d *Demo) apiWorker(ctx context.Context, i int) {
 				break
 			}
 			sleep(ctx, time.Duration(100+rng.IntN(300))*time.Millisecond)
+		}
+		conn.Close(context.Background())
+	}
+}
+
+// stageStandby clones the cluster into a streaming standby and opens a
+// report on it that reads users in a repeatable-read transaction and
+// stays open. When the migration's ACCESS EXCLUSIVE lock on users reaches
+// the standby, replay must wait for the report's lock (forever, by
+// max_standby_streaming_delay), and the standby falls behind the
+// backfill's WAL, as a replica does behind a migration.
+func (d *Demo) stageStandby(ctx context.Context) (err error) {
+	if !d.standby {
+		return nil
+	}
+	if d.Standby, err = d.Cluster.StartStandby(ctx); err != nil {
+		return err
+	}
+	if err := d.Standby.CaughtUp(ctx, d.Cluster); err != nil {
+		return err
+	}
+	on, err := scenario.NewStage(ctx, func(app string) string {
+		return d.Standby.ConnString("shop", "") + " application_name='" + app + "'"
+	})
+	if err != nil {
+		return err
+	}
+	if d.Report, err = on.Open(ctx, "reporting"); err != nil {
+		on.Close()
+		return err
+	}
+	d.standbyStage = on
+	return d.Report.Exec(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT count(*) FROM "+users.Ident())
+}
+
+// backfillFor bounds the backfill: the standby keeps every byte it does
+// not replay, some 1 GB an hour at the backfill's rate.
+const backfillFor = 30 * time.Minute
+
+// backfill is the migration's backfill: batches of 500 orders updated in
+// short transactions, two a second, some hundreds of kB of WAL a second
+// that the held-back standby does not replay. It ends after backfillFor.
+func (d *Demo) backfill(ctx context.Context) {
+	defer d.wg.Done()
+	ctx, cancel := context.WithTimeout(ctx, backfillFor)
+	defer cancel()
+	for ctx.Err() == nil {
+		conn, err := pgx.Connect(ctx, d.Cluster.ConnString("shop", "")+" application_name='backfill'")
+		if err != nil {
+			sleep(ctx, time.Second)
+			continue
+		}
+		for from := 1; err == nil && ctx.Err() == nil; from = (from+499)%20000 + 1 {
+			_, err = conn.Exec(ctx, `UPDATE `+orders.Ident()+` SET v = v + 1 WHERE id BETWEEN $1 AND $1 + 499`, from)
+			sleep(ctx, 500*time.Millisecond)
 		}
 		conn.Close(context.Background())
 	}
@@ -254,6 +324,12 @@ func (d *Demo) Stop() error {
 	}
 	if d.Bouncer != nil {
 		d.Bouncer.Stop() // the web clients' connections end with it
+	}
+	if d.standbyStage != nil {
+		d.standbyStage.Close()
+	}
+	if d.Standby != nil {
+		errs = append(errs, d.Standby.Stop())
 	}
 	if d.Cluster != nil {
 		// Stopping the server first ends every blocked worker at once.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"testing"
@@ -17,22 +18,32 @@ import (
 
 // The demo, headless: the incident is there, and nothing is left behind.
 func TestDemoIncidentAndTeardown(t *testing.T) {
-	if _, err := pgcluster.FindBinDir(); err != nil {
+	binDir, err := pgcluster.FindBinDir()
+	if err != nil {
 		if os.Getenv("CI") != "" || os.Getenv("PGMEDIC_REQUIRE_PG") != "" {
 			t.Fatal(err)
 		}
 		t.Skip(err)
 	}
+	// The packages of other versions have no pg_basebackup: no standby.
+	_, noBasebackup := os.Stat(filepath.Join(binDir, "pg_basebackup"))
 	bouncer, err := pgcluster.FindPgBouncer()
 	if err != nil && pgcluster.Required() {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	d, err := Start(ctx, Options{Logf: t.Logf, PgBouncer: bouncer})
+	d, err := Start(ctx, Options{Logf: t.Logf, PgBouncer: bouncer, Standby: noBasebackup == nil})
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir, pid := d.Cluster.Dir, d.Cluster.PID()
+	var standbyDir string
+	var standbyPID int
+	if d.Standby != nil {
+		standbyDir, standbyPID = d.Standby.Dir, d.Standby.PID()
+	} else if noBasebackup == nil {
+		t.Fatal("pg_basebackup is there and the demo has no standby")
+	}
 	stopped := false
 	defer func() {
 		if !stopped {
@@ -137,6 +148,50 @@ func TestDemoIncidentAndTeardown(t *testing.T) {
 		}
 		admin.Close(ctx)
 	}
+	// The standby's replay waits for the report's lock while the
+	// backfill writes: the primary sees it fall megabytes behind.
+	if d.Standby != nil {
+		for deadline := time.Now().Add(time.Minute); ; time.Sleep(300 * time.Millisecond) {
+			if s, err = coll.Snapshot(ctx); err != nil {
+				t.Fatal(err)
+			}
+			r := s.Replication
+			if r != nil && len(r.Standbys) == 1 && r.Standbys[0].ReplayLagBytes != nil && *r.Standbys[0].ReplayLagBytes > 1<<20 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the standby did not fall behind: %+v", r)
+			}
+		}
+		// On the standby: replay waits for the report's snapshot.
+		scfg, err := connect.Config(connect.Options{DBName: d.Standby.ConnString("shop", "")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sconn, err := connect.Open(ctx, scfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sconn.Close(ctx)
+		onStandby, err := inspect.NewCollector(ctx, sconn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for deadline := time.Now().Add(time.Minute); ; time.Sleep(300 * time.Millisecond) {
+			if s, err = onStandby.Snapshot(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if st := s.Replication.Standby; st != nil && st.ReplayWaits == "snapshot" && len(st.ReplayHeldBy) > 0 {
+				if st.ReplayHeldBy[0] != d.Report.PID {
+					t.Errorf("replay waits for pid %v, want the report %d", st.ReplayHeldBy, d.Report.PID)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the standby's replay does not wait for the report: %+v", s.Replication.Standby)
+			}
+		}
+	}
 	conn.Close(ctx)
 
 	if err := d.Stop(); err != nil {
@@ -148,6 +203,14 @@ func TestDemoIncidentAndTeardown(t *testing.T) {
 	}
 	if _, err := os.Stat("/proc/" + strconv.Itoa(pid)); err == nil {
 		t.Errorf("the postmaster %d is still running", pid)
+	}
+	if standbyDir != "" {
+		if _, err := os.Stat(standbyDir); !os.IsNotExist(err) {
+			t.Errorf("the standby's directory %s is still there", standbyDir)
+		}
+		if _, err := os.Stat("/proc/" + strconv.Itoa(standbyPID)); err == nil {
+			t.Errorf("the standby's postmaster %d is still running", standbyPID)
+		}
 	}
 	if bouncerAddr != "" {
 		if c, err := net.DialTimeout("tcp", bouncerAddr, time.Second); err == nil {
