@@ -301,14 +301,32 @@ func replayConflict(s *Snapshot, holders []int) (string, []int) {
 	var oldest []*Backend
 	for i := range s.Backends {
 		b := &s.Backends[i]
-		if what == "lock" && !slices.Contains(holders, b.PID) {
+		switch {
+		case b.Own:
+			continue
+		case what == "lock":
+			// A holder is in the way whatever it is, even when the
+			// role may not see when its transaction began.
+			if !slices.Contains(holders, b.PID) {
+				continue
+			}
+		case !b.IsClient() || b.XactStart == nil:
 			continue
 		}
-		if b.IsClient() && !b.Own && b.XactStart != nil {
-			oldest = append(oldest, b)
-		}
+		oldest = append(oldest, b)
 	}
-	slices.SortFunc(oldest, func(a, b *Backend) int { return a.XactStart.Compare(*b.XactStart) })
+	// Oldest first; a transaction start not shown comes last.
+	slices.SortStableFunc(oldest, func(a, b *Backend) int {
+		switch {
+		case a.XactStart == nil && b.XactStart == nil:
+			return 0
+		case a.XactStart == nil:
+			return 1
+		case b.XactStart == nil:
+			return -1
+		}
+		return a.XactStart.Compare(*b.XactStart)
+	})
 	var pids []int
 	for _, b := range oldest[:min(3, len(oldest))] {
 		pids = append(pids, b.PID)

@@ -110,6 +110,9 @@ func ReplicationLines(snap *inspect.Snapshot, esc func(string) string) []string 
 // by the server: for a snapshot, a buffer pin or a tablespace they are
 // the oldest transactions, "likely".
 func ReplayWait(s *inspect.Snapshot, esc func(string) string) string {
+	if s.Replication == nil {
+		return ""
+	}
 	st := s.Replication.Standby
 	if st == nil || st.ReplayWaits == "" {
 		return ""
