@@ -35,10 +35,7 @@ func runDemo(ctx context.Context, f *flags, stdout, stderr io.Writer) error {
 	// the pooler's side of the incident. Without it the demo is the same
 	// but for that.
 	bouncer, _ := pgcluster.FindPgBouncer()
-	// A standby needs pg_basebackup, which some server packages leave
-	// out: without it the demo has no replica.
-	_, noBasebackup := os.Stat(filepath.Join(binDir, "pg_basebackup"))
-	d, err := demo.Start(ctx, demo.Options{BinDir: binDir, PgBouncer: bouncer, Standby: noBasebackup == nil})
+	d, err := demo.Start(ctx, demo.Options{BinDir: binDir, PgBouncer: bouncer, Standby: true})
 	if err != nil {
 		return fmt.Errorf("the demo could not start: %w", err)
 	}

@@ -45,8 +45,8 @@ type Options struct {
 	BinDir string
 	// PgBouncer is the pgbouncer binary; "" stages no pooler.
 	PgBouncer string
-	// Standby stages a streaming standby (it needs BinDir's
-	// pg_basebackup) whose replay a report holds back.
+	// Standby stages a streaming standby whose replay a report holds
+	// back.
 	Standby bool
 	Logf    func(format string, args ...any)
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"testing"
@@ -18,32 +17,27 @@ import (
 
 // The demo, headless: the incident is there, and nothing is left behind.
 func TestDemoIncidentAndTeardown(t *testing.T) {
-	binDir, err := pgcluster.FindBinDir()
+	_, err := pgcluster.FindBinDir()
 	if err != nil {
 		if os.Getenv("CI") != "" || os.Getenv("PGMEDIC_REQUIRE_PG") != "" {
 			t.Fatal(err)
 		}
 		t.Skip(err)
 	}
-	// The packages of other versions have no pg_basebackup: no standby.
-	_, noBasebackup := os.Stat(filepath.Join(binDir, "pg_basebackup"))
 	bouncer, err := pgcluster.FindPgBouncer()
 	if err != nil && pgcluster.Required() {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	d, err := Start(ctx, Options{Logf: t.Logf, PgBouncer: bouncer, Standby: noBasebackup == nil})
+	d, err := Start(ctx, Options{Logf: t.Logf, PgBouncer: bouncer, Standby: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir, pid := d.Cluster.Dir, d.Cluster.PID()
-	var standbyDir string
-	var standbyPID int
-	if d.Standby != nil {
-		standbyDir, standbyPID = d.Standby.Dir, d.Standby.PID()
-	} else if noBasebackup == nil {
-		t.Fatal("pg_basebackup is there and the demo has no standby")
+	if d.Standby == nil {
+		t.Fatal("the demo has no standby")
 	}
+	standbyDir, standbyPID := d.Standby.Dir, d.Standby.PID()
 	stopped := false
 	defer func() {
 		if !stopped {
@@ -150,7 +144,7 @@ func TestDemoIncidentAndTeardown(t *testing.T) {
 	}
 	// The standby's replay waits for the report's lock while the
 	// backfill writes: the primary sees it fall megabytes behind.
-	if d.Standby != nil {
+	{
 		for deadline := time.Now().Add(time.Minute); ; time.Sleep(300 * time.Millisecond) {
 			if s, err = coll.Snapshot(ctx); err != nil {
 				t.Fatal(err)
@@ -204,13 +198,11 @@ func TestDemoIncidentAndTeardown(t *testing.T) {
 	if _, err := os.Stat("/proc/" + strconv.Itoa(pid)); err == nil {
 		t.Errorf("the postmaster %d is still running", pid)
 	}
-	if standbyDir != "" {
-		if _, err := os.Stat(standbyDir); !os.IsNotExist(err) {
-			t.Errorf("the standby's directory %s is still there", standbyDir)
-		}
-		if _, err := os.Stat("/proc/" + strconv.Itoa(standbyPID)); err == nil {
-			t.Errorf("the standby's postmaster %d is still running", standbyPID)
-		}
+	if _, err := os.Stat(standbyDir); !os.IsNotExist(err) {
+		t.Errorf("the standby's directory %s is still there", standbyDir)
+	}
+	if _, err := os.Stat("/proc/" + strconv.Itoa(standbyPID)); err == nil {
+		t.Errorf("the standby's postmaster %d is still running", standbyPID)
 	}
 	if bouncerAddr != "" {
 		if c, err := net.DialTimeout("tcp", bouncerAddr, time.Second); err == nil {

@@ -18,8 +18,16 @@ import (
 // its own temporary directory with its own port and socket directory. It
 // is cloned with pg_basebackup -R over c's unix socket, whose pg_hba.conf
 // trusts local replication connections, so the standby streams from c
-// from then on. The caller stops it with Stop, before or after c.
+// from then on. Where the server binaries come without pg_basebackup (the
+// packaged servers the version matrix uses), the data directory is copied
+// between pg_backup_start and pg_backup_stop instead: the documented
+// low-level base backup. The caller stops it with Stop, before or after c.
 func (c *Cluster) StartStandby(ctx context.Context) (*Cluster, error) {
+	_, err := os.Stat(filepath.Join(c.BinDir, "pg_basebackup"))
+	return c.startStandby(ctx, err == nil)
+}
+
+func (c *Cluster) startStandby(ctx context.Context, basebackup bool) (*Cluster, error) {
 	if c.PID() == 0 {
 		return nil, errors.New("pgcluster: StartStandby needs the primary running")
 	}
@@ -43,7 +51,7 @@ func (c *Cluster) StartStandby(ctx context.Context) (*Cluster, error) {
 		settings: maps.Clone(c.settings),
 	}
 	began := time.Now()
-	if err := s.cloneAndStart(ctx, c); err != nil {
+	if err := s.cloneAndStart(ctx, c, basebackup); err != nil {
 		err = s.withLogTail(err)
 		if stopErr := s.Stop(); stopErr != nil {
 			err = errors.Join(err, stopErr)
@@ -54,10 +62,41 @@ func (c *Cluster) StartStandby(ctx context.Context) (*Cluster, error) {
 	return s, nil
 }
 
-func (s *Cluster) cloneAndStart(ctx context.Context, primary *Cluster) error {
+func (s *Cluster) cloneAndStart(ctx context.Context, primary *Cluster, basebackup bool) error {
 	if err := os.Mkdir(s.SocketDir, 0o700); err != nil {
 		return fmt.Errorf("pgcluster: %w", err)
 	}
+	clone := s.basebackup
+	if !basebackup {
+		clone = s.copyBackup
+	}
+	if err := clone(ctx, primary); err != nil {
+		return err
+	}
+	if err := chownTree(s.Dir, s.runAs); err != nil {
+		return fmt.Errorf("pgcluster: handing %s to %s: %w", s.Dir, s.runAs, err)
+	}
+	// The clone's include file names the primary's port and socket
+	// directory: writeConf replaces it with the standby's own.
+	var err error
+	for attempt := 1; ; attempt++ {
+		if s.Port, err = freePort(); err != nil {
+			return err
+		}
+		if err := s.writeConf(); err != nil {
+			return err
+		}
+		err = s.startServer(ctx)
+		if err == nil || !errors.Is(err, errPortInUse) || attempt == maxPortAttempts {
+			return err
+		}
+		s.logf("pgcluster: port %d was taken before the standby could bind it; retrying with another port", s.Port)
+	}
+}
+
+// basebackup clones primary into s.DataDir with pg_basebackup -R.
+func (s *Cluster) basebackup(ctx context.Context, primary *Cluster) error {
+	// pg_basebackup runs as the server user and creates s.DataDir in s.Dir.
 	if err := chownTree(s.Dir, s.runAs); err != nil {
 		return fmt.Errorf("pgcluster: handing %s to %s: %w", s.Dir, s.runAs, err)
 	}
@@ -78,22 +117,7 @@ func (s *Cluster) cloneAndStart(ctx context.Context, primary *Cluster) error {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("pgcluster: pg_basebackup failed: %w\n%s", err, bytes.TrimSpace(out))
 	}
-	// The clone's include file names the primary's port and socket
-	// directory: writeConf replaces it with the standby's own.
-	var err error
-	for attempt := 1; ; attempt++ {
-		if s.Port, err = freePort(); err != nil {
-			return err
-		}
-		if err := s.writeConf(); err != nil {
-			return err
-		}
-		err = s.startServer(ctx)
-		if err == nil || !errors.Is(err, errPortInUse) || attempt == maxPortAttempts {
-			return err
-		}
-		s.logf("pgcluster: port %d was taken before the standby could bind it; retrying with another port", s.Port)
-	}
+	return nil
 }
 
 // CaughtUp waits until the standby s has replayed everything the primary

@@ -3,18 +3,49 @@
 package pgcluster
 
 import (
+	"context"
+	"os"
+	"path/filepath"
+	"sync"
 	"testing"
 )
 
 // A standby is a second server on its own port that is in recovery,
-// refuses writes, and sees what the primary writes.
+// refuses writes, and sees what the primary writes; made with
+// pg_basebackup or, where the binaries lack it, by copying the data
+// directory between pg_backup_start and pg_backup_stop while a writer
+// keeps changing it.
 func TestStandby(t *testing.T) {
+	for _, basebackup := range []bool{true, false} {
+		name := map[bool]string{true: "pg_basebackup", false: "low-level copy"}[basebackup]
+		t.Run(name, func(t *testing.T) { testStandby(t, basebackup) })
+	}
+}
+
+func testStandby(t *testing.T, basebackup bool) {
 	ctx := testContext(t)
 	p := startForTest(t, Options{})
-	if err := p.Exec(ctx, "", "CREATE TABLE before_clone (id int); INSERT INTO before_clone VALUES (1)"); err != nil {
+	if _, err := os.Stat(filepath.Join(p.BinDir, "pg_basebackup")); basebackup && err != nil {
+		t.Skipf("these server binaries have no pg_basebackup: %v", err)
+	}
+	if err := p.Exec(ctx, "", "CREATE TABLE before_clone (id int); INSERT INTO before_clone VALUES (1); CREATE TABLE written (id serial PRIMARY KEY, pad text)"); err != nil {
 		t.Fatal(err)
 	}
-	s, err := p.StartStandby(ctx)
+	// A writer changes the primary all through the clone, so the copy
+	// catches files mid-change and only the WAL makes them consistent.
+	writer := connect(t, ctx, p.ConnString("", ""))
+	wctx, stopWriting := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for wctx.Err() == nil {
+			_, _ = writer.Exec(wctx, "INSERT INTO written (pad) SELECT repeat('x', 200) FROM generate_series(1, 50)")
+		}
+	}()
+	s, err := p.startStandby(ctx, basebackup)
+	stopWriting()
+	wg.Wait()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,6 +64,15 @@ func TestStandby(t *testing.T) {
 		t.Fatal(err)
 	}
 	conn := connect(t, ctx, s.ConnString("", ""))
+	const written = "SELECT count(*) || ' rows, ids summing to ' || coalesce(sum(id), 0) FROM written"
+	primaryConn := connect(t, ctx, p.ConnString("", ""))
+	if want, got := queryString(t, ctx, primaryConn, written), queryString(t, ctx, conn, written); got != want || want == "0 rows, ids summing to 0" {
+		t.Errorf("the standby has %s, the primary %s", got, want)
+	}
+	var slots string
+	if err := primaryConn.QueryRow(ctx, "SELECT count(*)::text FROM pg_replication_slots").Scan(&slots); err != nil || slots != "0" {
+		t.Errorf("the clone left %s replication slots on the primary (%v)", slots, err)
+	}
 	if got := queryString(t, ctx, conn, "SELECT pg_is_in_recovery()::text"); got != "true" {
 		t.Errorf("pg_is_in_recovery() = %s on the standby", got)
 	}
