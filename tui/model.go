@@ -75,6 +75,9 @@ type Options struct {
 	// ServerName is the one on screen.
 	Servers    ServerList
 	ServerName string
+	// Notice, when set, is shown as the screen opens, for as long as an
+	// action's result: why a switch to another server did not happen.
+	Notice string
 }
 
 // MinWidth and MinHeight are the smallest usable terminal.
@@ -315,6 +318,9 @@ func (m *Model) SwitchTo() string { return m.switchTo }
 // Init starts the first refresh and the clock.
 func (m *Model) Init() tea.Cmd {
 	m.now = m.c.opts.Now()
+	if m.c.opts.Notice != "" {
+		m.setResult(m.c.opts.Notice)
+	}
 	cmds := []tea.Cmd{m.clock.wait()}
 	if m.rp != nil {
 		m.seek(0)

@@ -74,3 +74,18 @@ func TestServerList(t *testing.T) {
 	press(one, "c")
 	mustContain(t, screen(one), "c: no other server: give --server")
 }
+
+// The notice a session opens with (a switch that did not happen) is on
+// screen, made safe, for as long as an action's result.
+func TestSessionNotice(t *testing.T) {
+	s := fixture(12)
+	now := fixedNow
+	m := New(&fakeSource{snap: s}, Options{Now: func() time.Time { return now }, Notice: "could not switch to bad\x1b[2J: invalid port"})
+	m.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
+	m.Init()
+	m.Update(snapshotMsg{gen: m.gen, snap: s})
+	mustContain(t, screen(m), `could not switch to bad\x1b[2J: invalid port`)
+	now = now.Add(59 * time.Second)
+	m.Update(snapshotMsg{gen: m.gen, snap: s})
+	mustContain(t, screen(m), "could not switch to")
+}

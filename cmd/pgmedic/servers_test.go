@@ -125,3 +125,69 @@ func TestOverviewCommand(t *testing.T) {
 		t.Errorf("json lines: %v", doc)
 	}
 }
+
+// Switching to a server that wants a password asks for it on the
+// terminal between the two screens, as at start-up, and only once: the
+// connection is kept. A server whose connection string cannot be used
+// leaves pgmedic on the server it was on, saying why.
+func TestServerSwitchAsksForPassword(t *testing.T) {
+	ctx := context.Background()
+	a := pgtest.Start(t, pgcluster.Options{})
+	b := pgtest.Start(t, pgcluster.Options{})
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	overTCP := b.TCPConnString("postgres", "", "") // scram-sha-256, no password: none in HOME either
+	bad := "host=/nowhere port=notaport"
+	cmd := fmt.Sprintf("env -u PGPASSWORD -u PGPASSFILE HOME=%s %s -h %s -p %d -U postgres --audit-log %s --no-record --server '%s' --server '%s' postgres; echo pgmedic exited with $?; sleep 60",
+		dir, bin, a.SocketDir, a.Port, filepath.Join(dir, "audit.jsonl"), overTCP, bad)
+	s := startTmux(t, 120, 30, cmd)
+	bName := fmt.Sprintf("postgres@127.0.0.1:%d/postgres", b.Port)
+	s.waitFor("▸ 1 Triage", " 0 waiting")
+	s.keys("c")
+	s.waitFor("SERVERS  3", bName)
+	s.keys("Down", "Enter")
+	s.waitFor("Password for user postgres on " + bName + ":")
+	s.run("send-keys", "-t", "e2e", "-l", b.Password)
+	s.keys("Enter")
+	pgmedicSessions := func() int {
+		conn, err := pgx.Connect(ctx, b.ConnString("postgres", ""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(ctx)
+		var n int
+		if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgmedic' AND client_addr IS NOT NULL`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	s.waitFor("▸ 1 Triage", fmt.Sprintf("127.0.0.1:%d", b.Port))
+	if n := pgmedicSessions(); n != 1 {
+		t.Errorf("pgmedic holds %d TCP connection(s) to the server with a password, want 1", n)
+	}
+
+	// The unusable one: back on this server, with the reason.
+	s.keys("c")
+	s.waitFor("SERVERS  3", "● "+bName)
+	s.keys("Down", "Enter")
+	s.waitFor("could not switch to "+bad, fmt.Sprintf("127.0.0.1:%d", b.Port))
+
+	// Away and back: the kept connection needs no password.
+	s.keys("c")
+	s.waitFor("SERVERS  3", "● "+bName)
+	s.keys("Up", "Enter")
+	s.waitFor("▸ 1 Triage", a.SocketDir)
+	s.keys("c")
+	s.waitFor("SERVERS  3")
+	s.keys("Down", "Enter")
+	s.waitFor("▸ 1 Triage", fmt.Sprintf("127.0.0.1:%d", b.Port))
+	if n := pgmedicSessions(); n != 1 {
+		t.Errorf("pgmedic holds %d TCP connection(s) to the server with a password, want 1", n)
+	}
+	s.keys("q")
+	s.waitFor("pgmedic exited with 0")
+	// The screens are gone: what was written between them is left.
+	if out := s.run("capture-pane", "-p", "-S", "-500", "-t", "e2e"); strings.Count(out, "Password for user") != 1 {
+		t.Errorf("want the password asked for exactly once:\n%s", out)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/colorprofile"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"golang.org/x/term"
 
 	"github.com/pgmedic/pgmedic/actions"
@@ -77,23 +78,63 @@ func runTUI(ctx context.Context, f *flags, stdout io.Writer) error {
 	// The server list's enter ends a session for another: each server
 	// gets a session of its own (its recording, its audit identity), on
 	// the fleet's connection to it, kept from one visit to the next.
+	notice := ""
 	for {
-		next, err := runSession(ctx, f, stdout, profile, theme, fleet, name, src, cfg)
+		next, err := runSession(ctx, f, stdout, profile, theme, fleet, name, src, cfg, notice)
 		if err != nil || next == "" {
 			return err
 		}
-		if src, cfg, err = fleet.Source(next); err != nil {
-			return err
+		f.record = "" // a session of its own gets a recording of its own, by default name
+		nextSrc, nextCfg, err := fleet.Source(next)
+		if err != nil {
+			// Back to the server on screen, saying why: pressing enter
+			// on a server must not end the watch on this one.
+			notice = fmt.Sprintf("could not switch to %s: %v", next, err)
+			continue
 		}
-		name = next
-		f.record = "" // a server of its own gets a recording of its own, by default name
+		notice = ""
+		askOnSwitch(ctx, f.ask, os.Stderr, next, nextSrc, nextCfg)
+		src, cfg, name = nextSrc, nextCfg, next
 	}
+}
+
+// switchTimeout bounds the connection askOnSwitch opens: as long as the
+// server list waits for a server's line.
+const switchTimeout = watch.OverviewTimeout
+
+// askOnSwitch connects to the server switched to while no screen holds
+// the terminal, so that a server that wants a password (the server list
+// said so in its line) asks for it there, as at start-up, whether none
+// was given or the one given was refused. Any other failure is left to
+// the screen, which says why and keeps trying; a source the list had
+// already connected returns at once.
+func askOnSwitch(ctx context.Context, ask askFunc, stderr io.Writer, name string, src *watch.Source, cfg *pgx.ConnConfig) {
+	try := func() error {
+		c, cancel := context.WithTimeout(ctx, switchTimeout)
+		defer cancel()
+		return src.Connect(c)
+	}
+	var pgErr *pgconn.PgError
+	if err := try(); ask == nil || !errors.As(err, &pgErr) || pgErr.Code != "28P01" {
+		return
+	}
+	prompt := fmt.Sprintf("Password for user %s on %s: ", cfg.User, name)
+	if cfg.Password != "" {
+		prompt = fmt.Sprintf("%s refused the password for user %s; password: ", name, cfg.User)
+	}
+	pw, err := ask(safetext.Line(prompt))
+	if err != nil {
+		fmt.Fprintf(stderr, "pgmedic: %s\n", safetext.Line(err.Error()))
+		return
+	}
+	src.SetPassword(pw)
+	_ = try() // the screen shows how it went, and retries
 }
 
 // runSession is the full-screen view on one server, until quit (next
 // "") or a switch to the server next.
 func runSession(ctx context.Context, f *flags, stdout io.Writer, profile *colorprofile.Profile, theme string,
-	fleet *watch.Fleet, name string, src *watch.Source, cfg *pgx.ConnConfig) (next string, err error) {
+	fleet *watch.Fleet, name string, src *watch.Source, cfg *pgx.ConnConfig, notice string) (next string, err error) {
 	// No snapshot has been read yet: each record takes the identity of
 	// the snapshot its plan was made from.
 	audit := auditFor(f, cfg, "")
@@ -113,7 +154,7 @@ func runSession(ctx context.Context, f *flags, stdout io.Writer, profile *colorp
 	}()
 	model := tui.New(&recordedSource{Source: src, rec: rec}, tui.Options{Interval: f.interval, WarnPercent: f.warnAt,
 		Executor: &watch.Executor{Source: src, Audit: audit}, ReadOnly: f.readOnly, Banner: f.banner,
-		Clipboard: clipboard.FromEnviron(), Theme: theme, Redacted: f.redact, Servers: fleet, ServerName: name})
+		Clipboard: clipboard.FromEnviron(), Theme: theme, Redacted: f.redact, Servers: fleet, ServerName: name, Notice: notice})
 	err = tui.Run(ctx, model, os.Stdin, os.Stdout, profile)
 	printLog(stdout, model.Log(), f.auditWhere(audit.Path))
 	switch {

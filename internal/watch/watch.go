@@ -115,6 +115,14 @@ func (s *Source) Connect(ctx context.Context) error {
 	return s.connect(ctx)
 }
 
+// SetPassword is the password for the next connection: one typed at a
+// prompt after the server refused to go without.
+func (s *Source) SetPassword(pw string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cfg.Password = pw
+}
+
 func (s *Source) connect(ctx context.Context) error {
 	if s.life.Err() != nil {
 		return errClosed
