@@ -9,9 +9,12 @@ type ServerLine struct {
 	Name   string `json:"name"`
 	Target string `json:"target"`
 	// Error says why the server could not be read; the rest is empty.
-	Error      string `json:"error,omitempty"`
-	Version    string `json:"version,omitempty"`
-	InRecovery bool   `json:"in_recovery"`
+	// NeedsPassword says the server is up and refused the connection for
+	// its password (none given, or the one given).
+	Error         string `json:"error,omitempty"`
+	NeedsPassword bool   `json:"needs_password,omitempty"`
+	Version       string `json:"version,omitempty"`
+	InRecovery    bool   `json:"in_recovery"`
 	// Percent of the usable slots in use, Used of Usable.
 	Percent float64 `json:"percent_of_usable"`
 	Used    int     `json:"slots_used"`

@@ -187,6 +187,9 @@ func serverText(name string, l inspect.ServerLine, read, current bool, nameW int
 	switch {
 	case !read:
 		return head + "reading…"
+	case l.NeedsPassword:
+		// Up, and enter asks for the password (cmd/pgmedic).
+		return head + "PASSWORD enter asks for it · " + clean(l.Error)
 	case l.Error != "":
 		return head + "DOWN    " + clean(l.Error)
 	}

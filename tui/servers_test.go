@@ -29,6 +29,7 @@ func (f *fakeServers) Overview(_ context.Context, skip string) []inspect.ServerL
 		{Name: "prod-replica", Version: "15.18", InRecovery: true, Percent: 12, Used: 5, Usable: 40, LagBytes: &lag},
 		{Name: "billing\x1b[2J", Error: "cannot connect to billing:5432: the connection was refused"},
 		{Name: "analytics", Percent: 96, Used: 48, Usable: 50, RootBlockers: 1, Waiting: 40, LongestWait: 125, Invalid: 2, PoolerWaiting: &pgb},
+		{Name: "audit", Error: "the password was rejected", NeedsPassword: true},
 	}
 }
 
@@ -36,7 +37,7 @@ func (f *fakeServers) Overview(_ context.Context, skip string) []inspect.ServerL
 // snapshot and never read twice; enter on another ends the program for
 // the caller to switch; without other servers c says how to add some.
 func TestServerList(t *testing.T) {
-	list := &fakeServers{names: []string{"prod-primary", "prod-replica", "billing\x1b[2J", "analytics"}}
+	list := &fakeServers{names: []string{"prod-primary", "prod-replica", "billing\x1b[2J", "analytics", "audit"}}
 	s := fixture(12)
 	m := New(&fakeSource{snap: s}, Options{Now: func() time.Time { return fixedNow }, Servers: list, ServerName: "prod-primary"})
 	m.Update(tea.WindowSizeMsg{Width: 120, Height: 30})
@@ -50,7 +51,7 @@ func TestServerList(t *testing.T) {
 		t.Errorf("read %d times, skipping %q", list.reads, list.skip)
 	}
 	out := screen(m)
-	mustContain(t, out, "SERVERS  4", "● prod-primary", "primary", "prod-replica", "standby", "3.0 GB", "DOWN", "connection was refused",
+	mustContain(t, out, "SERVERS  5", "audit          PASSWORD enter asks for it · the password was rejected", "● prod-primary", "primary", "prod-replica", "standby", "3.0 GB", "DOWN", "connection was refused",
 		"analytics", "96% 48/50", "1·40·2m05s", "312", `billing\x1b[2J`)
 	for i, line := range strings.Split(out, "\n") {
 		if n := len([]rune(line)); n > 120 {

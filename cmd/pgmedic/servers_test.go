@@ -111,13 +111,24 @@ func TestOverviewCommand(t *testing.T) {
 		t.Errorf("the second server's invalid indexes: %q in\n%s", f[7], out.String())
 	}
 	out.Reset()
-	err := run(ctx, append(args, "--json", "--server", "host=127.0.0.1 port=1 user=postgres connect_timeout=2"), &out, &bytes.Buffer{})
-	if err == nil || !strings.Contains(err.Error(), "1 of 3 servers could not be read") {
+	// A server down, and one up that wants a password no one gave.
+	more := append(args, "--server", "host=127.0.0.1 port=1 user=postgres connect_timeout=2", "--server", b.TCPConnString("postgres", "", ""))
+	err := run(ctx, append(more, "--json"), &out, &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "2 of 4 servers could not be read") {
 		t.Errorf("with a server down: %v", err)
 	}
 	var doc []map[string]any
-	if err := json.Unmarshal(out.Bytes(), &doc); err != nil || len(doc) != 3 {
+	if err := json.Unmarshal(out.Bytes(), &doc); err != nil || len(doc) != 4 {
 		t.Fatalf("json: %v\n%s", err, out.String())
+	}
+	if doc[3]["needs_password"] != true || doc[2]["needs_password"] != nil {
+		t.Errorf("needs_password: the one wanting a password %v, the one down %v", doc[3]["needs_password"], doc[2]["needs_password"])
+	}
+	var text bytes.Buffer
+	_ = run(ctx, more, &text, &bytes.Buffer{})
+	if lines := strings.Split(text.String(), "\n"); len(lines) < 5 || !strings.Contains(lines[3], "DOWN") ||
+		!strings.Contains(lines[4], "PASSWORD cannot connect") || !strings.Contains(lines[4], "the password was rejected") {
+		t.Errorf("text with a server down and one wanting a password:\n%s", text.String())
 	}
 	requireKeys(t, "server line", doc[1], "name", "target", "percent_of_usable", "slots_used", "slots_usable", "root_blockers",
 		"waiting_on_lock", "longest_wait_seconds", "invalid_indexes", "lag_bytes", "lag_seconds", "in_recovery")
@@ -144,7 +155,7 @@ func TestServerSwitchAsksForPassword(t *testing.T) {
 	bName := fmt.Sprintf("postgres@127.0.0.1:%d/postgres", b.Port)
 	s.waitFor("▸ 1 Triage", " 0 waiting")
 	s.keys("c")
-	s.waitFor("SERVERS  3", bName)
+	s.waitFor("SERVERS  3", bName, "PASSWORD enter asks for it · ")
 	s.keys("Down", "Enter")
 	s.waitFor("Password for user postgres on " + bName + ":")
 	s.run("send-keys", "-t", "e2e", "-l", b.Password)

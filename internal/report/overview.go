@@ -23,7 +23,11 @@ func Overview(w io.Writer, lines []inspect.ServerLine) error {
 		"LONGEST", "INVALID", "LAG", "PGBOUNCER Q")
 	for _, l := range lines {
 		fmt.Fprintf(&b, "%-*s  ", name, clean(l.Name))
-		if l.Error != "" {
+		switch {
+		case l.NeedsPassword:
+			b.WriteString("PASSWORD " + clean(l.Error) + "\n")
+			continue
+		case l.Error != "":
 			b.WriteString("DOWN     " + clean(l.Error) + "\n")
 			continue
 		}

@@ -2,10 +2,12 @@ package watch
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pgmedic/pgmedic/inspect"
 	"github.com/pgmedic/pgmedic/internal/connect"
@@ -141,6 +143,8 @@ func (f *Fleet) Overview(ctx context.Context, skip string) []inspect.ServerLine 
 			snap, err := src.Snapshot(rctx)
 			if err != nil {
 				out[i].Error = err.Error()
+				var pgErr *pgconn.PgError
+				out[i].NeedsPassword = errors.As(err, &pgErr) && pgErr.Code == "28P01"
 				return
 			}
 			out[i] = inspect.Overview(name, src.Target(), snap)
