@@ -1,14 +1,14 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"golang.org/x/term"
+
+	"github.com/pgmedic/pgmedic/internal/connect"
 )
 
 // askFunc asks the user for a password, showing prompt.
@@ -31,8 +31,7 @@ var terminalAsker = func(stderr io.Writer) askFunc {
 // "empty password returned by client"). A password that was given and is
 // wrong is not asked for again, as in psql.
 func needsPassword(err error, cfg *pgx.ConnConfig) bool {
-	var pgErr *pgconn.PgError
-	return cfg.Password == "" && errors.As(err, &pgErr) && pgErr.Code == "28P01"
+	return cfg.Password == "" && connect.PasswordRefused(err)
 }
 
 // withPassword runs connect with cfg; when that failed for want of a

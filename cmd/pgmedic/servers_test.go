@@ -148,14 +148,17 @@ func TestServerSwitchAsksForPassword(t *testing.T) {
 	bin := buildBinary(t)
 	dir := t.TempDir()
 	overTCP := b.TCPConnString("postgres", "", "") // scram-sha-256, no password: none in HOME either
+	// Named by what it says without its password, which no screen shows.
 	bad := "host=/nowhere port=notaport"
-	cmd := fmt.Sprintf("env -u PGPASSWORD -u PGPASSFILE HOME=%s %s -h %s -p %d -U postgres --audit-log %s --no-record --server '%s' --server '%s' postgres; echo pgmedic exited with $?; sleep 60",
+	cmd := fmt.Sprintf("env -u PGPASSWORD -u PGPASSFILE HOME=%s %s -h %s -p %d -U postgres --audit-log %s --no-record --server '%s' --server '%s password=hunter2' postgres; echo pgmedic exited with $?; sleep 60",
 		dir, bin, a.SocketDir, a.Port, filepath.Join(dir, "audit.jsonl"), overTCP, bad)
 	s := startTmux(t, 120, 30, cmd)
 	bName := fmt.Sprintf("postgres@127.0.0.1:%d/postgres", b.Port)
 	s.waitFor("▸ 1 Triage", " 0 waiting")
 	s.keys("c")
-	s.waitFor("SERVERS  3", bName, "PASSWORD enter asks for it · ")
+	if screen := s.waitFor("SERVERS  3", bName, "PASSWORD enter asks for it · ", bad); strings.Contains(screen, "hunter2") {
+		t.Errorf("the server list shows a password:\n%s", screen)
+	}
 	s.keys("Down", "Enter")
 	s.waitFor("Password for user postgres on " + bName + ":")
 	s.run("send-keys", "-t", "e2e", "-l", b.Password)
@@ -181,7 +184,9 @@ func TestServerSwitchAsksForPassword(t *testing.T) {
 	s.keys("c")
 	s.waitFor("SERVERS  3", "● "+bName)
 	s.keys("Down", "Enter")
-	s.waitFor("could not switch to "+bad, fmt.Sprintf("127.0.0.1:%d", b.Port))
+	if screen := s.waitFor("could not switch to "+bad, fmt.Sprintf("127.0.0.1:%d", b.Port)); strings.Contains(screen, "hunter2") {
+		t.Errorf("the notice shows a password:\n%s", screen)
+	}
 
 	// Away and back: the kept connection needs no password.
 	s.keys("c")

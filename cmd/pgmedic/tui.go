@@ -11,7 +11,6 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/colorprofile"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"golang.org/x/term"
 
 	"github.com/pgmedic/pgmedic/actions"
@@ -114,8 +113,7 @@ func askOnSwitch(ctx context.Context, ask askFunc, stderr io.Writer, name string
 		defer cancel()
 		return src.Connect(c)
 	}
-	var pgErr *pgconn.PgError
-	if err := try(); ask == nil || !errors.As(err, &pgErr) || pgErr.Code != "28P01" {
+	if err := try(); ask == nil || !connect.PasswordRefused(err) {
 		return
 	}
 	prompt := fmt.Sprintf("Password for user %s on %s: ", cfg.User, name)
@@ -193,7 +191,8 @@ func serverOf(v string) watch.Server {
 	if cfg, err := connect.Config(connect.Options{DBName: v}); err == nil {
 		return watch.Server{Name: fmt.Sprintf("%s@%s:%d/%s", cfg.User, cfg.Host, cfg.Port, cfg.Database), Conn: v}
 	}
-	return watch.Server{Name: v, Conn: v} // its error shows in its line
+	// Its error shows in its line; a password in it must not.
+	return watch.Server{Name: withoutPassword(v), Conn: v}
 }
 
 // currentName names the server pgmedic was started on in the list: its

@@ -243,3 +243,11 @@ func ExplainRead(err error) error {
 	}
 	return err
 }
+
+// PasswordRefused reports whether err (or what it wraps) is the server
+// refusing the connection for its password (SQLSTATE 28P01): the server
+// is up, and a password, or another one, would let pgmedic in.
+func PasswordRefused(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "28P01"
+}

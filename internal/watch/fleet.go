@@ -2,12 +2,10 @@ package watch
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pgmedic/pgmedic/inspect"
 	"github.com/pgmedic/pgmedic/internal/connect"
@@ -143,8 +141,7 @@ func (f *Fleet) Overview(ctx context.Context, skip string) []inspect.ServerLine 
 			snap, err := src.Snapshot(rctx)
 			if err != nil {
 				out[i].Error = err.Error()
-				var pgErr *pgconn.PgError
-				out[i].NeedsPassword = errors.As(err, &pgErr) && pgErr.Code == "28P01"
+				out[i].NeedsPassword = connect.PasswordRefused(err)
 				return
 			}
 			out[i] = inspect.Overview(name, src.Target(), snap)
