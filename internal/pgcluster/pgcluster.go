@@ -228,8 +228,15 @@ func (c *Cluster) initAndStart(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("pgcluster: %w", err)
 	}
+	return c.startOnFreePort(ctx)
+}
 
+// startOnFreePort picks a free port, writes the configuration with it and
+// starts the server; if another process takes the port between the probe
+// and the postmaster's bind, it tries another one.
+func (c *Cluster) startOnFreePort(ctx context.Context) error {
 	for attempt := 1; ; attempt++ {
+		var err error
 		if c.Port, err = freePort(); err != nil {
 			return err
 		}

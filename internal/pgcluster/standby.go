@@ -76,22 +76,9 @@ func (s *Cluster) cloneAndStart(ctx context.Context, primary *Cluster, basebacku
 	if err := chownTree(s.Dir, s.runAs); err != nil {
 		return fmt.Errorf("pgcluster: handing %s to %s: %w", s.Dir, s.runAs, err)
 	}
-	// The clone's include file names the primary's port and socket
-	// directory: writeConf replaces it with the standby's own.
-	var err error
-	for attempt := 1; ; attempt++ {
-		if s.Port, err = freePort(); err != nil {
-			return err
-		}
-		if err := s.writeConf(); err != nil {
-			return err
-		}
-		err = s.startServer(ctx)
-		if err == nil || !errors.Is(err, errPortInUse) || attempt == maxPortAttempts {
-			return err
-		}
-		s.logf("pgcluster: port %d was taken before the standby could bind it; retrying with another port", s.Port)
-	}
+	// writeConf gives the standby its own port and socket directory in
+	// place of the primary's (pg_basebackup copies the include file).
+	return s.startOnFreePort(ctx)
 }
 
 // basebackup clones primary into s.DataDir with pg_basebackup -R.
